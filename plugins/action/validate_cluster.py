@@ -1,0 +1,67 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side validation of the inventory and every kubeseed_* variable (see the module doc)."""
+from __future__ import annotations
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_validation import validate_cluster
+from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import HAS_JSONSCHEMA
+
+PREFIX = 'kubeseed_'
+# Variables of the apps half and role-internal ones are validated elsewhere.
+NOT_CLUSTER = ('kubeseed_microservices', 'kubeseed_apps_')
+
+
+def _is_cluster_var(name: str) -> bool:
+    return name.startswith(PREFIX) and not name.startswith(NOT_CLUSTER)
+
+
+class ActionModule(ActionBase):
+    """Validate on the controller; never connects to a host."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        _unused, args = self.validate_argument_spec(argument_spec={
+            'groups': {'type': 'list', 'elements': 'str', 'default': ['control_plane', 'workers', 'etcd']},
+        })
+        if not HAS_JSONSCHEMA:
+            result.update(failed=True, msg='kubeseed.cluster.validate_cluster needs the jsonschema Python library on the controller '
+                                           '(pip install jsonschema in the environment that runs ansible-playbook)')
+            return result
+
+        inventory_groups = task_vars.get('groups', {})
+        groups = {name: list(inventory_groups.get(name, [])) for name in args['groups']}
+        hostvars = task_vars.get('hostvars', {})
+        hosts = {}
+        problems = []
+        for host in sorted({h for members in groups.values() for h in members}):
+            host_vars = hostvars[host]
+            user_vars = {}
+            for name in list(host_vars.keys()):
+                if not _is_cluster_var(name):
+                    continue
+                try:
+                    user_vars[name] = self._templar.template(host_vars[name])
+                except AnsibleError as exc:
+                    problems.append('%s: cannot be evaluated on host %s: %s' % (name, host, exc))
+            address = host_vars.get('ansible_host', host)
+            hosts[host] = {'address': self._templar.template(address), 'vars': user_vars}
+
+        violations = problems + validate_cluster(groups, hosts)
+        result['violations'] = violations
+        result['hosts_checked'] = len(hosts)
+        result['changed'] = False
+        if violations:
+            result['failed'] = True
+            result['msg'] = ('%d problem(s) in the inventory or its variables; nothing was changed on any host:\n- %s'
+                             % (len(violations), '\n- '.join(violations)))
+        else:
+            result['msg'] = 'inventory and variables are valid (%d hosts checked)' % len(hosts)
+        return result

@@ -1,0 +1,185 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The variable contract of the cluster half, as a JSON Schema (draft 2020-12).
+
+This dict is the single source of truth: `make schemas` writes it to
+schemas/cluster.schema.json for editors, the preflight validates inventories against it,
+and a unit test checks that every role default equals the default declared here.
+
+Keywords starting with ``x-`` are ours: ``x-scope: host`` marks a variable that may
+differ between hosts (every other one is cluster-wide), ``x-hint`` says how to fix a
+value that does not match its pattern.
+"""
+from __future__ import annotations
+
+SUPPORTED_MINORS = (34, 35, 36, 37)
+DEFAULT_KUBERNETES_VERSION = '1.37.2'
+
+_DNS_LABEL = r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
+_DNS_SUBDOMAIN = r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+
+
+def _workaround(description: str) -> dict:
+    return {'type': 'boolean', 'default': False, 'description': description}
+
+
+CLUSTER_SCHEMA: dict = {
+    '$schema': 'https://json-schema.org/draft/2020-12/schema',
+    '$id': 'https://kubeseed.invalid/schemas/cluster.schema.json',
+    'title': 'kubeseed.cluster: cluster variables',
+    'description': 'Inventory variables (group_vars/host_vars) that describe a kubeseed cluster. '
+                   'Every variable is optional and has the default shown.',
+    'type': 'object',
+    'additionalProperties': False,
+    'properties': {
+        # ---- Kubernetes and cluster identity -------------------------------------------------
+        'kubeseed_kubernetes_version': {
+            'type': 'string', 'default': DEFAULT_KUBERNETES_VERSION,
+            'pattern': r'^1\.[0-9]+\.[0-9]+$',
+            'x-hint': 'use the form 1.37.2 (major.minor.patch, no leading v)',
+            'description': 'Exact Kubernetes version installed on every node (kubeadm, kubelet, kubectl and the control-plane images).',
+        },
+        'kubeseed_cluster_name': {
+            'type': 'string', 'default': 'kubeseed', 'pattern': _DNS_LABEL,
+            'x-hint': 'use lowercase letters, digits and dashes, at most 63 characters',
+            'description': 'Cluster name (kubeadm clusterName, kubeconfig cluster and context name).',
+        },
+        'kubeseed_cluster_domain': {
+            'type': 'string', 'default': 'cluster.local', 'pattern': _DNS_SUBDOMAIN, 'maxLength': 253,
+            'x-hint': 'use a lowercase DNS domain such as cluster.local',
+            'description': 'DNS domain of Services (kubelet clusterDomain, kubeadm networking.dnsDomain).',
+        },
+        'kubeseed_pod_subnet': {
+            'type': 'string', 'format': 'cidr', 'default': '10.244.0.0/16',
+            'description': 'Pod network; must not overlap the Service network or the nodes\' networks.',
+        },
+        'kubeseed_service_subnet': {
+            'type': 'string', 'format': 'cidr', 'default': '10.96.0.0/12',
+            'description': 'Service (ClusterIP) network; must not overlap the pod network or the nodes\' networks.',
+        },
+        'kubeseed_node_cidr_mask_size': {
+            'type': 'integer', 'minimum': 8, 'maximum': 30, 'default': 24,
+            'description': 'Prefix length of the pod range given to each node; must be longer than the pod subnet\'s.',
+        },
+        'kubeseed_node_subnets': {
+            'type': 'array', 'items': {'type': 'string', 'format': 'cidr'}, 'default': [],
+            'description': 'Networks the nodes live on, checked against pod and Service networks. '
+                           'Empty: the hosts\' ansible_host addresses are checked instead.',
+        },
+        # ---- Control plane and HA --------------------------------------------------------------
+        'kubeseed_control_plane_endpoint': {
+            'type': 'string', 'default': '',
+            'pattern': r'^$|^([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$',
+            'x-hint': 'use host or host:port of a load balancer or virtual IP in front of all control planes, e.g. k8s-api.example.com:6443',
+            'description': 'Stable address of the API server (kubeadm controlPlaneEndpoint). Required with more than one control plane.',
+        },
+        'kubeseed_apiserver_port': {
+            'type': 'integer', 'minimum': 1, 'maximum': 65535, 'default': 6443,
+            'description': 'Port the API server listens on each control-plane node.',
+        },
+        'kubeseed_apiserver_cert_extra_sans': {
+            'type': 'array', 'items': {'type': 'string', 'minLength': 1}, 'default': [],
+            'description': 'Extra names and addresses in the API server certificate.',
+        },
+        'kubeseed_control_plane_schedulable': {
+            'type': 'boolean', 'default': False,
+            'description': 'Remove the control-plane taint so ordinary pods may run on control-plane nodes.',
+        },
+        'kubeseed_etcd_mode': {
+            'type': 'string', 'enum': ['stacked', 'external'], 'default': 'stacked',
+            'description': 'stacked: etcd runs on every control-plane node (their count must be odd). '
+                           'external: etcd runs on the hosts of the inventory group etcd (odd count).',
+        },
+        # ---- CNI -------------------------------------------------------------------------------
+        'kubeseed_cni_plugin': {
+            'type': 'string', 'enum': ['flannel', 'bridge', 'none'], 'default': 'flannel',
+            'description': 'flannel: VXLAN overlay, works across routed networks. bridge: Linux bridge per node with routes '
+                           'to every other node\'s pod range (nodes must share one L2 network). none: bring your own.',
+        },
+        'kubeseed_cni_mtu': {
+            'type': 'integer', 'minimum': 0, 'maximum': 9216, 'default': 0,
+            'description': 'MTU of pod interfaces (576 or more); 0 derives it from the node interface.',
+        },
+        'kubeseed_flannel_backend': {
+            'type': 'string', 'enum': ['vxlan', 'host-gw'], 'default': 'vxlan',
+            'description': 'flannel backend when kubeseed_cni_plugin is flannel.',
+        },
+        # ---- Container runtime -----------------------------------------------------------------
+        'kubeseed_container_runtime': {
+            'type': 'string', 'enum': ['containerd'], 'default': 'containerd',
+            'description': 'Container runtime installed on every node.',
+        },
+        'kubeseed_containerd_cgroup_driver': {
+            'type': 'string', 'enum': ['systemd', 'cgroupfs'], 'default': 'systemd',
+            'description': 'cgroup driver of containerd and the kubelet (they must match). systemd is right for systemd hosts.',
+        },
+        'kubeseed_containerd_registry_mirrors': {
+            'type': 'object', 'default': {},
+            'propertyNames': {'pattern': r'^[A-Za-z0-9.-]+(:[0-9]+)?$'},
+            'additionalProperties': {'type': 'array', 'minItems': 1, 'items': {'type': 'string', 'format': 'url'}},
+            'description': 'Registry host -> list of mirror URLs tried in order, e.g. {docker.io: [https://mirror.example.com]}.',
+        },
+        'kubeseed_image_repository': {
+            'type': 'string', 'default': 'registry.k8s.io', 'minLength': 1,
+            'description': 'Registry of the control-plane images (kubeadm imageRepository).',
+        },
+        # ---- Packages ----------------------------------------------------------------------------
+        'kubeseed_package_source': {
+            'type': 'string', 'enum': ['online', 'offline'], 'default': 'online',
+            'description': 'online: packages from the Kubernetes package repositories (pkgs.k8s.io or a mirror). '
+                           'offline: everything from a kubeseed offline bundle (air-gapped installs).',
+        },
+        'kubeseed_online_repository_base_url': {
+            'type': 'string', 'format': 'url', 'default': 'https://pkgs.k8s.io/core:/stable:',
+            'description': 'Base of the Kubernetes package repositories; /v<minor>/deb/ or /v<minor>/rpm/ is appended.',
+        },
+        'kubeseed_offline_bundle_url': {
+            'type': 'string', 'default': '', 'format': 'optional-url',
+            'description': 'http(s):// or file:// URL of an offline bundle directory (the one holding manifest.json). '
+                           'Required when kubeseed_package_source is offline.',
+        },
+        # ---- Proxy -------------------------------------------------------------------------------
+        'kubeseed_http_proxy': {'type': 'string', 'default': '', 'format': 'optional-url',
+                                'description': 'HTTP proxy for the container runtime and package managers.'},
+        'kubeseed_https_proxy': {'type': 'string', 'default': '', 'format': 'optional-url',
+                                 'description': 'HTTPS proxy for the container runtime and package managers.'},
+        'kubeseed_no_proxy': {
+            'type': 'array', 'items': {'type': 'string', 'minLength': 1}, 'default': [],
+            'description': 'Hosts and networks reached without the proxy; the pod and Service networks, the cluster '
+                           'domain and the node addresses are always added.',
+        },
+        # ---- Per-host ----------------------------------------------------------------------------
+        'kubeseed_node_ip': {
+            'type': 'string', 'default': '', 'format': 'optional-ip', 'x-scope': 'host',
+            'description': 'Address the kubelet and API server advertise for this node; empty: the default route\'s address.',
+        },
+        'kubeseed_node_labels': {
+            'type': 'object', 'default': {}, 'additionalProperties': {'type': 'string'}, 'x-scope': 'host',
+            'description': 'Labels added to this node.',
+        },
+        # ---- Environment workarounds (all off in the real world) ----------------------------------
+        'kubeseed_workaround_cgroup_v1': _workaround(
+            'Host has cgroup v1 only: kubelet failCgroupV1 false and kubeadm ignores the SystemVerification preflight error. '
+            'Kubernetes 1.35+ refuses cgroup v1 otherwise.'),
+        'kubeseed_workaround_no_kernel_modules': _workaround(
+            'Kernel without module support: modules needed by Kubernetes are checked as built in (/sys/module) instead of loaded.'),
+        'kubeseed_workaround_restrict_oom_score_adj': _workaround(
+            'Container runtime lacks CAP_SYS_RESOURCE (nested containers): containerd restrict_oom_score_adj.'),
+        'kubeseed_workaround_conntrack_max_per_core_zero': _workaround(
+            'nf_conntrack_max cannot be set (network namespaces): kube-proxy conntrack.maxPerCore 0.'),
+        'kubeseed_workaround_no_product_uuid': _workaround(
+            'Host has no /sys/class/dmi/id/product_uuid (containers): skip the product_uuid uniqueness check.'),
+    },
+}
+
+WORKAROUND_PREFIX = 'kubeseed_workaround_'
+
+
+def cluster_defaults() -> dict:
+    """Return {variable: default} for every variable of the contract."""
+    return {name: spec['default'] for name, spec in CLUSTER_SCHEMA['properties'].items()}
+
+
+def host_scoped() -> frozenset:
+    """Return the variables that may differ between hosts."""
+    return frozenset(name for name, spec in CLUSTER_SCHEMA['properties'].items() if spec.get('x-scope') == 'host')

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the Debian packages the project needs, only those missing (a second run is a no-op).
+set -euo pipefail
+packages=(
+  git rsync curl ca-certificates openssh-client
+  # the lab (tools/lab): nspawn hosts on a bridge
+  debootstrap systemd-container iproute2 iptables
+  # the offline bundle (tools/bundle): .deb downloads and checks
+  dpkg-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "system-deps: missing Debian packages: ${missing[*]} (run as root or install them)" >&2
+  exit 1
+fi
+echo "[system-deps] installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

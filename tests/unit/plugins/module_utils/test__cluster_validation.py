@@ -1,0 +1,172 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cluster variable contract: a corpus of invalid inventories, each message naming its path."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_validation import validate_cluster
+
+GROUPS = {'control_plane': ['cp1'], 'workers': ['w1', 'w2'], 'etcd': []}
+HOSTS = {
+    'cp1': {'address': '192.168.50.10', 'vars': {}},
+    'w1': {'address': '192.168.50.11', 'vars': {}},
+    'w2': {'address': '192.168.50.12', 'vars': {}},
+}
+
+
+def run(cluster_vars=None, groups=None, hosts=None, host_vars=None):
+    """Validate GROUPS/HOSTS with cluster_vars on every host and host_vars on some."""
+    hosts = copy.deepcopy(hosts if hosts is not None else HOSTS)
+    for spec in hosts.values():
+        spec.setdefault('vars', {}).update(copy.deepcopy(cluster_vars or {}))
+    for host, values in (host_vars or {}).items():
+        hosts[host]['vars'].update(values)
+    return validate_cluster(groups if groups is not None else GROUPS, hosts)
+
+
+# (id, cluster-wide vars, expected path at the start of a message, fragment of that message)
+INVALID_VARS = [
+    ('pod-subnet-prefix', {'kubeseed_pod_subnet': '10.244.0.0/33'}, 'kubeseed_pod_subnet:', 'is not a valid CIDR'),
+    ('pod-subnet-host-bits', {'kubeseed_pod_subnet': '10.244.1.0/16'}, 'kubeseed_pod_subnet:', 'is not a valid CIDR'),
+    ('pod-subnet-no-prefix', {'kubeseed_pod_subnet': '10.244.0.0'}, 'kubeseed_pod_subnet:', 'is not a valid CIDR'),
+    ('pod-subnet-type', {'kubeseed_pod_subnet': 24}, 'kubeseed_pod_subnet:', 'expected a string'),
+    ('service-subnet', {'kubeseed_service_subnet': '10.96.0.0/40'}, 'kubeseed_service_subnet:', 'is not a valid CIDR'),
+    ('subnets-overlap', {'kubeseed_service_subnet': '10.244.128.0/20'}, 'kubeseed_service_subnet:', 'overlaps kubeseed_pod_subnet'),
+    ('node-subnet-overlap-pod', {'kubeseed_node_subnets': ['10.244.3.0/24']}, 'kubeseed_node_subnets[0]:', 'overlaps kubeseed_pod_subnet'),
+    ('node-subnet-overlap-svc', {'kubeseed_node_subnets': ['192.168.50.0/24', '10.100.0.0/16']}, 'kubeseed_node_subnets[1]:',
+     'overlaps kubeseed_service_subnet'),
+    ('node-subnet-invalid', {'kubeseed_node_subnets': ['192.168.50.0/24', 'lan']}, 'kubeseed_node_subnets[1]:', 'is not a valid CIDR'),
+    ('node-subnets-type', {'kubeseed_node_subnets': '192.168.50.0/24'}, 'kubeseed_node_subnets:', 'expected a list'),
+    ('host-in-pod-net', {'kubeseed_pod_subnet': '192.168.0.0/16'}, 'kubeseed_pod_subnet:', 'ansible_host address 192.168.50.10'),
+    ('mask-too-short', {'kubeseed_node_cidr_mask_size': 16}, 'kubeseed_node_cidr_mask_size:', 'must be longer than the prefix'),
+    ('mask-range', {'kubeseed_node_cidr_mask_size': 31}, 'kubeseed_node_cidr_mask_size:', 'greater than the maximum of 30'),
+    ('version-leading-v', {'kubeseed_kubernetes_version': 'v1.37.2'}, 'kubeseed_kubernetes_version:', 'use the form 1.37.2'),
+    ('version-short', {'kubeseed_kubernetes_version': '1.37'}, 'kubeseed_kubernetes_version:', 'use the form 1.37.2'),
+    ('version-float', {'kubeseed_kubernetes_version': 1.37}, 'kubeseed_kubernetes_version:', 'expected a string'),
+    ('version-unsupported', {'kubeseed_kubernetes_version': '1.28.4'}, 'kubeseed_kubernetes_version:', 'supports 1.34 to 1.37'),
+    ('version-too-new', {'kubeseed_kubernetes_version': '1.40.0'}, 'kubeseed_kubernetes_version:', 'is not supported'),
+    ('cluster-name', {'kubeseed_cluster_name': 'Prod_EU'}, 'kubeseed_cluster_name:', 'lowercase letters'),
+    ('cluster-domain', {'kubeseed_cluster_domain': 'cluster..local'}, 'kubeseed_cluster_domain:', 'lowercase DNS domain'),
+    ('endpoint-scheme', {'kubeseed_control_plane_endpoint': 'https://lb:6443'}, 'kubeseed_control_plane_endpoint:', 'host:port'),
+    ('apiserver-port', {'kubeseed_apiserver_port': 70000}, 'kubeseed_apiserver_port:', 'greater than the maximum of 65535'),
+    ('apiserver-port-type', {'kubeseed_apiserver_port': '6443'}, 'kubeseed_apiserver_port:', 'expected an integer'),
+    ('schedulable-type', {'kubeseed_control_plane_schedulable': 'yes'}, 'kubeseed_control_plane_schedulable:', 'expected a boolean'),
+    ('etcd-mode', {'kubeseed_etcd_mode': 'internal'}, 'kubeseed_etcd_mode:', 'is not one of: stacked, external'),
+    ('cni-plugin', {'kubeseed_cni_plugin': 'weave'}, 'kubeseed_cni_plugin:', 'is not one of: flannel, bridge, none'),
+    ('cni-mtu-small', {'kubeseed_cni_mtu': 100}, 'kubeseed_cni_mtu:', 'too small'),
+    ('cni-mtu-big', {'kubeseed_cni_mtu': 65000}, 'kubeseed_cni_mtu:', 'greater than the maximum'),
+    ('flannel-backend', {'kubeseed_flannel_backend': 'udp'}, 'kubeseed_flannel_backend:', 'is not one of'),
+    ('runtime', {'kubeseed_container_runtime': 'docker'}, 'kubeseed_container_runtime:', 'is not one of: containerd'),
+    ('cgroup-driver', {'kubeseed_containerd_cgroup_driver': 'systemd-v2'}, 'kubeseed_containerd_cgroup_driver:', 'is not one of'),
+    ('mirror-url', {'kubeseed_containerd_registry_mirrors': {'docker.io': ['ftp://mirror']}},
+     "kubeseed_containerd_registry_mirrors['docker.io'][0]:", 'is not a valid http://'),
+    ('mirror-empty', {'kubeseed_containerd_registry_mirrors': {'docker.io': []}},
+     "kubeseed_containerd_registry_mirrors['docker.io']:", 'should be non-empty'),
+    ('mirror-type', {'kubeseed_containerd_registry_mirrors': ['docker.io']}, 'kubeseed_containerd_registry_mirrors:', 'expected a mapping'),
+    ('package-source', {'kubeseed_package_source': 'bundle'}, 'kubeseed_package_source:', 'is not one of: online, offline'),
+    ('offline-without-url', {'kubeseed_package_source': 'offline'}, 'kubeseed_offline_bundle_url:', 'is empty but'),
+    ('bundle-url', {'kubeseed_package_source': 'offline', 'kubeseed_offline_bundle_url': 'bundle/1.37.2'},
+     'kubeseed_offline_bundle_url:', 'is not a valid http://'),
+    ('online-url', {'kubeseed_online_repository_base_url': 'pkgs.k8s.io'}, 'kubeseed_online_repository_base_url:', 'is not a valid'),
+    ('http-proxy', {'kubeseed_http_proxy': 'proxy:3128'}, 'kubeseed_http_proxy:', 'is not a valid http://'),
+    ('no-proxy-type', {'kubeseed_no_proxy': '.example.com'}, 'kubeseed_no_proxy:', 'expected a list'),
+    ('extra-sans-item', {'kubeseed_apiserver_cert_extra_sans': ['']}, 'kubeseed_apiserver_cert_extra_sans[0]:', 'should be non-empty'),
+    ('workaround-type', {'kubeseed_workaround_cgroup_v1': 'true'}, 'kubeseed_workaround_cgroup_v1:', 'expected a boolean'),
+    ('typo', {'kubeseed_pod_subnett': '10.244.0.0/16'}, 'kubeseed_pod_subnett:', 'did you mean kubeseed_pod_subnet?'),
+    ('image-repository', {'kubeseed_image_repository': ''}, 'kubeseed_image_repository:', 'should be non-empty'),
+]
+
+
+@pytest.mark.parametrize('cluster_vars,path,fragment', [case[1:] for case in INVALID_VARS], ids=[case[0] for case in INVALID_VARS])
+def test_invalid_variable_is_reported_with_its_path(cluster_vars, path, fragment):
+    messages = run(cluster_vars)
+    matching = [m for m in messages if m.startswith(path + ' ')]
+    assert matching, 'no message for %s in %r' % (path, messages)
+    assert any(fragment in m for m in matching), 'expected %r in %r' % (fragment, matching)
+
+
+def test_corpus_is_large_enough():
+    assert len(INVALID_VARS) + len(INVALID_INVENTORIES) >= 30
+
+
+# (id, groups, hosts, cluster vars, fragment expected in a message)
+INVALID_INVENTORIES = [
+    ('no-control-plane', {'control_plane': [], 'workers': ['w1', 'w2']}, None, {}, "group 'control_plane' has no hosts"),
+    ('missing-control-plane-group', {'workers': ['w1']}, None, {}, "group 'control_plane' has no hosts"),
+    ('empty-inventory', {}, {}, {}, "group 'control_plane' has no hosts"),
+    ('host-in-both', {'control_plane': ['cp1'], 'workers': ['cp1', 'w1']}, None, {},
+     "host 'cp1' is in both groups 'control_plane' and 'workers'"),
+    ('even-stacked', {'control_plane': ['cp1', 'w1'], 'workers': ['w2']}, None, {'kubeseed_control_plane_endpoint': 'lb:6443'},
+     "group 'control_plane' has 2 hosts (cp1, w1); stacked etcd needs an odd number"),
+    ('external-without-etcd', GROUPS, None, {'kubeseed_etcd_mode': 'external'}, "group 'etcd' has no hosts"),
+    ('external-even-etcd', {'control_plane': ['cp1'], 'workers': ['w1'], 'etcd': ['w2', 'e2']},
+     dict(HOSTS, e2={'address': '192.168.50.13'}), {'kubeseed_etcd_mode': 'external'}, "group 'etcd' has 2 hosts"),
+    ('etcd-group-with-stacked', {'control_plane': ['cp1'], 'workers': ['w1'], 'etcd': ['w2']}, None, {},
+     "group 'etcd' has hosts (w2) but kubeseed_etcd_mode is 'stacked'"),
+    ('no-workers-not-schedulable', {'control_plane': ['cp1'], 'workers': []}, None, {}, "group 'workers' has no hosts"),
+    ('ha-without-endpoint', {'control_plane': ['cp1', 'w1', 'w2'], 'workers': []}, None, {'kubeseed_control_plane_schedulable': True},
+     'kubeseed_control_plane_endpoint: is empty but there are 3 control planes'),
+    ('bad-node-name', {'control_plane': ['CP_1'], 'workers': ['w1']}, {'CP_1': {'address': '192.168.50.9'}, 'w1': {}}, {},
+     "host 'CP_1' is not a valid Kubernetes node name"),
+    ('duplicate-address', GROUPS, dict(HOSTS, w2={'address': '192.168.50.11'}), {}, "hosts 'w1' and 'w2' have the same address"),
+]
+
+
+@pytest.mark.parametrize('groups,hosts,cluster_vars,fragment', [case[1:] for case in INVALID_INVENTORIES],
+                         ids=[case[0] for case in INVALID_INVENTORIES])
+def test_invalid_inventory_names_group_and_host(groups, hosts, cluster_vars, fragment):
+    messages = run(cluster_vars, groups=groups, hosts=hosts)
+    assert any(m.startswith('inventory: ') or m.startswith('kubeseed_') for m in messages)
+    assert any(fragment in m for m in messages), 'expected %r in %r' % (fragment, messages)
+
+
+def test_defaults_are_valid():
+    assert not run()
+
+
+VALID = [
+    {'kubeseed_kubernetes_version': '1.34.3', 'kubeseed_cni_plugin': 'bridge'},
+    {'kubeseed_package_source': 'offline', 'kubeseed_offline_bundle_url': 'http://10.117.0.1:8080/1.37.2-abc'},
+    {'kubeseed_package_source': 'offline', 'kubeseed_offline_bundle_url': 'file:///srv/bundles/1.37.2-abc'},
+    {'kubeseed_pod_subnet': 'fd00:10:244::/56', 'kubeseed_service_subnet': 'fd00:10:96::/112'},
+    {'kubeseed_containerd_registry_mirrors': {'docker.io': ['https://m1.example.com', 'http://m2:5000']}},
+    {'kubeseed_https_proxy': 'http://proxy.example.com:3128', 'kubeseed_no_proxy': ['.corp']},
+    {'kubeseed_workaround_cgroup_v1': True, 'kubeseed_workaround_no_kernel_modules': True, 'kubeseed_cni_mtu': 1400},
+    {'kubeseed_control_plane_endpoint': '[fd00::1]:6443'},
+]
+
+
+@pytest.mark.parametrize('cluster_vars', VALID)
+def test_valid_examples_pass(cluster_vars):
+    assert run(cluster_vars) == []
+
+
+def test_every_violation_is_reported_at_once():
+    messages = run({'kubeseed_pod_subnet': '10.244.0.0/33', 'kubeseed_cni_plugin': 'weave', 'kubeseed_apiserver_port': 0},
+                   groups={'control_plane': ['cp1', 'w1'], 'workers': ['w1', 'w2']})
+    paths = {m.split(':')[0] for m in messages}
+    assert {'kubeseed_pod_subnet', 'kubeseed_cni_plugin', 'kubeseed_apiserver_port', 'inventory'} <= paths
+
+
+def test_per_host_violation_names_the_host():
+    messages = run(host_vars={'w2': {'kubeseed_node_ip': '10.0.0.300'}})
+    assert messages == ["kubeseed_node_ip: '10.0.0.300' is not a valid IPv4 or IPv6 address (or empty) (on w2)"]
+
+
+def test_host_scoped_variables_may_differ():
+    assert run(host_vars={'w1': {'kubeseed_node_ip': '192.168.50.11', 'kubeseed_node_labels': {'pool': 'a'}}}) == []
+
+
+def test_cluster_wide_variable_must_not_differ_between_hosts():
+    messages = run(host_vars={'w1': {'kubeseed_pod_subnet': '10.248.0.0/16'}})
+    assert len(messages) == 1
+    assert messages[0].startswith('kubeseed_pod_subnet: differs between hosts')
+    assert "'10.248.0.0/16' on w1" in messages[0]
+
+
+def test_node_ip_inside_service_network_is_reported():
+    messages = run(host_vars={'w1': {'kubeseed_node_ip': '10.96.0.10'}})
+    assert any(m.startswith('kubeseed_service_subnet:') and 'kubeseed_node_ip address 10.96.0.10 of host w1' in m for m in messages)
