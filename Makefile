@@ -56,7 +56,7 @@ sanity: venv ## ansible-test sanity (no ignore file)
 
 .PHONY: units
 units: venv ## ansible-test units
-	scripts/ansible-test.sh $(VENV) units --venv --color no
+	scripts/ansible-test.sh $(VENV) units --venv --color no --python 3.11
 
 .PHONY: lint
 lint: venv link ## ansible-lint (production profile) and yamllint

@@ -30,6 +30,8 @@ CLUSTER_SCHEMA: dict = {
     'description': 'Inventory variables (group_vars/host_vars) that describe a kubeseed cluster. '
                    'Every variable is optional and has the default shown.',
     'type': 'object',
+    # Other inventory variables (ansible_user, ...) are not ours; an unknown kubeseed_* one is a typo.
+    'patternProperties': {'^(?!kubeseed_)': {}},
     'additionalProperties': False,
     'properties': {
         # ---- Kubernetes and cluster identity -------------------------------------------------

@@ -139,7 +139,9 @@ def validate(schema: dict, data: object, root: str = '') -> list[str]:
         if error.validator == 'additionalProperties' and not path and isinstance(error.instance, dict):
             # Unknown top-level keys: report each under its own name so the path is the variable.
             allowed = list(schema.get('properties', {}))
-            for extra in sorted(set(error.instance) - set(allowed)):
+            patterns = [re.compile(p) for p in schema.get('patternProperties', {})]
+            extras = [k for k in error.instance if k not in allowed and not any(p.search(k) for p in patterns)]
+            for extra in sorted(extras):
                 match = difflib.get_close_matches(extra, allowed, n=1)
                 messages.append('%s: unknown variable%s' % (
                     format_path(root, [extra]), '; did you mean %s?' % match[0] if match else ''))

@@ -11,14 +11,14 @@ version_added: 0.1.0
 description:
   - Checks the inventory groups C(control_plane), C(workers) and C(etcd) and every C(kubeseed_*) variable of their
     hosts against the cluster variable contract (the JSON Schema in C(schemas/cluster.schema.json)) before any host is touched.
-  - Reports every violation at once. Each message names the variable path, for example
-    C(kubeseed_pod_subnet: '10.244.0.0/33' is not a valid CIDR), and for inventory problems the host and group.
+  - "Reports every violation at once. Each message names the variable path, for example
+    C(kubeseed_pod_subnet: '10.244.0.0/33' is not a valid CIDR), and for inventory problems the host and group."
   - Checks the values against each other as well, for example overlapping pod, Service and node networks, an even number
     of stacked-etcd control planes, a host in both C(control_plane) and C(workers), several control planes without
-    O(kubeseed_control_plane_endpoint), or an unsupported Kubernetes version.
+    C(kubeseed_control_plane_endpoint), or an unsupported Kubernetes version.
   - Runs entirely on the controller and never connects to a host.
 author:
-  - kubeseed maintainers
+  - kubeseed maintainers (@kubeseed)
 options:
   groups:
     description:
@@ -34,16 +34,23 @@ attributes:
     description: Only reads the inventory; behaves the same in check mode.
   diff_mode:
     support: none
+    description: Nothing to show a difference of.
   action:
     support: full
+    description: Implemented as an action plugin that runs on the controller.
   async:
     support: none
+    description: Runs quickly on the controller.
   become:
     support: none
+    description: Never needs privileges.
   connection:
     support: none
+    description: Never connects to a host.
   platform:
+    support: full
     platforms: all
+    description: Runs on the controller only.
 notes:
   - The preflight role (kubeseed.cluster.preflight) runs this first in site.yml.
 '''

@@ -1,0 +1,43 @@
+"""site.yml stops in preflight, on the controller, before any host is touched."""
+from __future__ import annotations
+
+import re
+
+RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
+
+
+def recap(output: str) -> dict:
+    return {m.group(1): tuple(int(x) for x in m.groups()[1:]) for m in RECAP.finditer(output)}
+
+
+def test_broken_variable_fails_in_preflight_and_no_host_is_touched(playbook):
+    result = playbook('site.yml', '-i', 'inventories/example', '--check',
+                      '-e', 'kubeseed_pod_subnet=10.244.0.0/33', '-e', 'kubeseed_cni_plugin=weave')
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "kubeseed_pod_subnet: '10.244.0.0/33' is not a valid CIDR" in out
+    assert "kubeseed_cni_plugin: 'weave' is not one of: flannel, bridge, none" in out
+    assert 'nothing was changed on any host' in out
+    # Only the controller ran anything: no cluster host appears in the recap.
+    assert set(recap(out)) == {'localhost'}, out
+    assert 'TASK [kubeseed.cluster.preflight : Gather the facts' not in out
+
+
+def test_inventory_problem_names_host_and_group(playbook, tmp_path):
+    inventory = tmp_path / 'hosts.yml'
+    inventory.write_text(
+        'all:\n  children:\n    control_plane:\n      hosts:\n        cp1: {ansible_host: 192.0.2.10}\n        cp2: {ansible_host: 192.0.2.11}\n'
+        '    workers:\n      hosts:\n        cp2: {}\n        w1: {ansible_host: 192.0.2.20}\n', encoding='utf-8')
+    result = playbook('site.yml', '-i', str(inventory), '--check')
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "host 'cp2' is in both groups 'control_plane' and 'workers'" in out
+    assert "group 'control_plane' has 2 hosts (cp1, cp2); stacked etcd needs an odd number" in out
+    assert 'kubeseed_control_plane_endpoint: is empty but there are 2 control planes' in out
+    assert set(recap(out)) == {'localhost'}
+
+
+def test_example_inventory_is_valid(playbook):
+    result = playbook('playbooks/validate.yml', '-i', 'inventories/example')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert recap(result.stdout)['localhost'][1] == 0  # changed=0
