@@ -81,3 +81,28 @@ schemas: venv link ## regenerate schemas/*.json from the schemas in plugins/modu
 .PHONY: changelog
 changelog: venv ## regenerate CHANGELOG.md from changelogs/fragments
 	$(BIN)/antsibull-changelog release --refresh
+
+# ------------------------------------------------------ bundle and lab ----
+KUBERNETES_VERSION ?= 1.37.2
+export KUBESEED_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
+
+.PHONY: bundle
+bundle: venv ## build the offline bundle for KUBERNETES_VERSION (cached; a second run is a no-op)
+	$(PY) tools/bundle/bundle.py build --kubernetes-version $(KUBERNETES_VERSION)
+
+.PHONY: lab-up
+lab-up: venv ## boot the lab hosts (CONTROL_PLANES=1 WORKERS=2) and write inventories/lab
+	$(PY) tools/lab/lab.py up --control-planes $(or $(CONTROL_PLANES),1) --workers $(or $(WORKERS),2)
+
+.PHONY: lab-down
+lab-down: venv ## stop the lab and remove everything it made (keeps the cached base image)
+	$(PY) tools/lab/lab.py down
+
+.PHONY: lab-status
+lab-status: venv ## show the lab hosts
+	$(PY) tools/lab/lab.py status
+
+# ------------------------------------------------------------- demo -------
+.PHONY: demo
+demo: setup bundle lab-up ## the embedded default: bundle, lab, then site.yml on the lab
+	$(BIN)/ansible-playbook site.yml -i inventories/lab

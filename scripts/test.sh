@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The whole test suite, tier by tier (what `make test` and CI run). Every tier runs even when
+# an earlier one failed (except those that need a failed one), then a summary and the exit code.
+# KUBESEED_TEST_TIERS="static compat bundle lab" selects tiers (default: all of them).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH=$root/.venv/bin:$PATH
+export ANSIBLE_COLLECTIONS_PATH=$root/.ansible/collections
+export PYTHONPATH=$root/.ansible/collections${PYTHONPATH:+:$PYTHONPATH}
+tiers=${KUBESEED_TEST_TIERS:-static compat bundle lab}
+passed=0 failed=0 failures=() skipped=()
+suite_start=$SECONDS
+
+want() { [[ " $tiers " == *" $1 "* ]]; }
+step() {
+  local name=$1; shift
+  local start=$SECONDS
+  echo "=== [test] $name: $*"
+  if "$@"; then
+    passed=$((passed + 1)); echo "=== [test] $name: passed in $((SECONDS - start))s (suite at $((SECONDS - suite_start))s)"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "=== [test] $name: FAILED after $((SECONDS - start))s"
+  fi
+}
+pytest_run() { python -m pytest -p no:cacheprovider -q "$@"; }
+
+if want static; then
+  step yamllint yamllint --strict .
+  step ansible-lint ansible-lint --offline --profile production
+  step sanity scripts/ansible-test.sh .venv sanity --venv --color no
+  step units scripts/ansible-test.sh .venv units --venv --color no --python 3.11
+  step docs scripts/docs-check.sh .venv
+  step contract pytest_run tests/contract
+  step molecule bash -c 'cd extensions && molecule test -s preflight'
+  step changelog antsibull-changelog lint
+fi
+if want compat; then
+  step compat make --no-print-directory compat
+fi
+bundle_ok=1
+if want bundle; then
+  step bundle-build make --no-print-directory bundle || true
+  [[ " ${failures[*]} " == *" bundle-build "* ]] && bundle_ok=0
+  if [ $bundle_ok = 1 ]; then
+    step bundle-tests pytest_run tests/tools/bundle
+    step localcp pytest_run tests/tools/localcp
+  else
+    skipped+=("bundle-tests" "localcp")
+  fi
+fi
+if want lab; then
+  if [ $bundle_ok = 1 ]; then
+    step lab pytest_run tests/tools/lab
+  else
+    skipped+=("lab")
+  fi
+fi
+
+echo "=== [test] finished in $((SECONDS - suite_start))s"
+[ ${#failures[@]} -eq 0 ] || echo "=== [test] failed: ${failures[*]}"
+[ ${#skipped[@]} -eq 0 ] || echo "=== [test] not run (they need a failed tier): ${skipped[*]}"
+echo "tiers: $passed passed, $((failed + ${#skipped[@]})) failed"
+[ "$failed" -eq 0 ] && [ ${#skipped[@]} -eq 0 ]
