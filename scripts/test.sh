@@ -4,7 +4,7 @@
 # KUBESEED_TEST_TIERS="static compat bundle lab" selects tiers (default: all of them).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 export PATH=$root/.venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$root/.ansible/collections
 export PYTHONPATH=$root/.ansible/collections${PYTHONPATH:+:$PYTHONPATH}
