@@ -2,7 +2,7 @@
 # Install the Debian packages the project needs, only those missing (a second run is a no-op).
 set -euo pipefail
 packages=(
-  git rsync curl ca-certificates openssh-client
+  git rsync curl ca-certificates openssh-client shellcheck
   # the lab (tools/lab): nspawn hosts on a bridge
   debootstrap systemd-container iproute2 iptables
   # the offline bundle (tools/bundle): .deb downloads and checks

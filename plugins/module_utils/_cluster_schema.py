@@ -94,17 +94,13 @@ CLUSTER_SCHEMA: dict = {
         },
         # ---- CNI -------------------------------------------------------------------------------
         'kubeseed_cni_plugin': {
-            'type': 'string', 'enum': ['flannel', 'bridge', 'none'], 'default': 'flannel',
-            'description': 'flannel: VXLAN overlay, works across routed networks. bridge: Linux bridge per node with routes '
-                           'to every other node\'s pod range (nodes must share one L2 network). none: bring your own.',
+            'type': 'string', 'enum': ['bridge', 'none'], 'default': 'bridge',
+            'description': 'bridge: a Linux bridge per node (CNI bridge + host-local IPAM on the node\'s pod range) with routes to every '
+                           'other node\'s pod range; the nodes must share one L2 network. none: bring your own CNI.',
         },
         'kubeseed_cni_mtu': {
             'type': 'integer', 'minimum': 0, 'maximum': 9216, 'default': 0,
             'description': 'MTU of pod interfaces (576 or more); 0 derives it from the node interface.',
-        },
-        'kubeseed_flannel_backend': {
-            'type': 'string', 'enum': ['vxlan', 'host-gw'], 'default': 'vxlan',
-            'description': 'flannel backend when kubeseed_cni_plugin is flannel.',
         },
         # ---- Container runtime -----------------------------------------------------------------
         'kubeseed_container_runtime': {
@@ -149,6 +145,11 @@ CLUSTER_SCHEMA: dict = {
             'type': 'array', 'items': {'type': 'string', 'minLength': 1}, 'default': [],
             'description': 'Hosts and networks reached without the proxy; the pod and Service networks, the cluster '
                            'domain and the node addresses are always added.',
+        },
+        'kubeseed_kubeconfig_dest': {
+            'type': 'string', 'default': '',
+            'description': 'Where the admin kubeconfig is written on the controller (mode 0600); empty: '
+                           '~/.kube/kubeseed-<cluster name>.conf of the user running ansible-playbook.',
         },
         # ---- Per-host ----------------------------------------------------------------------------
         'kubeseed_node_ip': {

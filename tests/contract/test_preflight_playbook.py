@@ -16,7 +16,7 @@ def test_broken_variable_fails_in_preflight_and_no_host_is_touched(playbook):
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "kubeseed_pod_subnet: '10.244.0.0/33' is not a valid CIDR" in out
-    assert "kubeseed_cni_plugin: 'weave' is not one of: flannel, bridge, none" in out
+    assert "kubeseed_cni_plugin: 'weave' is not one of: bridge, none" in out
     assert 'nothing was changed on any host' in out
     # Only the controller ran anything: no cluster host appears in the recap.
     assert set(recap(out)) == {'localhost'}, out

@@ -55,10 +55,10 @@ INVALID_VARS = [
     ('apiserver-port-type', {'kubeseed_apiserver_port': '6443'}, 'kubeseed_apiserver_port:', 'expected an integer'),
     ('schedulable-type', {'kubeseed_control_plane_schedulable': 'yes'}, 'kubeseed_control_plane_schedulable:', 'expected a boolean'),
     ('etcd-mode', {'kubeseed_etcd_mode': 'internal'}, 'kubeseed_etcd_mode:', 'is not one of: stacked, external'),
-    ('cni-plugin', {'kubeseed_cni_plugin': 'weave'}, 'kubeseed_cni_plugin:', 'is not one of: flannel, bridge, none'),
+    ('cni-plugin', {'kubeseed_cni_plugin': 'weave'}, 'kubeseed_cni_plugin:', 'is not one of: bridge, none'),
     ('cni-mtu-small', {'kubeseed_cni_mtu': 100}, 'kubeseed_cni_mtu:', 'too small'),
     ('cni-mtu-big', {'kubeseed_cni_mtu': 65000}, 'kubeseed_cni_mtu:', 'greater than the maximum'),
-    ('flannel-backend', {'kubeseed_flannel_backend': 'udp'}, 'kubeseed_flannel_backend:', 'is not one of'),
+    ('cni-flannel-not-yet', {'kubeseed_cni_plugin': 'flannel'}, 'kubeseed_cni_plugin:', 'is not one of: bridge, none'),
     ('runtime', {'kubeseed_container_runtime': 'docker'}, 'kubeseed_container_runtime:', 'is not one of: containerd'),
     ('cgroup-driver', {'kubeseed_containerd_cgroup_driver': 'systemd-v2'}, 'kubeseed_containerd_cgroup_driver:', 'is not one of'),
     ('mirror-url', {'kubeseed_containerd_registry_mirrors': {'docker.io': ['ftp://mirror']}},
@@ -128,7 +128,7 @@ def test_defaults_are_valid():
 
 
 VALID = [
-    {'kubeseed_kubernetes_version': '1.34.3', 'kubeseed_cni_plugin': 'bridge'},
+    {'kubeseed_kubernetes_version': '1.34.3', 'kubeseed_cni_plugin': 'none'},
     {'kubeseed_package_source': 'offline', 'kubeseed_offline_bundle_url': 'http://10.117.0.1:8080/1.37.2-abc'},
     {'kubeseed_package_source': 'offline', 'kubeseed_offline_bundle_url': 'file:///srv/bundles/1.37.2-abc'},
     {'kubeseed_pod_subnet': 'fd00:10:244::/56', 'kubeseed_service_subnet': 'fd00:10:96::/112'},

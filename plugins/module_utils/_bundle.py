@@ -1,0 +1,102 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Install files from a kubeseed offline bundle: select them from the manifest, fetch only what differs, verify sha256."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import tempfile
+
+MANIFEST = 'manifest.json'
+
+
+class BundleError(Exception):
+    """A bundle problem the user has to fix (message says what)."""
+
+
+def parse_manifest(text: str, url: str) -> dict:
+    try:
+        manifest = json.loads(text)
+    except ValueError as exc:
+        raise BundleError('%s/%s is not a kubeseed bundle manifest: %s' % (url, MANIFEST, exc)) from exc
+    if not isinstance(manifest, dict) or manifest.get('schema') != 1 or not isinstance(manifest.get('files'), list):
+        raise BundleError('%s/%s is not a kubeseed bundle manifest (schema 1 with a file list)' % (url, MANIFEST))
+    return manifest
+
+
+def select(manifest: dict, items: list) -> list:
+    """[(bundle path, sha256, destination path, mode)] for every manifest file under each item's prefix."""
+    chosen = []
+    for item in items:
+        prefix = item['prefix']
+        names = set(item.get('names') or [])
+        matched = [f for f in manifest['files'] if f['path'].startswith(prefix) and f['path'] != prefix]
+        if names:
+            matched = [f for f in matched if posixpath.basename(f['path']) in names]
+            absent = names - {posixpath.basename(f['path']) for f in matched}
+            if absent:
+                raise BundleError('the bundle has no %s under %s (kubernetes %s)' % (', '.join(sorted(absent)), prefix,
+                                                                                      manifest.get('kubernetes_version')))
+        if not matched:
+            raise BundleError('the bundle has no files under %s' % prefix)
+        for entry in matched:
+            chosen.append((entry['path'], entry['sha256'], posixpath.join(item['dest'], posixpath.basename(entry['path'])), item['mode']))
+    return chosen
+
+
+def sha256_file(path: str) -> str | None:
+    try:
+        digest = hashlib.sha256()
+        with open(path, 'rb') as handle:
+            for block in iter(lambda: handle.read(1 << 20), b''):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def plan(chosen: list, checksum=sha256_file) -> tuple[list, list]:
+    """Split into (files to fetch because missing or different, files whose mode alone differs)."""
+    fetch, modes = [], []
+    for path, sha, dest, mode in chosen:
+        if checksum(dest) != sha:
+            fetch.append((path, sha, dest, mode))
+        elif (os.stat(dest).st_mode & 0o7777) != int(mode, 8):
+            modes.append((path, sha, dest, mode))
+    return fetch, modes
+
+
+def install(stream, sha: str, dest: str, mode: str, source: str) -> None:
+    """Copy a download stream to dest atomically, refusing it if its sha256 is not the manifest's."""
+    directory = os.path.dirname(dest)
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.kubeseed-')
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            for block in iter(lambda: stream.read(1 << 20), b''):
+                digest.update(block)
+                handle.write(block)
+        if digest.hexdigest() != sha:
+            raise BundleError('checksum mismatch for %s: got sha256 %s, the manifest says %s; the bundle is damaged or was '
+                              'changed after it was built' % (source, digest.hexdigest(), sha))
+        os.chmod(tmp, int(mode, 8))
+        os.rename(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def missing_debs(manifest: dict, dpkg_query: str) -> list:
+    """Manifest .deb entries whose package is not installed at exactly that version.
+
+    dpkg_query: output of ``dpkg-query --show --showformat '${db:Status-Status} ${Package} ${Version}\\n'``.
+    """
+    installed = set()
+    for line in dpkg_query.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == 'installed':
+            installed.add((parts[1], parts[2]))
+    return [f for f in manifest['files'] if f.get('kind') == 'deb' and (f['component'], f['version']) not in installed]

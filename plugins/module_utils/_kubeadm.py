@@ -1,0 +1,210 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""kubeadm: configuration rendering, drift comparison, node state detection, CA hash.
+
+Pure functions (no I/O beyond what callers pass in), unit-tested in tests/unit.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+
+API_VERSION = 'kubeadm.k8s.io/v1beta4'
+KUBELET_API_VERSION = 'kubelet.config.k8s.io/v1beta1'
+KUBE_PROXY_API_VERSION = 'kubeproxy.config.k8s.io/v1alpha1'
+CRI_SOCKET = 'unix:///run/containerd/containerd.sock'
+PREFLIGHT_CGROUP_V1 = 'SystemVerification'
+
+
+def _args(mapping: dict) -> list:
+    """v1beta4 extraArgs: a list of {name, value}, sorted for stable output."""
+    return [{'name': k, 'value': str(v)} for k, v in sorted(mapping.items())]
+
+
+def endpoint(params: dict) -> str:
+    """controlPlaneEndpoint: the configured one (with the API port added) or this node's address."""
+    configured = params.get('control_plane_endpoint') or ''
+    port = params['apiserver_port']
+    if configured:
+        host_part = configured.rsplit(']', 1)[-1] if configured.startswith('[') else configured
+        return configured if ':' in host_part else '%s:%d' % (configured, port)
+    address = params['advertise_address']
+    return '[%s]:%d' % (address, port) if ':' in address else '%s:%d' % (address, port)
+
+
+def _node_registration(params: dict, control_plane: bool) -> dict:
+    registration = {
+        'name': params['node_name'],
+        'criSocket': CRI_SOCKET,
+        'kubeletExtraArgs': _args({'node-ip': params['advertise_address']}),
+    }
+    ignored = list(params.get('ignore_preflight_errors') or [])
+    if ignored:
+        registration['ignorePreflightErrors'] = sorted(set(ignored))
+    if control_plane and params.get('control_plane_schedulable'):
+        registration['taints'] = []
+    return registration
+
+
+def cluster_configuration(params: dict) -> dict:
+    """The ClusterConfiguration kubeadm stores in kube-system/kubeadm-config."""
+    config = {
+        'apiVersion': API_VERSION,
+        'kind': 'ClusterConfiguration',
+        'kubernetesVersion': 'v' + params['kubernetes_version'].lstrip('v'),
+        'clusterName': params['cluster_name'],
+        'controlPlaneEndpoint': endpoint(params),
+        'imageRepository': params['image_repository'],
+        'networking': {
+            'podSubnet': params['pod_subnet'],
+            'serviceSubnet': params['service_subnet'],
+            'dnsDomain': params['cluster_domain'],
+        },
+        'controllerManager': {'extraArgs': _args({'node-cidr-mask-size': params['node_cidr_mask_size']})},
+    }
+    sans = list(params.get('cert_extra_sans') or [])
+    if sans:
+        config['apiServer'] = {'certSANs': sans}
+    return config
+
+
+def kubelet_configuration(params: dict) -> dict:
+    config = {
+        'apiVersion': KUBELET_API_VERSION,
+        'kind': 'KubeletConfiguration',
+        'cgroupDriver': params['cgroup_driver'],
+    }
+    if params.get('cgroup_v1'):
+        config['failCgroupV1'] = False
+    return config
+
+
+def kube_proxy_configuration(params: dict) -> dict:
+    config = {'apiVersion': KUBE_PROXY_API_VERSION, 'kind': 'KubeProxyConfiguration', 'mode': 'iptables'}
+    if params.get('conntrack_max_per_core_zero'):
+        config['conntrack'] = {'maxPerCore': 0}
+    return config
+
+
+def init_documents(params: dict) -> list:
+    """InitConfiguration, ClusterConfiguration, KubeletConfiguration, KubeProxyConfiguration."""
+    init = {
+        'apiVersion': API_VERSION,
+        'kind': 'InitConfiguration',
+        'localAPIEndpoint': {'advertiseAddress': params['advertise_address'], 'bindPort': params['apiserver_port']},
+        'nodeRegistration': _node_registration(params, control_plane=True),
+    }
+    return [init, cluster_configuration(params), kubelet_configuration(params), kube_proxy_configuration(params)]
+
+
+def join_documents(params: dict) -> list:
+    """JoinConfiguration (worker or control plane) with token discovery. Holds secrets: write it 0600."""
+    join = {
+        'apiVersion': API_VERSION,
+        'kind': 'JoinConfiguration',
+        'discovery': {
+            'bootstrapToken': {
+                'apiServerEndpoint': params['api_server_endpoint'],
+                'token': params['token'],
+                'caCertHashes': [params['ca_cert_hash']],
+            },
+        },
+        'nodeRegistration': _node_registration(params, control_plane=params['control_plane']),
+    }
+    if params['control_plane']:
+        join['controlPlane'] = {
+            'localAPIEndpoint': {'advertiseAddress': params['advertise_address'], 'bindPort': params['apiserver_port']},
+            'certificateKey': params['certificate_key'],
+        }
+    return [join]
+
+
+def _flatten(value, prefix: str = '') -> dict:
+    """{'a': {'b': 1}, 'l': [{'name': 'x', 'value': '1'}]} -> {'a.b': 1, 'l.x': '1'} (name/value lists by name)."""
+    flat = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            flat.update(_flatten(item, '%s.%s' % (prefix, key) if prefix else key))
+    elif isinstance(value, list) and value and all(isinstance(i, dict) and set(i) == {'name', 'value'} for i in value):
+        for item in value:
+            flat['%s[%s]' % (prefix, item['name'])] = item['value']
+    else:
+        flat[prefix] = value
+    return flat
+
+
+def cluster_drift(desired: dict, live: dict) -> list:
+    """Fields kubeseed sets whose live value differs: ['networking.podSubnet: live 10.244.0.0/16, desired ...']."""
+    want = _flatten({k: v for k, v in desired.items() if k not in ('apiVersion', 'kind')})
+    have = _flatten({k: v for k, v in (live or {}).items() if k not in ('apiVersion', 'kind')})
+    drift = []
+    for path in sorted(want):
+        if have.get(path) != want[path]:
+            drift.append('%s: live %s, desired %s' % (path, _show(have.get(path)), _show(want[path])))
+    return drift
+
+
+def _show(value) -> str:
+    return '(unset)' if value is None else str(value)
+
+
+CONTROL_PLANE_FILES = ('/etc/kubernetes/manifests/kube-apiserver.yaml', '/etc/kubernetes/admin.conf')
+KUBELET_CONF = '/etc/kubernetes/kubelet.conf'
+PARTIAL_MARKERS = (
+    '/etc/kubernetes/bootstrap-kubelet.conf',
+    '/etc/kubernetes/pki/ca.crt',
+    '/etc/kubernetes/manifests/kube-apiserver.yaml',
+    '/etc/kubernetes/manifests/etcd.yaml',
+    '/var/lib/kubelet/config.yaml',
+)
+
+
+def node_state(exists, control_plane: bool) -> str:
+    """'absent' (never joined), 'member' (joined as asked) or 'partial' (a half-done init/join left files behind).
+
+    exists: a callable path -> bool (os.path.exists on the host).
+    """
+    if exists(KUBELET_CONF) and (not control_plane or all(exists(p) for p in CONTROL_PLANE_FILES)):
+        return 'member'
+    if exists(KUBELET_CONF) or any(exists(p) for p in PARTIAL_MARKERS):
+        return 'partial'
+    return 'absent'
+
+
+def _der_length(data: bytes, pos: int) -> tuple[int, int]:
+    first = data[pos]
+    if first < 0x80:
+        return first, pos + 1
+    count = first & 0x7F
+    return int.from_bytes(data[pos + 1:pos + 1 + count], 'big'), pos + 1 + count
+
+
+def _der_children(data: bytes, start: int, end: int) -> list:
+    """(tag, start of element, end of element) for each element of a constructed value."""
+    children = []
+    pos = start
+    while pos < end:
+        tag = data[pos]
+        length, body = _der_length(data, pos + 1)
+        children.append((tag, pos, body + length, body))
+        pos = body + length
+    return children
+
+
+def ca_cert_hash(pem: str) -> str:
+    """kubeadm's discovery hash: sha256 of the CA certificate's SubjectPublicKeyInfo ('sha256:<hex>')."""
+    body = ''.join(line for line in pem.strip().splitlines() if line and not line.startswith('-----'))
+    der = base64.b64decode(body)
+    length, body_start = _der_length(der, 1)
+    tbs = _der_children(der, body_start, body_start + length)[0]  # tbsCertificate
+    fields = _der_children(der, tbs[3], tbs[2])
+    if fields and fields[0][0] == 0xA0:  # explicit [0] version
+        fields = fields[1:]
+    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+    _tag, spki_start, spki_end, _body = fields[5]
+    return 'sha256:' + hashlib.sha256(der[spki_start:spki_end]).hexdigest()
+
+
+def host_exists(path: str) -> bool:
+    return os.path.exists(path)

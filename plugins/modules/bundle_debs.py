@@ -1,0 +1,120 @@
+#!/usr/bin/python
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: bundle_debs
+short_description: Install the Debian packages of a kubeseed offline bundle that are missing or at another version
+version_added: 0.1.0
+description:
+  - Reads the bundle manifest, downloads its C(.deb) files that are not cached yet (each checked against the manifest's sha256),
+    compares them with the packages installed (C(dpkg-query)) and installs, in one C(dpkg --install) run, those whose package is
+    not installed at the bundle's version. Nothing else is touched, so a second run changes nothing.
+author:
+  - kubeseed maintainers (@kubeseed)
+options:
+  url:
+    description: URL of the bundle directory (the one holding C(manifest.json)); http, https or file.
+    type: str
+    required: true
+  cache_dir:
+    description: Where the .deb files are kept on the host.
+    type: path
+    default: /var/cache/kubeseed/debs
+  timeout:
+    description: Timeout of each download in seconds.
+    type: int
+    default: 300
+  validate_certs:
+    description: Verify TLS certificates of an https bundle URL.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: Lists the packages that would be installed.
+  diff_mode:
+    support: none
+    description: Package lists are returned instead.
+  platform:
+    support: full
+    platforms: posix
+    description: Debian and Ubuntu hosts.
+'''
+
+EXAMPLES = r'''
+- name: Install containerd, runc, conntrack, ... from the bundle
+  kubeseed.cluster.bundle_debs:
+    url: http://10.117.0.1:8080/1.37.2-0123456789ab
+'''
+
+RETURN = r'''
+installed:
+  description: C(name=version) of the packages installed by this run (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [containerd=1.6.20~ds1-1+deb12u3]
+manifest:
+  description: The bundle manifest.
+  returned: always
+  type: dict
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _bundle as bundle
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            url=dict(type='str', required=True),
+            cache_dir=dict(type='path', default='/var/cache/kubeseed/debs'),
+            timeout=dict(type='int', default=300),
+            validate_certs=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    url = module.params['url'].rstrip('/')
+    timeout, certs = module.params['timeout'], module.params['validate_certs']
+    try:
+        with open_url('%s/%s' % (url, bundle.MANIFEST), timeout=timeout, validate_certs=certs) as response:
+            manifest = bundle.parse_manifest(response.read().decode('utf-8'), url)
+    except bundle.BundleError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # pylint: disable=broad-except  # network errors from open_url come in many types
+        module.fail_json(msg='cannot read the offline bundle at %s: %s (check kubeseed_offline_bundle_url and that this host reaches it)'
+                             % (url, exc))
+    rc, out, err = module.run_command(['dpkg-query', '--show', '--showformat', '${db:Status-Status} ${Package} ${Version}\\n'])
+    if rc not in (0, 1):
+        module.fail_json(msg='dpkg-query failed: %s' % err)
+    missing = bundle.missing_debs(manifest, out)
+    result = dict(changed=bool(missing), installed=['%s=%s' % (f['component'], f['version']) for f in missing], manifest=manifest)
+    if module.check_mode or not missing:
+        module.exit_json(**result)
+    cache = module.params['cache_dir']
+    paths = []
+    try:
+        for entry in missing:
+            dest = os.path.join(cache, os.path.basename(entry['path']))
+            paths.append(dest)
+            if bundle.sha256_file(dest) != entry['sha256']:
+                with open_url('%s/%s' % (url, entry['path']), timeout=timeout, validate_certs=certs) as response:
+                    bundle.install(response, entry['sha256'], dest, '0644', '%s/%s' % (url, entry['path']))
+    except bundle.BundleError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # pylint: disable=broad-except  # network errors from open_url come in many types
+        module.fail_json(msg='cannot download from the offline bundle at %s: %s' % (url, exc))
+    rc, out, err = module.run_command(['dpkg', '--install', '--force-confold'] + paths, environ_update={'DEBIAN_FRONTEND': 'noninteractive'})
+    if rc != 0:
+        module.fail_json(msg='dpkg --install of the bundle packages failed: %s' % (err or out)[-3000:], **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

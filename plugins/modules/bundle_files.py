@@ -1,0 +1,134 @@
+#!/usr/bin/python
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: bundle_files
+short_description: Install files from a kubeseed offline bundle, verified against its manifest
+version_added: 0.1.0
+description:
+  - Reads C(manifest.json) of an offline bundle (built by C(tools/bundle)) over http(s) or from a file URL, selects files by
+    path prefix, and downloads only those that are missing or whose sha256 differs from the manifest's.
+  - Every download is checked against the manifest's sha256 before it replaces anything.
+  - Returns the manifest, so later tasks know the versions, images and packages it holds.
+author:
+  - kubeseed maintainers (@kubeseed)
+options:
+  url:
+    description: URL of the bundle directory (the one holding C(manifest.json)); http, https or file.
+    type: str
+    required: true
+  items:
+    description: What to install.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      prefix:
+        description: Bundle path prefix, for example C(bin/) or C(cni/).
+        type: str
+        required: true
+      names:
+        description: Only these file names under the prefix (all when empty).
+        type: list
+        elements: str
+        default: []
+      dest:
+        description: Directory the files go to.
+        type: path
+        required: true
+      mode:
+        description: File mode (octal string).
+        type: str
+        default: '0644'
+  timeout:
+    description: Timeout of each download in seconds.
+    type: int
+    default: 300
+  validate_certs:
+    description: Verify TLS certificates of an https bundle URL.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: Lists what would be downloaded; downloads only the manifest.
+  diff_mode:
+    support: none
+    description: Binary files.
+  platform:
+    support: full
+    platforms: posix
+    description: Linux nodes.
+'''
+
+EXAMPLES = r'''
+- name: Install kubeadm, kubelet and kubectl from the bundle
+  kubeseed.cluster.bundle_files:
+    url: http://10.117.0.1:8080/1.37.2-0123456789ab
+    items:
+      - prefix: bin/
+        names: [kubeadm, kubelet, kubectl]
+        dest: /usr/local/bin
+        mode: '0755'
+'''
+
+RETURN = r'''
+fetched:
+  description: Bundle paths downloaded by this run.
+  returned: always
+  type: list
+  elements: str
+  sample: [bin/kubeadm]
+manifest:
+  description: The bundle manifest (versions, files with sha256, images, packages).
+  returned: always
+  type: dict
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _bundle as bundle
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            url=dict(type='str', required=True),
+            items=dict(type='list', elements='dict', required=True, options=dict(
+                prefix=dict(type='str', required=True),
+                names=dict(type='list', elements='str', default=[]),
+                dest=dict(type='path', required=True),
+                mode=dict(type='str', default='0644'),
+            )),
+            timeout=dict(type='int', default=300),
+            validate_certs=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    url = module.params['url'].rstrip('/')
+    timeout, certs = module.params['timeout'], module.params['validate_certs']
+    try:
+        with open_url('%s/%s' % (url, bundle.MANIFEST), timeout=timeout, validate_certs=certs) as response:
+            manifest = bundle.parse_manifest(response.read().decode('utf-8'), url)
+        fetch, modes = bundle.plan(bundle.select(manifest, module.params['items']))
+        if not module.check_mode:
+            for path, sha, dest, mode in fetch:
+                with open_url('%s/%s' % (url, path), timeout=timeout, validate_certs=certs) as response:
+                    bundle.install(response, sha, dest, mode, '%s/%s' % (url, path))
+            for _path, _sha, dest, mode in modes:
+                os.chmod(dest, int(mode, 8))
+    except bundle.BundleError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # pylint: disable=broad-except  # network errors from open_url come in many types
+        module.fail_json(msg='cannot read the offline bundle at %s: %s (check kubeseed_offline_bundle_url and that this host reaches it)'
+                             % (url, exc))
+    module.exit_json(changed=bool(fetch or modes), fetched=[f[0] for f in fetch + modes], manifest=manifest)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,123 @@
+"""Unit tests of the bundle builder's pure logic (no build, no network)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / 'tools' / 'bundle'))
+
+import bundle  # noqa: E402  pylint: disable=wrong-import-position
+
+KUBERNETES_GOMOD = """module k8s.io/kubernetes
+
+go 1.26.0
+
+require (
+\tgithub.com/spf13/cobra v1.10.1
+\tk8s.io/api v0.0.0
+\tk8s.io/client-go v0.0.0
+\tk8s.io/kubectl v0.0.0 // indirect
+)
+
+replace (
+\tk8s.io/api => ./staging/src/k8s.io/api
+\tk8s.io/client-go => ./staging/src/k8s.io/client-go
+\tk8s.io/kubectl => ./staging/src/k8s.io/kubectl
+\tk8s.io/sample-controller => ./staging/src/k8s.io/sample-controller
+)
+"""
+
+ETCD_GOMOD = """module go.etcd.io/etcd/server/v3
+
+go 1.26
+
+require (
+\tgo.etcd.io/etcd/api/v3 v3.7.0
+\tgo.etcd.io/etcd/client/v3 v3.7.0
+)
+
+replace (
+\tgo.etcd.io/etcd/api/v3 => ../api
+\tgo.etcd.io/etcd/client/v3 => ../client/v3
+)
+
+replace go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY
+"""
+
+
+def test_derive_replaces_maps_staging_modules_to_their_v0_version() -> None:
+    replaces = bundle.derive_replaces(KUBERNETES_GOMOD, lambda module: 'v0.37.2')
+    assert replaces == [('k8s.io/api', 'v0.37.2'), ('k8s.io/client-go', 'v0.37.2'), ('k8s.io/kubectl', 'v0.37.2')]
+
+
+def test_derive_replaces_keeps_required_versions_and_skips_unrequired_paths() -> None:
+    replaces = bundle.derive_replaces(ETCD_GOMOD, None)
+    assert replaces == [('go.etcd.io/etcd/api/v3', 'v3.7.0'), ('go.etcd.io/etcd/client/v3', 'v3.7.0')]
+
+
+def test_parse_depends_keeps_alternatives_and_drops_versions() -> None:
+    value = 'libc6 (>= 2.34), runc (>= 1.0.0~rc2~) | crun, debconf (>= 0.5) | debconf-2.0, libfoo:any'
+    assert bundle.parse_depends(value) == (('libc6',), ('runc', 'crun'), ('debconf', 'debconf-2.0'), ('libfoo',))
+
+
+def test_kubernetes_ldflags_set_both_version_packages() -> None:
+    flags = bundle.kubernetes_ldflags('1.37.2', '2026-10-27T12:01:04Z')
+    for pkg in ('k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'):
+        assert f'-X {pkg}.gitVersion=v1.37.2' in flags
+        assert f'-X {pkg}.gitMajor=1' in flags
+        assert f'-X {pkg}.gitMinor=37' in flags
+        assert f'-X {pkg}.buildDate=2026-10-27T12:01:04Z' in flags
+
+
+def test_image_basename() -> None:
+    assert bundle.image_basename('registry.k8s.io/coredns/coredns:v1.14.6') == 'coredns'
+    assert bundle.image_basename('registry.k8s.io/etcd:3.7.0-0') == 'etcd'
+
+
+def test_pins_and_version_normalisation() -> None:
+    assert bundle.pins_for('v1.37.2') == bundle.PINS['1.37.2']
+    with pytest.raises(bundle.BundleError, match='not pinned'):
+        bundle.pins_for('1.20.0')
+
+
+def test_bundle_dir_depends_on_version_and_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    monkeypatch.setenv('KUBESEED_CACHE', str(tmp_path))
+    new = bundle.bundle_dir(bundle.PINS['1.37.2'])
+    old = bundle.bundle_dir(bundle.PINS['1.36.3'])
+    assert new.parent == old.parent == tmp_path / 'bundles'
+    assert new.name.startswith('1.37.2-') and old.name.startswith('1.36.3-')
+    assert len(new.name.split('-', 1)[1]) == 12
+    assert new.name.split('-', 1)[1] != old.name.split('-', 1)[1]
+
+
+def _fake_bundle(root: pathlib.Path) -> pathlib.Path:
+    (root / 'bin').mkdir(parents=True)
+    (root / 'bin' / 'tool').write_bytes(b'binary')
+    files = [{'path': 'bin/tool', 'sha256': hashlib.sha256(b'binary').hexdigest(), 'size': 6, 'kind': 'binary', 'component': 'tool', 'version': '1'}]
+    (root / 'manifest.json').write_text(json.dumps({'schema': 1, 'files': files}), encoding='utf-8')
+    return root
+
+
+def test_verify_dir_accepts_a_matching_bundle(tmp_path: pathlib.Path) -> None:
+    assert not bundle.verify_dir(_fake_bundle(tmp_path / 'b'))
+
+
+def test_verify_dir_reports_corrupt_missing_and_unlisted_files(tmp_path: pathlib.Path) -> None:
+    root = _fake_bundle(tmp_path / 'b')
+    (root / 'bin' / 'tool').write_bytes(b'BINARY')
+    (root / 'bin' / 'extra').write_bytes(b'x')
+    assert bundle.verify_dir(root) == ['checksum mismatch: bin/tool', 'not in manifest: bin/extra']
+    (root / 'bin' / 'tool').unlink()
+    assert 'missing: bin/tool' in bundle.verify_dir(root)
+
+
+def test_path_command_fails_when_not_built(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv('KUBESEED_CACHE', str(tmp_path))
+    assert bundle.main(['path', '--kubernetes-version', '1.37.2']) == 1
+    out, err = capsys.readouterr()
+    assert out.strip().startswith(str(tmp_path / 'bundles' / '1.37.2-'))
+    assert 'bundle.py build' in err

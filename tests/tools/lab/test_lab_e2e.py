@@ -1,0 +1,430 @@
+"""The lab for real: up, Ansible ping, checks inside the hosts, faults, down.
+
+Needs root (skips otherwise). Runs against the default lab state dir
+(KUBESEED_CACHE), so it replaces any lab that is up. Order matters: the last
+test takes the lab down and checks nothing is left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+LAB_PY = REPO / "tools" / "lab" / "lab.py"
+INVENTORY = REPO / "inventories" / "lab"
+CACHE = Path(os.environ.get("KUBESEED_CACHE") or Path.home() / ".cache" / "kubeseed")
+LAB_DIR = CACHE / "lab"
+KEY = LAB_DIR / "ssh" / "id_ed25519"
+RUN_DIR = Path(os.environ.get("KUBESEED_LAB_RUN", "/run/kubeseed-lab"))
+GATEWAY = "10.117.0.1"
+BRIDGE = "ksbr0"
+HOSTS = {"ks-cp1": "10.117.0.11", "ks-w1": "10.117.0.101", "ks-w2": "10.117.0.102"}
+HELLO_REF = "kubeseed.test/hello:1"
+HELLO_TEXT = b"kubeseed-lab-ok\n"
+
+
+def load_lab_module() -> ModuleType:
+    """tools/lab/lab.py as a module (it is a script, not a package)."""
+    name = "kubeseed_lab"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, LAB_PY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclasses.dataclass
+class Bundle:
+    """What the lab serves and what the containerd test installs from it."""
+
+    root: Path
+    name: str
+    debs: list[str]
+    image: str
+    image_ref: str
+    runs_forever: bool
+
+
+def lab(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(LAB_PY), *args], check=False, text=True, capture_output=True,
+                          timeout=timeout)
+
+
+def ssh(address: str, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ssh", "-i", str(KEY), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                           "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+                           f"root@{address}", command], check=False, text=True, capture_output=True, timeout=timeout)
+
+
+def tcp_open(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def ansible_bin(name: str) -> str:
+    for candidate in (REPO / ".venv" / "bin" / name, Path(sys.executable).parent / name):
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} not found: create the project venv (.venv) with ansible-core")
+    return found
+
+
+# ------------------------------------------------------------ test image
+
+
+def hello_elf() -> bytes:
+    """A static x86-64 Linux program that prints HELLO_TEXT and exits 0."""
+    base, header_size = 0x400000, 64 + 56
+    code = (b"\xb8\x01\x00\x00\x00"            # mov eax, 1 (write)
+            b"\xbf\x01\x00\x00\x00"            # mov edi, 1 (stdout)
+            b"\x48\x8d\x35\x10\x00\x00\x00"    # lea rsi, [rip+16] (the text)
+            + b"\xba" + struct.pack("<I", len(HELLO_TEXT))  # mov edx, len
+            + b"\x0f\x05"                      # syscall
+            b"\xb8\x3c\x00\x00\x00"            # mov eax, 60 (exit)
+            b"\x31\xff"                        # xor edi, edi
+            b"\x0f\x05")                       # syscall
+    body = code + HELLO_TEXT
+    size = header_size + len(body)
+    ident = b"\x7fELF\x02\x01\x01" + b"\x00" * 9
+    elf_header = struct.pack("<16sHHIQQQIHHHHHH", ident, 2, 0x3E, 1, base + header_size, 64, 0, 0, 64, 56, 1, 0, 0, 0)
+    program_header = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)
+    return elf_header + program_header + body
+
+
+def tar_bytes(members: dict[str, tuple[bytes, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, (data, mode) in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, 0
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def write_hello_image(path: Path) -> None:
+    """A docker-archive image tarball made by hand (no Docker here)."""
+    layer = tar_bytes({"hello": (hello_elf(), 0o755)})
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "config": {"Entrypoint": ["/hello"]},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
+    }).encode()
+    manifest = json.dumps([{"Config": "config.json", "RepoTags": [HELLO_REF], "Layers": ["layer.tar"]}]).encode()
+    path.write_bytes(tar_bytes({"manifest.json": (manifest, 0o644), "config.json": (config, 0o644),
+                                "layer.tar": (layer, 0o644)}))
+
+
+def image_ref_of(tarball: Path) -> str:
+    """The image name recorded in a docker-archive or OCI image tarball."""
+    with tarfile.open(tarball) as archive:
+        names = archive.getnames()
+        if "manifest.json" in names:
+            member = archive.extractfile("manifest.json")
+            assert member is not None
+            tags = json.load(member)[0].get("RepoTags") or []
+            if tags:
+                return str(tags[0])
+        member = archive.extractfile("index.json")
+        assert member is not None
+        annotations = json.load(member)["manifests"][0].get("annotations", {})
+    return str(annotations.get("io.containerd.image.name") or annotations["org.opencontainers.image.ref.name"])
+
+
+def current_bundle() -> Path | None:
+    """The bundle `tools/bundle/bundle.py path` reports, if that tool exists."""
+    tool = REPO / "tools" / "bundle" / "bundle.py"
+    if not tool.is_file():
+        return None
+    result = subprocess.run([sys.executable, str(tool), "path"], check=False, text=True, capture_output=True, timeout=60)
+    lines = result.stdout.strip().splitlines()
+    return Path(lines[-1]) if result.returncode == 0 and lines else None
+
+
+def find_bundle() -> Bundle:
+    """The real offline bundle if it has containerd debs, else a test bundle
+    with Debian's containerd and runc and a hand-made image."""
+    bundles = CACHE / "bundles"
+    candidates = sorted(bundles.glob("*/manifest.json")) if bundles.is_dir() else []
+    reported = current_bundle()
+    if reported is not None and (reported / "manifest.json").is_file():
+        candidates.insert(0, reported / "manifest.json")
+    for manifest in candidates:
+        debs = sorted(p.name for p in manifest.parent.glob("debs/*.deb")
+                      if p.name.startswith(("containerd", "runc")))
+        pause = manifest.parent / "images" / "pause.tar"
+        if any(d.startswith("containerd") for d in debs) and pause.is_file():
+            return Bundle(bundles, manifest.parent.name, debs, "images/pause.tar", image_ref_of(pause), True)
+    root = CACHE / "lab-test-bundle"
+    bundle = root / "apt-containerd-runc"
+    debs_dir = bundle / "debs"
+    debs_dir.mkdir(parents=True, exist_ok=True)
+    if not list(debs_dir.glob("containerd_*.deb")) or not list(debs_dir.glob("runc_*.deb")):
+        result = subprocess.run(["apt-get", "download", "containerd", "runc"], cwd=debs_dir, check=False, text=True,
+                                capture_output=True, timeout=600)
+        assert result.returncode == 0, f"apt-get download containerd runc failed:\n{result.stderr}"
+    (bundle / "images").mkdir(exist_ok=True)
+    write_hello_image(bundle / "images" / "hello.tar")
+    debs = sorted(p.name for p in debs_dir.glob("*.deb"))
+    return Bundle(root, bundle.name, debs, "images/hello.tar", HELLO_REF, False)
+
+
+# ------------------------------------------------------------ fixtures
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root (systemd-nspawn, bridge, mounts)")
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Bundle:
+    require_root()
+    return find_bundle()
+
+
+@pytest.fixture(scope="module")
+def lab_up(bundle: Bundle) -> Iterator[str]:  # pylint: disable=redefined-outer-name
+    require_root()
+    started = time.monotonic()
+    result = lab("up", "--control-planes", "1", "--workers", "2", "--bundle-root", str(bundle.root))
+    output = result.stdout + result.stderr
+    print(output)
+    if result.returncode != 0:
+        lab("down")
+        pytest.fail(f"lab up failed ({result.returncode}) after {time.monotonic() - started:.0f}s:\n{output}")
+    yield output
+    lab("down")
+
+
+# ------------------------------------------------------------ tests (in order)
+
+
+def test_ansible_ping_all_hosts(lab_up: str) -> None:  # pylint: disable=redefined-outer-name
+    assert "3 hosts ready" in lab_up
+    result = subprocess.run([ansible_bin("ansible"), "-i", str(INVENTORY), "all", "-m", "ping"], check=False,
+                            text=True, capture_output=True, timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in HOSTS:
+        assert f"{name} | SUCCESS" in result.stdout
+
+
+def test_inventory_groups(lab_up: str) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    result = subprocess.run([ansible_bin("ansible-inventory"), "-i", str(INVENTORY), "--list"], check=False,
+                            text=True, capture_output=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["control_plane"]["hosts"] == ["ks-cp1"]
+    assert sorted(data["workers"]["hosts"]) == ["ks-w1", "ks-w2"]
+    host_vars = data["_meta"]["hostvars"]["ks-w1"]
+    reported = current_bundle()
+    if reported is not None and reported.parent == CACHE / "bundles":
+        assert host_vars["kubeseed_offline_bundle_url"] == f"http://{GATEWAY}:8080/{reported.name}"
+    assert host_vars["ansible_host"] == HOSTS["ks-w1"]
+    assert host_vars["kubeseed_package_source"] == "offline"
+    assert host_vars["kubeseed_workaround_cgroup_v1"] is True
+    assert (KEY.stat().st_mode & 0o777) == 0o600
+
+
+def test_second_up_changes_nothing(lab_up: str, bundle: Bundle) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    inventory_mtime = (INVENTORY / "hosts.yml").stat().st_mtime_ns
+    result = lab("up", "--control-planes", "1", "--workers", "2", "--bundle-root", str(bundle.root))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "lab up: no changes, 3 hosts ready" in result.stdout
+    assert (INVENTORY / "hosts.yml").stat().st_mtime_ns == inventory_mtime
+
+
+def test_systemd_running_and_identity(lab_up: str) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    machine_ids, host_keys = set(), set()
+    for name, address in HOSTS.items():
+        state = ssh(address, "systemctl is-system-running")
+        failed = ssh(address, "systemctl list-units --failed --plain --no-legend").stdout.strip()
+        assert state.stdout.strip() == "running", f"{name}: {state.stdout} failed units: {failed}"
+        assert ssh(address, "hostname").stdout.strip() == name
+        machine_ids.add(ssh(address, "cat /etc/machine-id").stdout.strip())
+        host_keys.add(ssh(address, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[1])
+        assert ssh(address, "test -c /dev/kmsg && head -c0 /dev/kmsg").returncode == 0, f"{name}: /dev/kmsg"
+    assert len(machine_ids) == len(HOSTS) and "" not in machine_ids
+    assert len(host_keys) == len(HOSTS)
+
+
+def test_network_names_and_no_way_out(lab_up: str) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    cp = HOSTS["ks-cp1"]
+    for name, address in HOSTS.items():
+        assert ssh(cp, f"getent hosts {name}").stdout.split()[:1] == [address]
+    # a lab host reaches another one by name
+    probe = ssh(cp, "python3 -c \"import socket; socket.create_connection(('ks-w2', 22), timeout=5); print('ok')\"")
+    assert probe.stdout.strip() == "ok", probe.stderr
+    for name, address in HOSTS.items():
+        routes = ssh(address, "ip -4 route show table all type unicast").stdout.strip().splitlines()
+        assert routes, name
+        for route in routes:
+            assert "dev host0" in route, f"{name}: route off the bridge: {route}"
+            if route.startswith("default"):
+                assert f"via {GATEWAY} " in route + " ", f"{name}: default route not via the lab gateway: {route}"
+    # the controller rejects anything from the bridge that is not for the lab
+    for rule in (["FORWARD", "-i", BRIDGE, "!", "-o", BRIDGE], ["FORWARD", "-o", BRIDGE, "!", "-i", BRIDGE]):
+        check = subprocess.run(["iptables", "-C", *rule, "-m", "comment", "--comment", "kubeseed-lab", "-j", "REJECT"],
+                               check=False, capture_output=True)
+        assert check.returncode == 0, f"missing firewall rule {rule}"
+
+
+def test_cgroups_writable_and_real_disks(lab_up: str) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    script = (
+        "set -e; for c in cpu cpuacct cpuset memory devices freezer blkio pids systemd; do "
+        "mkdir /sys/fs/cgroup/$c/kubeseed-probe; rmdir /sys/fs/cgroup/$c/kubeseed-probe; done; "
+        "mkdir /sys/fs/cgroup/memory/kubeseed-probe; "
+        "echo 104857600 > /sys/fs/cgroup/memory/kubeseed-probe/memory.limit_in_bytes; "
+        "cat /sys/fs/cgroup/memory/kubeseed-probe/memory.limit_in_bytes; rmdir /sys/fs/cgroup/memory/kubeseed-probe; "
+        "stat -f -c %T /var/lib/containerd /var/lib/kubelet /"
+    )
+    for name, address in HOSTS.items():
+        result = ssh(address, script)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+        lines = result.stdout.split()
+        assert lines[0] == "104857600"
+        assert lines[1:] == ["ext2/ext3", "ext2/ext3", "overlayfs"], f"{name}: {lines}"
+
+
+def test_containerd_from_bundle_runs_a_container(lab_up: str, bundle: Bundle) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    address = HOSTS["ks-w1"]
+    base = f"http://{GATEWAY}:8080/{bundle.name}"
+    urls = [f"{base}/debs/{deb}" for deb in bundle.debs] + [f"{base}/{bundle.image}"]
+    fetch = ("import sys, urllib.request\n"
+             "for url in sys.argv[1:]:\n"
+             "    urllib.request.urlretrieve(url, '/root/lab-test/' + url.rsplit('/', 1)[1])\n")
+    install = (f"set -e; rm -rf /root/lab-test; mkdir /root/lab-test; cd /root/lab-test; "
+               f"python3 -c \"{fetch}\" {' '.join(urls)}; "
+               "DEBIAN_FRONTEND=noninteractive dpkg -i *.deb >/dev/null; "
+               "systemctl start containerd; for i in $(seq 60); do ctr version >/dev/null 2>&1 && break; sleep 1; done; "
+               f"ctr -n kubeseed images import {bundle.image.rsplit('/', 1)[1]} >/dev/null")
+    result = ssh(address, install, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = (LAB_DIR / "logs" / "http.log").read_text(encoding="utf-8")
+    assert f'{address} - - ' in log and bundle.debs[0] in log, "debs did not come over the lab bridge"
+    if bundle.runs_forever:
+        run = ssh(address, f"set -e; ctr -n kubeseed run -d {bundle.image_ref} lab-probe; sleep 2; "
+                           "ctr -n kubeseed task ls; ctr -n kubeseed task kill -s SIGKILL lab-probe; sleep 1; "
+                           "ctr -n kubeseed task rm -f lab-probe; ctr -n kubeseed containers rm lab-probe")
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "RUNNING" in run.stdout
+    else:
+        run = ssh(address, f"ctr -n kubeseed run --rm {bundle.image_ref} lab-probe")
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.stdout == HELLO_TEXT.decode()
+    snapshots = ssh(address, "ls /var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots | wc -l")
+    assert int(snapshots.stdout.strip() or 0) >= 1
+
+
+def test_fault_helpers(lab_up: str) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    address = HOSTS["ks-w2"]
+    result = lab("isolate", "ks-w2")
+    assert result.returncode == 0, result.stderr
+    assert not tcp_open(address, 22)
+    assert "isolated" in lab("status").stdout
+    assert lab("reconnect", "ks-w2").returncode == 0
+    assert ssh(address, "true").returncode == 0
+    result = lab("stop", "ks-w2")
+    assert result.returncode == 0, result.stderr
+    assert not tcp_open(address, 22)
+    status = lab("status")
+    assert status.returncode == 1 and "stopped" in status.stdout
+    result = lab("start", "ks-w2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ssh(address, "systemctl is-system-running").stdout.strip() == "running"
+    assert lab("status").returncode == 0
+
+
+def test_refuses_network_in_use(lab_up: str, tmp_path: Path) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    """A bridge or subnet the lab did not make is never touched."""
+    lab_module = load_lab_module()
+    paths = lab_module.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
+    with pytest.raises(lab_module.LabError, match="already in use"):
+        lab_module.Lab(paths, "10.117.0.0/25", "kstest1", 8080).check_network_free()
+    subprocess.run(["ip", "link", "add", "kstest0", "type", "bridge"], check=True)
+    try:
+        with pytest.raises(lab_module.LabError, match="kstest0 already exists"):
+            lab_module.Lab(paths, "10.118.0.0/24", "kstest0", 8080).check_network_free()
+    finally:
+        subprocess.run(["ip", "link", "del", "kstest0"], check=True)
+
+
+def test_resize_removes_and_adds_hosts(lab_up: str, bundle: Bundle) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    result = lab("up", "--workers", "1", "--bundle-root", str(bundle.root))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ks-w2: removed" in result.stdout
+    assert "ks-w2" not in (INVENTORY / "hosts.yml").read_text(encoding="utf-8")
+    assert not (LAB_DIR / "hosts" / "ks-w2").exists()
+    result = lab("up", "--workers", "2", "--bundle-root", str(bundle.root))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ssh(HOSTS["ks-w2"], "systemctl is-system-running").stdout.strip() == "running"
+
+
+def leftovers() -> list[str]:
+    """Everything the lab could leave behind on the controller."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if ("systemd-nspawn" in cmdline and "--machine=ks-" in cmdline) or \
+                ("http.server" in cmdline and f"--bind {GATEWAY}" in cmdline):
+            found.append(f"process {proc.name}: {cmdline}")
+    for line in Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines():
+        point = line.split()[4]
+        if point.startswith(str(LAB_DIR) + "/"):
+            found.append(f"mount {point}")
+    links = subprocess.run(["ip", "-o", "link", "show"], check=True, text=True, capture_output=True).stdout
+    for line in links.splitlines():
+        name = line.split(":")[1].strip().split("@")[0]
+        if name == BRIDGE or name.startswith("vb-ks-"):
+            found.append(f"link {name}")
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        for root, dirs, _files in os.walk(hierarchy):
+            if "kubeseed-lab" in dirs:
+                found.append(f"cgroup {root}/kubeseed-lab")
+            if root.count("/") - str(hierarchy).count("/") >= 2:
+                dirs.clear()
+    rules = subprocess.run(["iptables", "-S"], check=True, text=True, capture_output=True).stdout
+    found += [f"iptables {line}" for line in rules.splitlines() if "kubeseed-lab" in line]
+    found += [f"nspawn runtime {p}" for p in Path("/run/systemd/nspawn").glob("*/ks-*")]
+    found += [f"file {p}" for p in (INVENTORY / "hosts.yml", INVENTORY / "group_vars" / "all" / "lab.yml",
+                                    LAB_DIR / "hosts", RUN_DIR) if p.exists()]
+    return found
+
+
+def test_down_leaves_nothing(lab_up: str) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    before = leftovers()  # the lab is up: the check must see it
+    assert any(item.startswith("mount") for item in before) and any(item.startswith("process") for item in before)
+    result = lab("down", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert leftovers() == []
+    assert lab("status").returncode == 1
+    # the cached base image and lab key stay for a warm next `up`
+    assert list((LAB_DIR / "base").glob("*/complete")) and KEY.is_file()

@@ -1,0 +1,143 @@
+"""Unit tests of tools/lab/lab.py: the parts that need neither root nor a lab."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+LAB_PY = Path(__file__).resolve().parents[3] / "tools" / "lab" / "lab.py"
+
+
+def load_lab() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("kubeseed_lab", LAB_PY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["kubeseed_lab"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+lab = load_lab()
+
+
+def test_plan_names_and_addresses() -> None:
+    hosts = lab.plan_hosts("10.117.0.0/24", 1, 2)
+    assert [(h.name, h.role, h.address) for h in hosts] == [
+        ("ks-cp1", "control_plane", "10.117.0.11"),
+        ("ks-w1", "workers", "10.117.0.101"),
+        ("ks-w2", "workers", "10.117.0.102"),
+    ]
+    assert lab.gateway_of("10.117.0.0/24") == "10.117.0.1"
+
+
+@pytest.mark.parametrize("control_planes,workers,subnet", [(0, 2, "10.117.0.0/24"), (10, 0, "10.117.0.0/24"),
+                                                           (1, 100, "10.117.0.0/24"), (1, 2, "10.117.0.0/25"),
+                                                           (1, 2, "fd00::/64")])
+def test_plan_rejects_bad_sizes(control_planes: int, workers: int, subnet: str) -> None:
+    with pytest.raises(lab.LabError):
+        lab.plan_hosts(subnet, control_planes, workers)
+
+
+def test_inventory_groups_and_connection_vars() -> None:
+    yaml = pytest.importorskip("yaml")
+    hosts = lab.plan_hosts("10.117.0.0/24", 1, 2)
+    data = yaml.safe_load(lab.render_hosts_yml(hosts, Path("/cache/lab/ssh/id_ed25519")))
+    children = data["all"]["children"]
+    assert list(children["control_plane"]["hosts"]) == ["ks-cp1"]
+    assert list(children["workers"]["hosts"]) == ["ks-w1", "ks-w2"]
+    w2 = children["workers"]["hosts"]["ks-w2"]
+    assert w2["ansible_host"] == "10.117.0.102"
+    assert w2["ansible_user"] == "root"
+    assert w2["ansible_ssh_private_key_file"] == "/cache/lab/ssh/id_ed25519"
+    assert "UserKnownHostsFile=/dev/null" in w2["ansible_ssh_common_args"]
+    assert "StrictHostKeyChecking=no" in w2["ansible_ssh_common_args"]
+
+
+def test_inventory_without_workers_is_valid() -> None:
+    yaml = pytest.importorskip("yaml")
+    data = yaml.safe_load(lab.render_hosts_yml(lab.plan_hosts("10.117.0.0/24", 1, 0), Path("/k")))
+    assert data["all"]["children"]["workers"]["hosts"] == {}
+
+
+def test_group_vars_contract() -> None:
+    yaml = pytest.importorskip("yaml")
+    with_url = yaml.safe_load(lab.render_group_vars("http://10.117.0.1:8080/1.37.2-abc"))
+    assert with_url == {
+        "kubeseed_package_source": "offline",
+        "kubeseed_offline_bundle_url": "http://10.117.0.1:8080/1.37.2-abc",
+        "kubeseed_workaround_cgroup_v1": True,
+        "kubeseed_workaround_no_kernel_modules": True,
+        "kubeseed_workaround_restrict_oom_score_adj": True,
+        "kubeseed_workaround_conntrack_max_per_core_zero": True,
+        "kubeseed_workaround_no_product_uuid": True,
+    }
+    without = yaml.safe_load(lab.render_group_vars(None))
+    assert "kubeseed_offline_bundle_url" not in without
+    assert without["kubeseed_package_source"] == "offline"
+
+
+def test_etc_hosts_names_every_host() -> None:
+    hosts = lab.plan_hosts("10.117.0.0/24", 1, 2)
+    text = lab.render_etc_hosts(hosts[0], hosts)
+    assert "127.0.0.1\tlocalhost" in text
+    for host in hosts:
+        assert f"{host.address}\t{host.name}" in text.splitlines()
+
+
+def test_recipe_hash_depends_on_distribution() -> None:
+    assert lab.recipe_hash("bookworm") == lab.recipe_hash("bookworm")
+    assert lab.recipe_hash("bookworm") != lab.recipe_hash("trixie")
+
+
+def test_overlaps_found_on_other_interfaces_only() -> None:
+    addrs = [
+        {"ifname": "eth0", "addr_info": [{"local": "10.117.0.5", "prefixlen": 16}]},
+        {"ifname": "ksbr0", "addr_info": [{"local": "10.117.0.1", "prefixlen": 24}]},
+        {"ifname": "eth1", "addr_info": [{"local": "192.0.2.2", "prefixlen": 24}]},
+    ]
+    routes = [
+        {"dst": "default", "dev": "eth1"},
+        {"dst": "10.117.0.128/25", "dev": "tun0"},
+        {"dst": "10.117.0.0/24", "dev": "ksbr0"},
+        {"dst": "10.118.0.0/24", "dev": "tun0"},
+    ]
+    found = lab.find_overlaps("10.117.0.0/24", "ksbr0", addrs, routes)
+    assert found == ["address 10.117.0.5/16 on eth0", "route 10.117.0.128/25 dev tun0"]
+    assert not lab.find_overlaps("10.200.0.0/24", "ksbr0", addrs, routes)
+
+
+def test_write_if_changed(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b.txt"
+    assert lab.write_if_changed(target, "x\n", 0o600)
+    assert not lab.write_if_changed(target, "x\n", 0o600)
+    assert (target.stat().st_mode & 0o777) == 0o600
+    assert lab.write_if_changed(target, "y\n", 0o600)
+    assert target.read_text(encoding="utf-8") == "y\n"
+
+
+def test_not_root_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab.os, "geteuid", lambda: 1000)
+    paths = lab.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
+    with pytest.raises(lab.LabError, match="needs root"):
+        lab.Lab(paths, "10.117.0.0/24", "ksbr0", 8080).preflight(0)
+
+
+def test_missing_command_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(lab.shutil, "which", lambda cmd: None if cmd == "systemd-nspawn" else "/usr/bin/" + cmd)
+    paths = lab.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
+    with pytest.raises(lab.LabError, match=r"systemd-nspawn \(apt-get install systemd-container\)"):
+        lab.Lab(paths, "10.117.0.0/24", "ksbr0", 8080).preflight(0)
+
+
+def test_not_enough_disk_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(lab.shutil, "which", lambda cmd: "/usr/bin/" + cmd)
+    monkeypatch.setattr(lab, "free_bytes", lambda path: lab.GIB // 2)
+    paths = lab.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
+    with pytest.raises(lab.LabError, match="not enough free disk"):
+        lab.Lab(paths, "10.117.0.0/24", "ksbr0", 8080).preflight(3 * lab.GIB)

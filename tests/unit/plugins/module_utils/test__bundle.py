@@ -1,0 +1,87 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Offline bundle: manifest selection, fetch planning, checksum refusal, missing packages."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+
+import pytest
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _bundle as bundle
+
+MANIFEST = {
+    'schema': 1, 'kubernetes_version': '1.37.2',
+    'files': [
+        {'path': 'bin/kubeadm', 'sha256': 'a' * 64, 'kind': 'binary', 'component': 'kubeadm', 'version': '1.37.2'},
+        {'path': 'bin/kubelet', 'sha256': 'b' * 64, 'kind': 'binary', 'component': 'kubelet', 'version': '1.37.2'},
+        {'path': 'cni/bridge', 'sha256': 'c' * 64, 'kind': 'cni', 'component': 'bridge', 'version': '1.10.0'},
+        {'path': 'debs/runc_1.1.5_amd64.deb', 'sha256': 'd' * 64, 'kind': 'deb', 'component': 'runc', 'version': '1.1.5+ds1-1'},
+        {'path': 'debs/conntrack_1.4.7_amd64.deb', 'sha256': 'e' * 64, 'kind': 'deb', 'component': 'conntrack', 'version': '1:1.4.7-1+b2'},
+    ],
+}
+
+
+def test_parse_rejects_what_is_not_a_manifest():
+    with pytest.raises(bundle.BundleError, match='not a kubeseed bundle manifest'):
+        bundle.parse_manifest('{"schema": 2, "files": []}', 'http://x')
+    with pytest.raises(bundle.BundleError, match='not a kubeseed bundle manifest'):
+        bundle.parse_manifest('<html>', 'http://x')
+    assert bundle.parse_manifest(json.dumps(MANIFEST), 'http://x')['kubernetes_version'] == '1.37.2'
+
+
+def test_select_by_prefix_and_names():
+    chosen = bundle.select(MANIFEST, [{'prefix': 'bin/', 'names': ['kubelet'], 'dest': '/usr/local/bin', 'mode': '0755'},
+                                      {'prefix': 'cni/', 'names': [], 'dest': '/opt/cni/bin', 'mode': '0755'}])
+    assert chosen == [('bin/kubelet', 'b' * 64, '/usr/local/bin/kubelet', '0755'), ('cni/bridge', 'c' * 64, '/opt/cni/bin/bridge', '0755')]
+
+
+def test_select_names_what_the_bundle_lacks():
+    with pytest.raises(bundle.BundleError, match='no kubectl under bin/'):
+        bundle.select(MANIFEST, [{'prefix': 'bin/', 'names': ['kubectl', 'kubelet'], 'dest': '/x', 'mode': '0755'}])
+    with pytest.raises(bundle.BundleError, match='no files under images/'):
+        bundle.select(MANIFEST, [{'prefix': 'images/', 'names': [], 'dest': '/x', 'mode': '0644'}])
+
+
+def test_plan_fetches_missing_and_different_files_only(tmp_path):
+    same = tmp_path / 'same'
+    same.write_bytes(b'same')
+    os.chmod(same, 0o755)
+    wrong_mode = tmp_path / 'mode'
+    wrong_mode.write_bytes(b'mode')
+    os.chmod(wrong_mode, 0o644)
+    chosen = [
+        ('bin/same', hashlib.sha256(b'same').hexdigest(), str(same), '0755'),
+        ('bin/mode', hashlib.sha256(b'mode').hexdigest(), str(wrong_mode), '0755'),
+        ('bin/other', hashlib.sha256(b'new').hexdigest(), str(same), '0755'),
+        ('bin/missing', 'f' * 64, str(tmp_path / 'missing'), '0755'),
+    ]
+    fetch, modes = bundle.plan(chosen)
+    assert [f[0] for f in fetch] == ['bin/other', 'bin/missing']
+    assert [m[0] for m in modes] == ['bin/mode']
+
+
+def test_install_refuses_a_download_with_another_checksum(tmp_path):
+    dest = tmp_path / 'kubeadm'
+    dest.write_bytes(b'old')
+    with pytest.raises(bundle.BundleError, match='checksum mismatch for http://x/bin/kubeadm'):
+        bundle.install(io.BytesIO(b'tampered'), hashlib.sha256(b'expected').hexdigest(), str(dest), '0755', 'http://x/bin/kubeadm')
+    assert dest.read_bytes() == b'old'
+    assert [p.name for p in tmp_path.iterdir()] == ['kubeadm']
+
+
+def test_install_writes_with_mode(tmp_path):
+    dest = tmp_path / 'sub' / 'kubeadm'
+    bundle.install(io.BytesIO(b'binary'), hashlib.sha256(b'binary').hexdigest(), str(dest), '0755', 'x')
+    assert dest.read_bytes() == b'binary'
+    assert os.stat(dest).st_mode & 0o777 == 0o755
+
+
+def test_missing_debs_compares_name_and_exact_version():
+    query = 'installed runc 1.1.5+ds1-1\nconfig-files conntrack 1:1.4.7-1+b2\ninstalled socat 1.7.4.4-2\n'
+    assert [f['component'] for f in bundle.missing_debs(MANIFEST, query)] == ['conntrack']
+    query = 'installed runc 1.1.4\ninstalled conntrack 1:1.4.7-1+b2\n'
+    assert [f['component'] for f in bundle.missing_debs(MANIFEST, query)] == ['runc']
+    assert bundle.missing_debs(MANIFEST, 'installed runc 1.1.5+ds1-1\ninstalled conntrack 1:1.4.7-1+b2\n') == []
