@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, tier by tier (what `make test` and CI run). Every tier runs even when
 # an earlier one failed (except those that need a failed one), then a summary and the exit code.
-# KUBESEED_TEST_TIERS="static compat bundle lab" selects tiers (default: all of them).
+# KUBESEED_TEST_TIERS="static compat bundle lab e2e" selects tiers (default: all of them).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 export PATH=$root/.venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$root/.ansible/collections
 export PYTHONPATH=$root/.ansible/collections${PYTHONPATH:+:$PYTHONPATH}
-tiers=${KUBESEED_TEST_TIERS:-static compat bundle lab}
+tiers=${KUBESEED_TEST_TIERS:-static compat bundle lab e2e}
 passed=0 failed=0 failures=() skipped=()
 suite_start=$SECONDS
 
@@ -49,13 +49,17 @@ if want bundle; then
     skipped+=("bundle-tests" "localcp")
   fi
 fi
-if want lab; then
-  if [ $bundle_ok = 1 ]; then
+for tier in lab e2e; do
+  want $tier || continue
+  if [ $bundle_ok = 0 ]; then
+    skipped+=("$tier")
+  elif [ $tier = lab ]; then
     step lab pytest_run tests/tools/lab
   else
-    skipped+=("lab")
+    # site.yml on bare lab hosts, its re-run and check mode, then real pod traffic across nodes.
+    step e2e-cluster pytest_run -s tests/e2e
   fi
-fi
+done
 
 echo "=== [test] finished in $((SECONDS - suite_start))s"
 [ ${#failures[@]} -eq 0 ] || echo "=== [test] failed: ${failures[*]}"

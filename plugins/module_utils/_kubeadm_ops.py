@@ -7,6 +7,7 @@ import json
 import os
 import re
 import tempfile
+import time
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm as kubeadm
 
@@ -104,7 +105,9 @@ def init(module) -> dict:
             result['msg'] = 'would run kubeadm init on %s' % params['node_name']
             return result
         argv = [params['kubeadm_path'], 'init', '--config', params['config_path'], '--skip-token-print']
+        started = time.monotonic()
         _run(module, argv, 'kubeadm init')
+        result['kubeadm_seconds'] = round(time.monotonic() - started, 1)
         result['msg'] = 'initialised the control plane on %s' % params['node_name']
         result['ca_cert_hash'] = _ca_hash()
         return result
@@ -175,8 +178,10 @@ def join(module) -> dict:
         _run(module, [params['kubeadm_path'], 'reset', '--force', '--cri-socket', kubeadm.CRI_SOCKET], 'kubeadm reset')
         module.warn('%s was half-joined; it was reset with kubeadm reset before joining again' % params['node_name'])
     write_private(params['config_path'], render(kubeadm.join_documents(params)))
+    started = time.monotonic()
     try:
         _run(module, [params['kubeadm_path'], 'join', '--config', params['config_path']], 'kubeadm join')
+        result['kubeadm_seconds'] = round(time.monotonic() - started, 1)
     finally:
         os.unlink(params['config_path'])  # it holds the token and the certificate key
     result['msg'] = 'joined %s as a %s' % (params['node_name'], 'control plane' if control_plane else 'worker')

@@ -127,6 +127,11 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+kubeadm_seconds:
+  description: How long C(kubeadm init) took (for profiling).
+  returned: when it ran
+  type: float
+  sample: 41.3
 state_before:
   description: C(absent) (not initialised), C(member) (initialised) or C(partial).
   returned: always

@@ -89,6 +89,11 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+kubeadm_seconds:
+  description: How long C(kubeadm join) took (for profiling).
+  returned: when it ran
+  type: float
+  sample: 41.3
 state_before:
   description: C(absent), C(member) or C(partial) before the task.
   returned: always

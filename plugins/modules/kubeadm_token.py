@@ -10,7 +10,7 @@ version_added: 0.1.0
 description:
   - Runs on an initialised control-plane node. Creates a bootstrap token with a short TTL for C(kubeadm join) and, with
     O(upload_certs), uploads the control-plane certificates and returns the key that decrypts them.
-  - The token and the key are secrets: use C(no_log) on the task that registers the result, and pass them to
+  - The token and the key are secrets. Use C(no_log) on the task that registers the result, and pass them to
     M(kubeseed.cluster.kubeadm_join), whose options for them are C(no_log). They never appear in C(msg).
   - Every call creates a new token, so call it only when a node needs to join (the roles do).
 author:

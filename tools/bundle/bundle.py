@@ -56,6 +56,8 @@ PART_REVISIONS = {
     "image": 1,
 }
 
+# The demo service image (tools/bundle/go/cmd/demo), shipped for the demo applications and e2e checks.
+DEMO_IMAGE = "kubeseed.local/demo:0.1.0"
 KUBERNETES_COMMANDS = (
     "kubeadm",
     "kubelet",
@@ -454,7 +456,7 @@ def build_simple(builder: GoBuilder, name: str, module: str, version: str, packa
 
 
 def build_tools(builder: GoBuilder, pins: Pins) -> Part:
-    """Build the bundle's own helpers: imagepack (image writer) and pause."""
+    """Build the bundle's own helpers: imagepack (image writer), pause and the demo service."""
     sources = sorted((str(p.relative_to(GO_TOOLS_DIR)), sha256_file(p)) for p in GO_TOOLS_DIR.rglob("*") if p.is_file())
     ldflags = f"-s -w -X main.version={pins.pause}"
     part = go_part(builder, "tools", sources, ldflags)
@@ -467,7 +469,7 @@ def build_tools(builder: GoBuilder, pins: Pins) -> Part:
     tmp.mkdir(parents=True)
     log = cache_root() / "work" / "tools-build.log"
     run(
-        ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(tmp) + "/", "./cmd/imagepack", "./cmd/pause"],
+        ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(tmp) + "/", "./cmd/imagepack", "./cmd/pause", "./cmd/demo"],
         progress=builder.progress,
         label="go build tools",
         log=log,
@@ -835,7 +837,7 @@ def build_locked(pins: Pins, final: Path) -> Path:
         f"-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=v{pins.cni_plugins}",
     )
 
-    progress.step("bundle tools (imagepack, pause)")
+    progress.step("bundle tools (imagepack, pause, demo)")
     tools = build_tools(builder, pins)
 
     progress.step("debian packages")
@@ -872,7 +874,11 @@ def build_locked(pins: Pins, final: Path) -> Path:
         else:
             raise BundleError(f"kubeadm names an image this builder does not know how to make: {ref}")
         specs.append(spec)
+    # Workload images (not kubeadm's): the demo service, for the demo applications and the e2e checks.
+    demo = ImageSpec(ref=DEMO_IMAGE, file="images/kubeseed-demo.tar", component="kubeseed-demo", binary_version=pins.pause,
+                     files={"demo": tools.path / "demo"}, entrypoint=["/demo"])
     images = []
+    app_images = []
     entries: list[Entry] = []
     for spec in specs:
         tarball, result = pack_image(spec, tools.path / "imagepack", created, progress)
@@ -888,6 +894,9 @@ def build_locked(pins: Pins, final: Path) -> Path:
         if spec.debs:
             record["debs"] = [f"{d.name}={d.version}" for d in proxy_debs]
         images.append(record)
+    tarball, result = pack_image(demo, tools.path / "imagepack", created, progress)
+    entries.append(Entry(demo.file, tarball, "app-image", demo.component, DEMO_IMAGE.rsplit(":", 1)[1]))
+    app_images.append({"name": demo.ref, "file": demo.file, "digest": result["digest"], "config_digest": result["config_digest"]})
 
     progress.step("assemble and write manifest")
     for cmd in KUBERNETES_COMMANDS:
@@ -928,6 +937,7 @@ def build_locked(pins: Pins, final: Path) -> Path:
             for e in entries
         ],
         "images": images,
+        "app_images": app_images,
         "debs": sorted(versions),
         "debs_install": list(HOST_DEBS),
         "components": {

@@ -1,0 +1,78 @@
+"""Provisioning speed on the lab: cold site.yml from bare hosts, kubeadm's own share of it, and the no-op re-run.
+
+Usage (root, after `make bundle`): .venv/bin/python benchmarks/cluster_provision.py [--workers 2] [--keep]
+Prints figures; asserts nothing about them. It replaces any running lab.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIN = ROOT / '.venv' / 'bin'
+SECONDS = re.compile(r'kubeadm_seconds: ([0-9.]+)')
+TASK = re.compile(r'^TASK \[(.+?)\]')
+
+
+def lab(*args: str) -> None:
+    subprocess.run([str(BIN / 'python'), str(ROOT / 'tools' / 'lab' / 'lab.py'), *args], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def site(verbose: bool) -> tuple[float, str]:
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'))
+    argv = [str(BIN / 'ansible-playbook'), 'site.yml', '-i', 'inventories/lab'] + (['-v'] if verbose else [])
+    started = time.monotonic()
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        sys.exit('site.yml failed:\n' + proc.stdout[-4000:])
+    return seconds, proc.stdout
+
+
+def kubeadm_share(output: str) -> tuple[float, float]:
+    """(kubeadm init seconds, longest kubeadm join seconds): joins of one wave run in parallel."""
+    init, joins, task = 0.0, [], ''
+    for line in output.splitlines():
+        match = TASK.match(line)
+        if match:
+            task = match.group(1)
+        found = SECONDS.search(line)
+        if not found:
+            continue
+        if 'Join' in task:
+            joins.append(float(found.group(1)))
+        else:
+            init = float(found.group(1))
+    return init, max(joins, default=0.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--keep', action='store_true', help='leave the lab up')
+    args = parser.parse_args()
+    lab('down')
+    started = time.monotonic()
+    lab('up', '--control-planes', '1', '--workers', str(args.workers))
+    lab_seconds = time.monotonic() - started
+    cold, output = site(verbose=True)
+    init, join = kubeadm_share(output)
+    noop, output2 = site(verbose=False)
+    changed = sum(int(n) for n in re.findall(r'changed=(\d+)', output2.split('PLAY RECAP')[-1]))
+    print('lab hosts: 1 control plane + %d workers (lab up %.1fs)' % (args.workers, lab_seconds))
+    print('cold site.yml from bare hosts: %.1fs' % cold)
+    print('  kubeadm init: %.1fs, kubeadm join (parallel, longest): %.1fs -> kubeadm %.1fs = %.0f%% of the run'
+          % (init, join, init + join, 100 * (init + join) / cold))
+    print('no-op re-run of site.yml: %.1fs (changed=%d)' % (noop, changed))
+    if not args.keep:
+        lab('down')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

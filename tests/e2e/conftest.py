@@ -1,0 +1,68 @@
+"""The lab cluster: fresh lab hosts, and ansible-playbook runs against them."""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / '.venv' / 'bin'
+LAB = [str(VENV_BIN / 'python'), str(ROOT / 'tools' / 'lab' / 'lab.py')]
+INVENTORY = ROOT / 'inventories' / 'lab'
+RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
+
+
+def recap(output: str) -> dict:
+    """{host: {'ok': n, 'changed': n, 'unreachable': n, 'failed': n}} from a PLAY RECAP."""
+    return {m.group(1): dict(zip(('ok', 'changed', 'unreachable', 'failed'), map(int, m.groups()[1:]))) for m in RECAP.finditer(output)}
+
+
+class Run:
+    """One finished ansible-playbook run."""
+
+    def __init__(self, args: list, proc: subprocess.CompletedProcess, seconds: float) -> None:
+        self.args, self.rc, self.output, self.seconds = args, proc.returncode, proc.stdout, seconds
+        self.recap = recap(proc.stdout)
+
+    def assert_ok(self) -> None:
+        assert self.rc == 0, 'ansible-playbook %s failed (rc %d):\n%s' % (' '.join(self.args), self.rc, self.output[-6000:])
+        assert self.recap, self.output[-3000:]
+        bad = {h: r for h, r in self.recap.items() if r['failed'] or r['unreachable']}
+        assert not bad, bad
+
+
+def playbook(*args: str, log: pathlib.Path | None = None) -> Run:
+    """Run ansible-playbook from the checkout, printing progress lines as they come (the runs take minutes)."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', PYTHONUNBUFFERED='1',
+               ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'))
+    argv = [str(VENV_BIN / 'ansible-playbook'), *args]
+    started = time.monotonic()
+    lines = []
+    with subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith(('PLAY [', 'TASK [')):
+                print('[e2e %5.0fs] %s' % (time.monotonic() - started, line.strip().rstrip('*').strip()), flush=True)
+        proc.wait()
+    output = ''.join(lines)
+    if log:
+        log.write_text(output, encoding='utf-8')
+    return Run(list(args), subprocess.CompletedProcess(argv, proc.returncode, output, ''), time.monotonic() - started)
+
+
+@pytest.fixture(scope='session')
+def lab_cluster():
+    """Fresh (bare) lab hosts: 1 control plane + 2 workers. Torn down afterwards unless KUBESEED_KEEP_LAB=1."""
+    if os.geteuid() != 0:
+        pytest.skip('the lab needs root')
+    subprocess.run([*LAB, 'down'], cwd=ROOT, check=True)
+    subprocess.run([*LAB, 'up', '--control-planes', '1', '--workers', '2'], cwd=ROOT, check=True)
+    lab_vars = (INVENTORY / 'group_vars' / 'all' / 'lab.yml').read_text(encoding='utf-8')
+    assert 'kubeseed_offline_bundle_url:' in lab_vars, 'no offline bundle is built: run make bundle first'
+    yield INVENTORY
+    if os.environ.get('KUBESEED_KEEP_LAB') != '1':
+        subprocess.run([*LAB, 'down'], cwd=ROOT, check=True)

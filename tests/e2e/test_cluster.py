@@ -1,0 +1,128 @@
+"""site.yml on bare lab hosts (real kubeadm, kubelet, containerd over SSH): a working cluster, idempotent, no secrets in logs.
+
+The tests run in file order and share one cluster (session fixture); each later test needs the first.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, playbook
+
+KUBECTL_TIMEOUT = 60
+TOKEN = re.compile(r'\b[a-z0-9]{6}\.[a-z0-9]{16}\b')
+STATE: dict = {}
+
+
+def kubeconfig() -> str:
+    return os.path.expanduser('~/.kube/kubeseed-kubeseed.conf')
+
+
+def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """The bundle's kubectl on the controller, with the admin kubeconfig site.yml fetched."""
+    bundle = subprocess.run([str(ROOT / '.venv' / 'bin' / 'python'), str(ROOT / 'tools' / 'bundle' / 'bundle.py'), 'path'],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    proc = subprocess.run([os.path.join(bundle, 'bin', 'kubectl'), '--kubeconfig', kubeconfig(), *args], input=stdin,
+                          capture_output=True, text=True, timeout=KUBECTL_TIMEOUT, check=False)
+    if check:
+        assert proc.returncode == 0, 'kubectl %s: %s %s' % (' '.join(args), proc.stdout, proc.stderr)
+    return proc
+
+
+def test_site_from_bare_hosts(lab_cluster, tmp_path_factory):
+    log = tmp_path_factory.mktemp('e2e') / 'site-first-vvv.log'
+    run = playbook('-vvv', 'site.yml', '-i', str(lab_cluster), log=log)
+    STATE['first'] = run
+    print('first run: %.0fs, log %s' % (run.seconds, log))
+    run.assert_ok()
+    assert sum(r['changed'] for r in run.recap.values()) > 0
+
+
+def test_verbose_output_holds_no_join_token():
+    first = STATE.get('first')
+    if first is None:
+        pytest.fail('the first run did not happen')
+    tokens = subprocess.run(
+        [str(ROOT / '.venv' / 'bin' / 'ansible'), '-i', str(ROOT / 'inventories' / 'lab'), 'control_plane', '-m', 'ansible.builtin.command',
+         '-a', 'kubeadm token list --kubeconfig /etc/kubernetes/admin.conf'],
+        cwd=ROOT, capture_output=True, text=True, check=True, env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections')))
+    live = TOKEN.findall(tokens.stdout)
+    assert live, 'expected the join token created by the run to be listed: %s' % tokens.stdout
+    for token in live:
+        assert token not in first.output
+    assert not TOKEN.findall(first.output), 'something shaped like a bootstrap token is in the -vvv output'
+
+
+def test_second_run_changes_nothing(lab_cluster):
+    run = playbook('site.yml', '-i', str(lab_cluster))
+    STATE['second'] = run
+    print('second run: %.0fs' % run.seconds)
+    run.assert_ok()
+    assert {h: r['changed'] for h, r in run.recap.items() if r['changed']} == {}
+
+
+def test_check_diff_on_the_converged_cluster_changes_nothing(lab_cluster):
+    run = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
+    run.assert_ok()
+    assert {h: r['changed'] for h, r in run.recap.items() if r['changed']} == {}
+
+
+def test_all_nodes_and_coredns_ready():
+    nodes = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
+    ready = {n['metadata']['name']: [c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'][0] for n in nodes}
+    assert ready == {'ks-cp1': 'True', 'ks-w1': 'True', 'ks-w2': 'True'}
+    coredns = json.loads(kubectl('-n', 'kube-system', 'get', 'deployment', 'coredns', '-o', 'json').stdout)
+    assert coredns['status'].get('readyReplicas', 0) == coredns['spec']['replicas'] >= 1
+    assert (pathlib.Path(kubeconfig()).stat().st_mode & 0o777) == 0o600
+
+
+PODS = '''
+apiVersion: v1
+kind: Namespace
+metadata: {name: e2e}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo-w2, namespace: e2e}
+spec:
+  selector: {app: echo-w2}
+  ports: [{port: 80, targetPort: 8080}]
+''' + ''.join('''---
+apiVersion: v1
+kind: Pod
+metadata: {name: echo-%(n)s, namespace: e2e, labels: {app: echo-%(n)s}}
+spec:
+  nodeSelector: {kubernetes.io/hostname: ks-%(n)s}
+  containers:
+  - name: demo
+    image: kubeseed.local/demo:0.1.0
+    imagePullPolicy: Never
+    args: [serve, -name, echo-%(n)s]
+    readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 2}
+''' % {'n': n} for n in ('w1', 'w2'))
+
+
+def test_pods_on_different_workers_reach_each_other_by_pod_ip_and_service_name():
+    kubectl('apply', '-f', '-', stdin=PODS)
+    kubectl('-n', 'e2e', 'wait', '--for=condition=Ready', 'pod/echo-w1', 'pod/echo-w2', '--timeout=180s')
+    pods = {p['metadata']['name']: p for p in json.loads(kubectl('-n', 'e2e', 'get', 'pods', '-o', 'json').stdout)['items']}
+    assert pods['echo-w1']['spec']['nodeName'] == 'ks-w1' and pods['echo-w2']['spec']['nodeName'] == 'ks-w2'
+    for source, target in (('echo-w1', 'echo-w2'), ('echo-w2', 'echo-w1')):
+        url = 'http://%s:8080/' % pods[target]['status']['podIP']
+        answer = json.loads(kubectl('-n', 'e2e', 'exec', source, '--', '/demo', 'get', url).stdout)
+        assert answer['service'] == target and answer['pod'] == target
+    deadline = time.monotonic() + 60
+    while True:  # the Service's endpoints and DNS record appear within seconds
+        proc = kubectl('-n', 'e2e', 'exec', 'echo-w1', '--', '/demo', 'get', 'http://echo-w2.e2e.svc.cluster.local/', check=False)
+        if proc.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)['pod'] == 'echo-w2'
+    kubectl('delete', 'namespace', 'e2e', '--wait=false')

@@ -1,0 +1,141 @@
+// Command demo is kubeseed's small HTTP service for the demo applications and the
+// cluster's end-to-end checks. It is shipped in the offline bundle as the image
+// kubeseed.local/demo, so it runs on air-gapped clusters without any registry.
+//
+//	demo serve [-listen :8080] [-name NAME] [-backend URL]
+//	    answers GET / with JSON {service, pod, node, message, backend}; with -backend it
+//	    calls that URL for every request and embeds its answer (frontend -> backend).
+//	    GET /healthz answers "ok" (for probes).
+//	demo get [-timeout 5s] URL
+//	    prints the body of URL, exits 1 when it cannot be fetched or is not 2xx.
+//
+// Settings may also come from the environment: DEMO_NAME, DEMO_BACKEND, DEMO_MESSAGE,
+// DEMO_LISTEN (the microservices role passes env and config this way).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// release is the demo image tag (kubeseed.local/demo:<release>); keep it equal to DEMO_IMAGE in bundle.py.
+const release = "0.1.0"
+
+func env(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+type answer struct {
+	Service string          `json:"service"`
+	Version string          `json:"version"`
+	Pod     string          `json:"pod"`
+	Node    string          `json:"node,omitempty"`
+	Message string          `json:"message,omitempty"`
+	Backend json.RawMessage `json:"backend,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+func fetch(client *http.Client, url string) ([]byte, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return body, fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return body, nil
+}
+
+func serve(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	listen := fs.String("listen", env("DEMO_LISTEN", ":8080"), "address to listen on")
+	name := fs.String("name", env("DEMO_NAME", "demo"), "service name in answers")
+	backend := fs.String("backend", env("DEMO_BACKEND", ""), "URL called for every request")
+	_ = fs.Parse(args)
+	pod, _ := os.Hostname()
+	client := &http.Client{Timeout: 5 * time.Second}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		out := answer{Service: *name, Version: release, Pod: pod, Node: os.Getenv("DEMO_NODE"), Message: os.Getenv("DEMO_MESSAGE")}
+		status := http.StatusOK
+		if *backend != "" {
+			body, err := fetch(client, *backend)
+			if err != nil {
+				out.Error = err.Error()
+				status = http.StatusBadGateway
+			} else if json.Valid(body) {
+				out.Backend = body
+			} else {
+				out.Backend, _ = json.Marshal(string(body))
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	server := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-stop
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = server.Shutdown(ctx)
+	}()
+	fmt.Printf("demo %s: %s listening on %s\n", release, *name, *listen)
+	if err := server.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func get(args []string) int {
+	fs := flag.NewFlagSet("get", flag.ExitOnError)
+	timeout := fs.Duration("timeout", 5*time.Second, "request timeout")
+	_ = fs.Parse(args)
+	if fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: demo get [-timeout 5s] URL")
+		return 2
+	}
+	body, err := fetch(&http.Client{Timeout: *timeout}, fs.Arg(0))
+	os.Stdout.Write(body)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		os.Exit(serve(nil))
+	}
+	switch os.Args[1] {
+	case "serve":
+		os.Exit(serve(os.Args[2:]))
+	case "get":
+		os.Exit(get(os.Args[2:]))
+	case "-v", "--version", "version":
+		fmt.Printf("demo %s (kubeseed)\n", release)
+	default:
+		os.Exit(serve(os.Args[1:]))
+	}
+}
