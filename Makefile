@@ -79,8 +79,8 @@ schemas: venv link ## regenerate schemas/*.json from the schemas in plugins/modu
 	$(PY) scripts/gen-schemas.py
 
 .PHONY: changelog
-changelog: venv ## regenerate CHANGELOG.md from changelogs/fragments
-	$(BIN)/antsibull-changelog release --refresh
+changelog: venv link ## regenerate CHANGELOG.md from changelogs/fragments (and the plugin list)
+	$(BIN)/antsibull-changelog generate --refresh-fragments without-archives --refresh-plugins allow-removal
 
 # ------------------------------------------------------ bundle and lab ----
 KUBERNETES_VERSION ?= 1.37.2

@@ -170,8 +170,6 @@ CLUSTER_SCHEMA: dict = {
             'Container runtime lacks CAP_SYS_RESOURCE (nested containers): containerd restrict_oom_score_adj.'),
         'kubeseed_workaround_conntrack_max_per_core_zero': _workaround(
             'nf_conntrack_max cannot be set (network namespaces): kube-proxy conntrack.maxPerCore 0.'),
-        'kubeseed_workaround_no_product_uuid': _workaround(
-            'Host has no /sys/class/dmi/id/product_uuid (containers): skip the product_uuid uniqueness check.'),
     },
 }
 

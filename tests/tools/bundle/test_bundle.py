@@ -40,7 +40,10 @@ def test_manifest_schema(manifest: dict, requested_version: str) -> None:
         assert manifest['components'][key], key
     for item in manifest['files']:
         assert set(item) >= {'path', 'sha256', 'size', 'kind', 'component', 'version'}, item
-        assert item['kind'] in {'binary', 'deb', 'image', 'cni', 'index'}, item
+        assert item['kind'] in {'binary', 'deb', 'image', 'app-image', 'cni', 'index'}, item
+    app_files = {item['path'] for item in manifest['files'] if item['kind'] == 'app-image'}
+    assert {image['file'] for image in manifest['app_images']} == app_files
+    assert [image['name'] for image in manifest['app_images']] == ['kubeseed.local/demo:0.1.0']
 
 
 def test_every_file_matches_its_checksum(bundle_dir: pathlib.Path, manifest: dict) -> None:
@@ -110,7 +113,7 @@ def _blob(archive: tarfile.TarFile, digest: str) -> bytes:
 
 
 def test_image_tarballs_are_oci_layouts_with_the_manifest_digests(bundle_dir: pathlib.Path, manifest: dict) -> None:
-    for image in manifest['images']:
+    for image in manifest['images'] + manifest['app_images']:
         with tarfile.open(bundle_dir / image['file']) as archive:
             index = json.load(archive.extractfile('index.json'))  # type: ignore[arg-type]
             assert len(index['manifests']) == 1
