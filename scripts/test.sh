@@ -31,6 +31,7 @@ if want static; then
   step sanity scripts/ansible-test.sh .venv sanity --venv --color no
   step units scripts/ansible-test.sh .venv units --venv --color no --python 3.11
   step docs scripts/docs-check.sh .venv
+  step execution-environment scripts/ee-check.sh .venv
   step contract pytest_run tests/contract
   step molecule bash -c 'cd extensions && molecule test -s preflight'
   step changelog antsibull-changelog lint

@@ -54,15 +54,42 @@ def playbook(*args: str, log: pathlib.Path | None = None) -> Run:
     return Run(list(args), subprocess.CompletedProcess(argv, proc.returncode, output, ''), time.monotonic() - started)
 
 
-@pytest.fixture(scope='session')
-def lab_cluster():
-    """Fresh (bare) lab hosts: 1 control plane + 2 workers. Torn down afterwards unless KUBESEED_KEEP_LAB=1."""
+def kubeconfig() -> str:
+    """Where site.yml writes the admin kubeconfig by default (cluster name kubeseed)."""
+    return os.path.expanduser('~/.kube/kubeseed-kubeseed.conf')
+
+
+def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """The bundle's kubectl on the controller, with the admin kubeconfig site.yml fetched."""
+    bundle = subprocess.run([str(VENV_BIN / 'python'), str(ROOT / 'tools' / 'bundle' / 'bundle.py'), 'path'],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    proc = subprocess.run([os.path.join(bundle, 'bin', 'kubectl'), '--kubeconfig', kubeconfig(), *args], input=stdin,
+                          capture_output=True, text=True, timeout=60, check=False)
+    if check:
+        assert proc.returncode == 0, 'kubectl %s: %s %s' % (' '.join(args), proc.stdout, proc.stderr)
+    return proc
+
+
+def fresh_lab(control_planes: int, workers: int):
+    """Fresh (bare) lab hosts; torn down afterwards unless KUBESEED_KEEP_LAB=1."""
     if os.geteuid() != 0:
         pytest.skip('the lab needs root')
     subprocess.run([*LAB, 'down'], cwd=ROOT, check=True)
-    subprocess.run([*LAB, 'up', '--control-planes', '1', '--workers', '2'], cwd=ROOT, check=True)
+    subprocess.run([*LAB, 'up', '--control-planes', str(control_planes), '--workers', str(workers)], cwd=ROOT, check=True)
     lab_vars = (INVENTORY / 'group_vars' / 'all' / 'lab.yml').read_text(encoding='utf-8')
     assert 'kubeseed_offline_bundle_url:' in lab_vars, 'no offline bundle is built: run make bundle first'
     yield INVENTORY
     if os.environ.get('KUBESEED_KEEP_LAB') != '1':
         subprocess.run([*LAB, 'down'], cwd=ROOT, check=True)
+
+
+@pytest.fixture(scope='module')
+def lab_cluster():
+    """1 control plane + 2 workers."""
+    yield from fresh_lab(1, 2)
+
+
+@pytest.fixture(scope='module')
+def lab_ha():
+    """3 control planes (stacked etcd) + 1 worker."""
+    yield from fresh_lab(3, 1)

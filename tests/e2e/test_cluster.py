@@ -13,26 +13,10 @@ import time
 
 import pytest
 
-from conftest import ROOT, playbook
+from conftest import ROOT, kubeconfig, kubectl, playbook
 
-KUBECTL_TIMEOUT = 60
 TOKEN = re.compile(r'\b[a-z0-9]{6}\.[a-z0-9]{16}\b')
 STATE: dict = {}
-
-
-def kubeconfig() -> str:
-    return os.path.expanduser('~/.kube/kubeseed-kubeseed.conf')
-
-
-def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """The bundle's kubectl on the controller, with the admin kubeconfig site.yml fetched."""
-    bundle = subprocess.run([str(ROOT / '.venv' / 'bin' / 'python'), str(ROOT / 'tools' / 'bundle' / 'bundle.py'), 'path'],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    proc = subprocess.run([os.path.join(bundle, 'bin', 'kubectl'), '--kubeconfig', kubeconfig(), *args], input=stdin,
-                          capture_output=True, text=True, timeout=KUBECTL_TIMEOUT, check=False)
-    if check:
-        assert proc.returncode == 0, 'kubectl %s: %s %s' % (' '.join(args), proc.stdout, proc.stderr)
-    return proc
 
 
 def test_site_from_bare_hosts(lab_cluster, tmp_path_factory):

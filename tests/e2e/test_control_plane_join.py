@@ -1,0 +1,37 @@
+"""Three control planes (stacked etcd) and a worker: control-plane joins with the uploaded certificate key.
+
+The lab has no load balancer, so the endpoint is the first control plane's address: that proves the
+joins (certificate key, etcd growth one member at a time), not failover.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import kubectl, playbook
+
+ENDPOINT = ['-e', 'kubeseed_control_plane_endpoint=10.117.0.11:6443']
+CERT_KEY = re.compile(r'(certificate_key|certificateKey|certificate key)\W{1,6}[a-f0-9]{64}', re.I)
+TOKEN = re.compile(r'\b[a-z0-9]{6}\.[a-z0-9]{16}\b')
+
+
+def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
+    first = playbook('-vvv', 'site.yml', '-i', str(lab_ha), *ENDPOINT, log=tmp_path / 'ha-first-vvv.log')
+    print('3 control planes + 1 worker from bare hosts: %.0fs' % first.seconds)
+    first.assert_ok()
+    assert {'ks-cp1', 'ks-cp2', 'ks-cp3', 'ks-w1'} <= set(first.recap)
+    assert not CERT_KEY.search(first.output), 'a certificate key is in the -vvv output'
+    assert not TOKEN.search(first.output), 'a bootstrap token is in the -vvv output'
+
+    second = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT)
+    print('no-op re-run: %.0fs' % second.seconds)
+    second.assert_ok()
+    assert {h: r['changed'] for h, r in second.recap.items() if r['changed']} == {}
+
+    nodes = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)
+    ready = sorted(n['metadata']['name'] for n in nodes['items']
+                   if [c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'] == ['True'])
+    assert ready == ['ks-cp1', 'ks-cp2', 'ks-cp3', 'ks-w1']
+    etcd = json.loads(kubectl('-n', 'kube-system', 'get', 'pods', '-l', 'component=etcd', '-o', 'json').stdout)
+    assert sorted(p['spec']['nodeName'] for p in etcd['items'] if p['status']['phase'] == 'Running') == ['ks-cp1', 'ks-cp2', 'ks-cp3']
+
