@@ -34,4 +34,3 @@ def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
     assert ready == ['ks-cp1', 'ks-cp2', 'ks-cp3', 'ks-w1']
     etcd = json.loads(kubectl('-n', 'kube-system', 'get', 'pods', '-l', 'component=etcd', '-o', 'json').stdout)
     assert sorted(p['spec']['nodeName'] for p in etcd['items'] if p['status']['phase'] == 'Running') == ['ks-cp1', 'ks-cp2', 'ks-cp3']
-
