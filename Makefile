@@ -80,6 +80,8 @@ schemas: venv link ## regenerate schemas/*.json from the schemas in plugins/modu
 
 .PHONY: changelog
 changelog: venv link ## regenerate CHANGELOG.md from changelogs/fragments (and the plugin list)
+	$(BIN)/antsibull-changelog release --version $$(awk '/^version:/ {print $$2}' galaxy.yml) --refresh-fragments without-archives \
+	  --refresh-plugins allow-removal
 	$(BIN)/antsibull-changelog generate --refresh-fragments without-archives --refresh-plugins allow-removal
 
 # ------------------------------------------------------ bundle and lab ----
@@ -104,5 +106,7 @@ lab-status: venv ## show the lab hosts
 
 # ------------------------------------------------------------- demo -------
 .PHONY: demo
-demo: setup bundle lab-up ## the embedded default: bundle, lab, then site.yml on the lab
+demo: setup bundle lab-up ## the embedded default: bundle, lab, site.yml, then the demo services on the lab
 	$(BIN)/ansible-playbook site.yml -i inventories/lab
+	$(BIN)/ansible-playbook playbooks/apps.yml -i inventories/lab -e @tools/demo/services.yml
+	$(PY) tools/demo/check.py

@@ -3,6 +3,8 @@
 # ansible-doc on every module and role from the installed copy (what users get from Galaxy).
 # Usage: scripts/docs-check.sh <venv-dir>
 set -euo pipefail
+# Only the installed copy may be importable (a PYTHONPATH to the checkout hides it from ansible-galaxy and ansible-builder).
+unset PYTHONPATH
 venv=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kubeseed-docs.XXXXXX")

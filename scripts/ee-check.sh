@@ -5,6 +5,8 @@
 # No image is built (no container engine here).
 # Usage: scripts/ee-check.sh <venv-dir>
 set -euo pipefail
+# Only the installed copy may be importable (a PYTHONPATH to the checkout hides it from ansible-galaxy and ansible-builder).
+unset PYTHONPATH
 venv=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kubeseed-ee.XXXXXX")

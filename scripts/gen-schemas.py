@@ -10,9 +10,10 @@ import pathlib
 import sys
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema import CLUSTER_SCHEMA
+from ansible_collections.kubeseed.cluster.plugins.module_utils._microservices_schema import MICROSERVICES_SCHEMA
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SCHEMAS = {'cluster.schema.json': CLUSTER_SCHEMA}
+SCHEMAS = {'cluster.schema.json': CLUSTER_SCHEMA, 'microservices.schema.json': MICROSERVICES_SCHEMA}
 
 
 def render(schema: dict) -> str:

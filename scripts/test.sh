@@ -7,7 +7,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 export PATH=$root/.venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$root/.ansible/collections
-export PYTHONPATH=$root/.ansible/collections${PYTHONPATH:+:$PYTHONPATH}
 tiers=${KUBESEED_TEST_TIERS:-static compat bundle lab e2e}
 passed=0 failed=0 failures=() skipped=()
 suite_start=$SECONDS
@@ -23,7 +22,8 @@ step() {
     failed=$((failed + 1)); failures+=("$name"); echo "=== [test] $name: FAILED after $((SECONDS - start))s"
   fi
 }
-pytest_run() { python -m pytest -p no:cacheprovider -q "$@"; }
+# pytest suites import the collection as ansible_collections.kubeseed.cluster (tests/contract, tests/integration).
+pytest_run() { PYTHONPATH=$root/.ansible/collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider -q "$@"; }
 
 if want static; then
   step yamllint yamllint --strict .
@@ -46,8 +46,10 @@ if want bundle; then
   if [ $bundle_ok = 1 ]; then
     step bundle-tests pytest_run tests/tools/bundle
     step localcp pytest_run tests/tools/localcp
+    # the microservices module and role against a real kube-apiserver (the local control plane)
+    step apps-integration pytest_run tests/integration
   else
-    skipped+=("bundle-tests" "localcp")
+    skipped+=("bundle-tests" "localcp" "apps-integration")
   fi
 fi
 for tier in lab e2e; do

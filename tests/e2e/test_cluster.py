@@ -110,3 +110,20 @@ def test_pods_on_different_workers_reach_each_other_by_pod_ip_and_service_name()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)['pod'] == 'echo-w2'
     kubectl('delete', 'namespace', 'e2e', '--wait=false')
+
+
+def test_demo_services_answer_through_node_port_and_rerun_changes_nothing():
+    demo = ['playbooks/apps.yml', '-i', str(ROOT / 'inventories' / 'lab'), '-e', '@tools/demo/services.yml']
+    first = playbook(*demo)
+    print('demo services applied and rolled out: %.0fs' % first.seconds)
+    first.assert_ok()
+    assert first.recap['localhost']['changed'] > 0
+    assert 'demo-only-not-a-real-secret' not in first.output
+    second = playbook(*demo)
+    second.assert_ok()
+    assert second.recap['localhost']['changed'] == 0
+    check = subprocess.run([str(ROOT / '.venv' / 'bin' / 'python'), str(ROOT / 'tools' / 'demo' / 'check.py')], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120, check=False)
+    print(check.stdout)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count('-> frontend pod') == 2  # answered on both workers

@@ -1,0 +1,199 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One small, thread-safe Kubernetes REST client: server-side apply, list, get, delete.
+
+Credentials come from the kubernetes Python library's own loaders (kubeconfig with contexts,
+exec plugins and token refresh, or in-cluster), so every kubeconfig kubectl understands works.
+The requests themselves go through one urllib3 pool shared by all threads: JSON in, JSON out,
+no generated model classes (they cost more time than the API server for hundreds of objects).
+"""
+from __future__ import annotations
+
+import json
+import os
+from urllib.parse import quote
+
+try:
+    import urllib3
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - depends on the host
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = exc
+
+# kind -> (API path prefix, plural, namespaced)
+RESOURCES = {
+    'Namespace': ('/api/v1', 'namespaces', False),
+    'ServiceAccount': ('/api/v1', 'serviceaccounts', True),
+    'ConfigMap': ('/api/v1', 'configmaps', True),
+    'Secret': ('/api/v1', 'secrets', True),
+    'Service': ('/api/v1', 'services', True),
+    'Pod': ('/api/v1', 'pods', True),
+    'Event': ('/api/v1', 'events', True),
+    'Deployment': ('/apis/apps/v1', 'deployments', True),
+    'ReplicaSet': ('/apis/apps/v1', 'replicasets', True),
+    'HorizontalPodAutoscaler': ('/apis/autoscaling/v2', 'horizontalpodautoscalers', True),
+    'PodDisruptionBudget': ('/apis/policy/v1', 'poddisruptionbudgets', True),
+    'Ingress': ('/apis/networking.k8s.io/v1', 'ingresses', True),
+}
+
+
+class K8sError(Exception):
+    """An API or connection error; str() says what failed (never a request body)."""
+
+    def __init__(self, message: str, status: int = 0, reason: str = '') -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+def resource_path(kind: str, namespace: str | None = None, name: str | None = None) -> str:
+    """/apis/apps/v1/namespaces/shop/deployments/api (or the list path without a name / across namespaces)."""
+    prefix, plural, namespaced = RESOURCES[kind]
+    path = prefix
+    if namespaced and namespace:
+        path += '/namespaces/' + namespace
+    path += '/' + plural
+    if name:
+        path += '/' + name
+    return path
+
+
+def find_kubeconfig(kubeconfig: str | None = None) -> str | None:
+    """The kubeconfig to use: the argument, then $K8S_AUTH_KUBECONFIG, then ~/.kube/config (None: in-cluster)."""
+    for candidate in (kubeconfig, os.environ.get('K8S_AUTH_KUBECONFIG'), os.environ.get('KUBECONFIG', '').split(os.pathsep)[0],
+                      os.path.expanduser('~/.kube/config')):
+        if candidate:
+            path = os.path.expanduser(candidate)
+            if candidate in (kubeconfig, os.environ.get('K8S_AUTH_KUBECONFIG')) or os.path.exists(path):
+                return path
+    return None
+
+
+class Client:
+    """A Kubernetes API client for one cluster, shareable between threads."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, host: str | None = None,
+                 api_key: str | None = None, validate_certs: bool | None = None, ca_cert: str | None = None,
+                 workers: int = 8, timeout: float = 60.0) -> None:
+        if not HAS_KUBERNETES:
+            raise K8sError('the kubernetes Python library is required: %s' % KUBERNETES_IMPORT_ERROR)
+        cfg = k8s_client.Configuration()
+        host = host or os.environ.get('K8S_AUTH_HOST')
+        api_key = api_key or os.environ.get('K8S_AUTH_API_KEY')
+        context = context or os.environ.get('K8S_AUTH_CONTEXT') or None
+        if host:
+            cfg.host = host
+        else:
+            path = find_kubeconfig(kubeconfig)
+            try:
+                if path:
+                    if not os.path.exists(path):
+                        raise K8sError('kubeconfig %s does not exist: set kubeconfig (or K8S_AUTH_KUBECONFIG) to the admin kubeconfig of the cluster' % path)
+                    k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg)
+                else:
+                    k8s_config.load_incluster_config(client_configuration=cfg)
+            except K8sError:
+                raise
+            except Exception as exc:  # the loaders raise several types (ConfigException, ValueError, KeyError ...)
+                raise K8sError('cannot load the Kubernetes credentials from %s: %s' % (path or 'the in-cluster service account', exc)) from exc
+        if api_key:
+            cfg.api_key = {'authorization': 'Bearer ' + api_key}
+        ca_cert = ca_cert or os.environ.get('K8S_AUTH_SSL_CA_CERT')
+        if ca_cert:
+            cfg.ssl_ca_cert = ca_cert
+        if validate_certs is None and os.environ.get('K8S_AUTH_VERIFY_SSL'):
+            validate_certs = os.environ['K8S_AUTH_VERIFY_SSL'].lower() in ('1', 'true', 'yes', 'on')
+        if validate_certs is not None:
+            cfg.verify_ssl = validate_certs
+        self.cfg = cfg
+        self.host = cfg.host.rstrip('/')
+        self.timeout = timeout
+        pool_args = {'num_pools': 2, 'maxsize': max(workers, 1), 'block': True,
+                     'cert_reqs': 'CERT_REQUIRED' if cfg.verify_ssl else 'CERT_NONE'}
+        if cfg.ssl_ca_cert:
+            pool_args['ca_certs'] = cfg.ssl_ca_cert
+        if cfg.cert_file:
+            pool_args['cert_file'] = cfg.cert_file
+        if cfg.key_file:
+            pool_args['key_file'] = cfg.key_file
+        if getattr(cfg, 'tls_server_name', None):
+            pool_args['server_hostname'] = cfg.tls_server_name
+        if not cfg.verify_ssl:
+            urllib3.disable_warnings()
+        if getattr(cfg, 'proxy', None):
+            self.pool = urllib3.ProxyManager(cfg.proxy, proxy_headers=getattr(cfg, 'proxy_headers', None), **pool_args)
+        else:
+            self.pool = urllib3.PoolManager(**pool_args)
+
+    def _headers(self, content_type: str | None) -> dict:
+        headers = {'Accept': 'application/json', 'User-Agent': 'kubeseed'}
+        if content_type:
+            headers['Content-Type'] = content_type
+        # auth_settings() runs the token refresh hook (exec plugins, expiring tokens) and knows where the
+        # loaders of every client version put the bearer token.
+        for setting in self.cfg.auth_settings().values():
+            if setting.get('in') == 'header' and setting.get('value'):
+                headers[setting['key'].title()] = setting['value']
+        return headers
+
+    def request(self, method: str, path: str, query: dict | None = None, body: object = None,
+                content_type: str | None = 'application/json') -> tuple:
+        """(HTTP status, decoded JSON body); raises K8sError for any status >= 400."""
+        url = self.host + path
+        if query:
+            url += '?' + '&'.join('%s=%s' % (k, quote(str(v), safe='')) for k, v in query.items() if v is not None)
+        data = None if body is None else json.dumps(body).encode('utf-8')
+        try:
+            resp = self.pool.request(method, url, body=data, headers=self._headers(content_type if data is not None else None),
+                                     timeout=self.timeout, retries=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise K8sError('cannot reach the Kubernetes API at %s: %s' % (self.host, exc)) from exc
+        try:
+            payload = json.loads(resp.data.decode('utf-8')) if resp.data else {}
+        except ValueError:
+            payload = {'message': resp.data.decode('utf-8', 'replace')[:500]}
+        if resp.status >= 400:
+            payload = payload if isinstance(payload, dict) else {}
+            raise K8sError('%s %s: %s %s' % (method, path, resp.status, payload.get('message') or resp.reason), resp.status, payload.get('reason', ''))
+        return resp.status, payload
+
+    def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
+        """The live object, or None when it does not exist."""
+        try:
+            return self.request('GET', resource_path(kind, namespace, name))[1]
+        except K8sError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None, field_selector: str | None = None) -> list:
+        """Every object of a kind (in one namespace, or in all), with kind and apiVersion filled in."""
+        query = {'labelSelector': label_selector, 'fieldSelector': field_selector}
+        payload = self.request('GET', resource_path(kind, namespace), query)[1]
+        items = payload.get('items') or []
+        api_version = payload.get('apiVersion', 'v1')
+        for item in items:
+            item.setdefault('kind', kind)
+            item.setdefault('apiVersion', api_version)
+        return items
+
+    def apply(self, obj: dict, field_manager: str = 'kubeseed', force: bool = False, dry_run: bool = False) -> tuple:
+        """Server-side apply of one object: (HTTP status, the object as the server has (or would have) it)."""
+        meta = obj['metadata']
+        query = {'fieldManager': field_manager, 'force': 'true' if force else None, 'dryRun': 'All' if dry_run else None}
+        return self.request('PATCH', resource_path(obj['kind'], meta.get('namespace'), meta['name']), query, obj,
+                            content_type='application/apply-patch+yaml')
+
+    def delete(self, kind: str, namespace: str | None, name: str, dry_run: bool = False) -> bool:
+        """Delete (children in the background); False when it was already gone."""
+        query = {'propagationPolicy': 'Background', 'dryRun': 'All' if dry_run else None}
+        try:
+            self.request('DELETE', resource_path(kind, namespace, name), query)
+        except K8sError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True

@@ -1,0 +1,246 @@
+#!/usr/bin/python
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: microservices
+short_description: Converge a Kubernetes cluster to a list of microservices in one batch
+version_added: 0.1.0
+description:
+  - Renders every object of every service (Deployment, Service, ConfigMap, Secret, Ingress, HorizontalPodAutoscaler,
+    PodDisruptionBudget, ServiceAccount) and applies them in one process with one client, by server-side apply
+    with the field manager O(field_manager).
+  - "Validates O(services) against the JSON Schema C(schemas/microservices.schema.json) first and reports every
+    violation at once with its path, for example C(kubeseed_microservices[2].ports[0].port: 70000 is greater than the maximum of 65535);
+    nothing is applied then."
+  - Every object carries the labels C(app.kubernetes.io/managed-by=kubeseed) and C(kubeseed.io/set=<set_name>).
+    Objects of the set that are no longer listed are deleted (O(prune)); an object is only ever deleted when it has both
+    labels and was applied by O(field_manager), so objects kubeseed did not create are never touched. Namespaces are never deleted.
+  - The pod template carries a checksum of the service's config and secrets, so a changed value rolls its pods.
+  - C(changed) compares each object the API server returns after the apply with the live object before it.
+    In check mode the same comparison is made with a server-side dry-run apply (C(dryRun=All)), so nothing is changed.
+  - Waits for all Deployments concurrently (O(wait), O(wait_timeout)); when one does not roll out it fails with the
+    reasons of its pods (for example C(ImagePullBackOff), C(Unschedulable)) and its latest events.
+author:
+  - kubeseed maintainers (@kubeseed)
+options:
+  services:
+    description:
+      - The services, as described by the C($defs.service) schema in C(schemas/microservices.schema.json)
+        (see the C(microservices) role's C(kubeseed_microservices) variable).
+      - A service's C(secrets) may be given inline, but prefer O(secrets) so Ansible hides them in every output.
+    type: list
+    elements: dict
+    default: []
+  secrets:
+    description:
+      - "Secret values by service name, for example C({api: {DB_PASSWORD: s3cr3t}}); merged over each service's inline C(secrets)."
+      - Stored in the Secret C(<service>-secrets); never logged, never returned and never shown in a diff.
+    type: dict
+    default: {}
+  set_name:
+    description:
+      - Name of this set of services (label C(kubeseed.io/set)). O(prune) and O(state=absent) only touch objects of this set.
+    type: str
+    default: apps
+  namespace:
+    description: Namespace of every service that does not set its own.
+    type: str
+    default: default
+  state:
+    description:
+      - V(present) applies the services (and prunes, see O(prune)); V(absent) deletes every object of the set.
+    type: str
+    choices: [present, absent]
+    default: present
+  prune:
+    description: Delete the objects of this set that O(services) no longer produce.
+    type: bool
+    default: true
+  create_namespaces:
+    description: Create missing namespaces (labelled C(app.kubernetes.io/managed-by=kubeseed); they are never deleted).
+    type: bool
+    default: true
+  force_conflicts:
+    description: Take over fields that another field manager owns (server-side apply C(force=true)); otherwise such a conflict fails.
+    type: bool
+    default: false
+  wait:
+    description: Wait until every Deployment has rolled out (not in check mode).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for all rollouts together.
+    type: int
+    default: 300
+  field_manager:
+    description: Server-side apply field manager; also what marks an object as created by this module.
+    type: str
+    default: kubeseed
+  validate_only:
+    description: Only validate O(services) and O(secrets) (all problems at once); contact no cluster.
+    type: bool
+    default: false
+  workers:
+    description: Concurrent API requests.
+    type: int
+    default: 8
+  kubeconfig:
+    description:
+      - Path of the kubeconfig. Default is E(K8S_AUTH_KUBECONFIG), then C(~/.kube/config), then the in-cluster service account.
+    type: path
+  context:
+    description: Kubeconfig context (default E(K8S_AUTH_CONTEXT), then the current context).
+    type: str
+  host:
+    description: API server URL, instead of a kubeconfig (default E(K8S_AUTH_HOST)).
+    type: str
+  api_key:
+    description: Bearer token for O(host) (default E(K8S_AUTH_API_KEY)).
+    type: str
+  validate_certs:
+    description: Verify the API server certificate (default E(K8S_AUTH_VERIFY_SSL), then the kubeconfig).
+    type: bool
+    aliases: [verify_ssl]
+  ca_cert:
+    description: CA certificate of the API server (default E(K8S_AUTH_SSL_CA_CERT), then the kubeconfig).
+    type: path
+requirements:
+  - kubernetes >= 24.2 (Python library) where the module runs
+  - jsonschema >= 4.18 where the module runs
+attributes:
+  check_mode:
+    support: full
+    description: Server-side dry-run of every apply and delete; reports exactly what a real run would change.
+  diff_mode:
+    support: full
+    description: One diff per changed, created or deleted object; Secret values are replaced by C(<hidden>) or C(<hidden, changed>).
+notes:
+  - "Run it where the cluster is reachable, usually on the controller (C(delegate_to: localhost) or a play on localhost)."
+seealso:
+  - module: kubernetes.core.k8s
+'''
+
+EXAMPLES = r'''
+- name: Run the shop services
+  kubeseed.cluster.microservices:
+    kubeconfig: ~/.kube/kubeseed-prod.conf
+    set_name: shop
+    namespace: shop
+    services:
+      - name: api
+        image: registry.example.com/shop/api:1.4.2
+        replicas: 2
+        ports: [{port: 80, targetPort: 8080}]
+        config: {LOG_LEVEL: info}
+        readiness: {httpGet: {path: /healthz, port: http}}
+      - name: web
+        image: registry.example.com/shop/web:2.0.0
+        ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
+        service: {type: NodePort}
+        env: {API_URL: http://api}
+    secrets:
+      api: {DB_PASSWORD: "{{ vault_db_password }}"}
+
+- name: Remove every object of the set
+  kubeseed.cluster.microservices:
+    set_name: shop
+    state: absent
+'''
+
+RETURN = r'''
+objects:
+  description: Every object applied or deleted, with what happened to it (V(created), V(configured), V(unchanged), V(pruned), V(deleted)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{kind: Deployment, namespace: shop, name: api, action: configured}]
+rollouts:
+  description: The Deployments waited for, and whether each rolled out.
+  returned: when O(wait) and not in check mode
+  type: list
+  elements: dict
+  sample: [{kind: Deployment, namespace: shop, name: api, ready: true}]
+problems:
+  description: Every validation problem of O(services), each with its path (the run fails and nothing is applied).
+  returned: on validation failure
+  type: list
+  elements: str
+'''
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_client as k8s
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_ops as ops
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
+from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
+
+
+def main() -> None:
+    """Validate, converge, exit."""
+    module = AnsibleModule(
+        argument_spec={
+            'services': {'type': 'list', 'elements': 'dict', 'default': []},
+            'secrets': {'type': 'dict', 'default': {}, 'no_log': True},
+            'set_name': {'type': 'str', 'default': 'apps'},
+            'namespace': {'type': 'str', 'default': 'default'},
+            'state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
+            'prune': {'type': 'bool', 'default': True},
+            'create_namespaces': {'type': 'bool', 'default': True},
+            'force_conflicts': {'type': 'bool', 'default': False},
+            'wait': {'type': 'bool', 'default': True},
+            'wait_timeout': {'type': 'int', 'default': 300},
+            'field_manager': {'type': 'str', 'default': 'kubeseed'},
+            'validate_only': {'type': 'bool', 'default': False},
+            'workers': {'type': 'int', 'default': 8},
+            'kubeconfig': {'type': 'path'},
+            'context': {'type': 'str'},
+            'host': {'type': 'str'},
+            'api_key': {'type': 'str', 'no_log': True},
+            'validate_certs': {'type': 'bool', 'aliases': ['verify_ssl']},
+            'ca_cert': {'type': 'path'},
+        },
+        supports_check_mode=True,
+    )
+    if not k8s.HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib('kubernetes'), exception=str(k8s.KUBERNETES_IMPORT_ERROR))
+    if not HAS_JSONSCHEMA:
+        module.fail_json(msg=missing_required_lib('jsonschema'), exception=str(JSONSCHEMA_IMPORT_ERROR))
+    params = module.params
+    services = params['services'] if params['state'] == 'present' else []
+    # Inline secret values are hidden from every output too, not only those given in the secrets option.
+    for svc in services:
+        for value in (svc.get('secrets') or {}).values() if isinstance(svc, dict) and isinstance(svc.get('secrets'), dict) else []:
+            module.no_log_values.add(str(value))
+    for values in params['secrets'].values():
+        if not isinstance(values, dict):
+            module.fail_json(msg='secrets: each entry must be a mapping of key: value for one service')
+
+    problems = render.validate_services(services, params['namespace'], params['set_name'], params['secrets'])
+    if problems:
+        module.fail_json(msg='%d problem(s) in the microservices; nothing was applied:\n- %s' % (len(problems), '\n- '.join(problems)),
+                         problems=problems)
+    if params['validate_only']:
+        module.exit_json(changed=False, objects=[], msg='%d service(s) are valid' % len(services))
+    try:
+        client = k8s.Client(params['kubeconfig'], params['context'], params['host'], params['api_key'],
+                            params['validate_certs'], params['ca_cert'], workers=params['workers'])
+        result = ops.converge(client, services, params['set_name'], params['namespace'], params['secrets'], params['state'],
+                              params['prune'], params['create_namespaces'], params['force_conflicts'], module.check_mode,
+                              module._diff, params['wait'], params['wait_timeout'], params['field_manager'], params['workers'])
+    except ops.ConvergeError as exc:
+        partial = exc.result
+        module.fail_json(msg=str(exc), changed=partial['changed'], objects=partial['objects'], rollouts=partial['rollouts'])
+    except k8s.K8sError as exc:
+        module.fail_json(msg=str(exc), exception=traceback.format_exc())
+    diff = result.pop('diff')
+    if module._diff and diff:
+        result['diff'] = diff
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

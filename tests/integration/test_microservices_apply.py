@@ -1,0 +1,253 @@
+"""The microservices module and the apps playbook against a real API server: create, no-op, one change,
+prune, check mode, diff without secrets, validation, rollout failure report, conflicts, state=absent."""
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+SECRET = 'pa55-w0rd-never-shown'
+NEW_SECRET = 'n3w-pa55-never-shown'
+
+
+def services(replicas: int = 1, config_level: str = 'info', with_worker: bool = True, node_port: int | None = None) -> list:
+    port = {'port': 80, 'targetPort': 8080}
+    if node_port:
+        port['nodePort'] = node_port  # cluster-wide: one test only
+    out = [
+        {'name': 'frontend', 'image': 'example.com/frontend:1', 'replicas': replicas,
+         'ports': [port], 'service': {'type': 'NodePort'},
+         'env': {'BACKEND_URL': 'http://backend'}, 'ingress': {'host': 'shop.example.com'}},
+        {'name': 'backend', 'image': 'example.com/backend:1', 'ports': [{'port': 80, 'targetPort': 8080}],
+         'config': {'LOG_LEVEL': config_level}, 'secrets': {'DB_PASSWORD': SECRET},
+         'readiness': {'httpGet': {'path': '/healthz', 'port': 'http'}}, 'pdb': {'minAvailable': 1},
+         'autoscaling': {'min': 1, 'max': 3}},
+    ]
+    if with_worker:
+        out.append({'name': 'worker', 'image': 'example.com/worker:1', 'config': {'QUEUE': 'jobs'}})
+    return out
+
+
+def actions(result: dict) -> dict:
+    return {(o['kind'], o['name']): o['action'] for o in result['objects']}
+
+
+def changed_objects(result: dict) -> set:
+    return {k for k, a in actions(result).items() if a != 'unchanged'}
+
+
+def test_create_noop_then_one_change(run, api):
+    ns = 'it-create'
+    first = run.module(services=services(node_port=30080), namespace=ns, set_name='shop')
+    assert not first.get('failed'), first.get('msg')
+    assert first['changed'] is True
+    assert set(actions(first).values()) == {'created'}
+    assert len(first['objects']) == 12  # 1 Namespace + 3 Deployments, 2 Services, 2 ConfigMaps, 1 Secret, HPA, PDB, Ingress
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    deploy = apps.read_namespaced_deployment('frontend', ns)
+    assert deploy.metadata.labels['app.kubernetes.io/managed-by'] == 'kubeseed'
+    assert deploy.metadata.labels['kubeseed.io/set'] == 'shop'
+    assert any(f.manager == 'kubeseed' and f.operation == 'Apply' for f in deploy.metadata.managed_fields)
+    assert core.read_namespaced_service('frontend', ns).spec.ports[0].node_port == 30080
+    secret = core.read_namespaced_secret('backend-secrets', ns)
+    assert base64.b64decode(secret.data['DB_PASSWORD']).decode() == SECRET
+    assert SECRET not in str(first)
+
+    second = run.module(services=services(node_port=30080), namespace=ns, set_name='shop')
+    assert second['changed'] is False, changed_objects(second)
+    assert set(actions(second).values()) == {'unchanged'}
+    assert len(second['objects']) == 11  # the namespace exists: not even looked at again
+
+    third = run.module(services=services(replicas=2, node_port=30080), namespace=ns, set_name='shop')
+    assert third['changed'] is True
+    assert changed_objects(third) == {('Deployment', 'frontend')}
+    assert apps.read_namespaced_deployment('frontend', ns).spec.replicas == 2
+
+
+def test_config_change_rolls_the_pods(run, api):
+    ns = 'it-roll'
+    first = run.module(services=services(), namespace=ns, set_name='shop')
+    assert not first.get('failed'), first.get('msg')
+    apps = client.AppsV1Api(api)
+    before = apps.read_namespaced_deployment('backend', ns).spec.template.metadata.annotations['kubeseed.io/config-checksum']
+    result = run.module(services=services(config_level='debug'), namespace=ns, set_name='shop')
+    assert changed_objects(result) == {('ConfigMap', 'backend-config'), ('Deployment', 'backend')}
+    after = apps.read_namespaced_deployment('backend', ns).spec.template.metadata.annotations['kubeseed.io/config-checksum']
+    assert after != before
+    # The real Deployment controller starts a second ReplicaSet: the pods roll.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        sets = apps.list_namespaced_replica_set(ns, label_selector='app.kubernetes.io/name=backend').items
+        if len(sets) >= 2:
+            break
+        time.sleep(0.5)
+    assert len(sets) >= 2
+    # A new secret value rolls them too, and is still never shown.
+    rolled = run.module(services=services(config_level='debug'), secrets={'backend': {'DB_PASSWORD': NEW_SECRET}},
+                        namespace=ns, set_name='shop')
+    assert changed_objects(rolled) == {('Secret', 'backend-secrets'), ('Deployment', 'backend')}
+    assert NEW_SECRET not in str(rolled)
+
+
+def test_removed_service_is_pruned_and_lookalikes_survive(run, api):
+    ns = 'it-prune'
+    first = run.module(services=services(), namespace=ns, set_name='shop')
+    assert not first.get('failed'), first.get('msg')
+    core = client.CoreV1Api(api)
+    labels = {'app.kubernetes.io/managed-by': 'kubeseed', 'kubeseed.io/set': 'shop', 'app.kubernetes.io/name': 'worker'}
+    # Same labels, but created by someone else (kubectl-like create): not ours.
+    core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name='lookalike', labels=labels), data={'a': 'b'}))
+    # Ours in every way but of another set.
+    other = run.module(services=[{'name': 'worker2', 'image': 'x:1', 'config': {'A': 'b'}}], namespace=ns, set_name='other-team')
+    assert not other.get('failed'), other.get('msg')
+
+    result = run.module(services=services(with_worker=False), namespace=ns, set_name='shop')
+    assert not result.get('failed'), result.get('msg')
+    assert {k for k, a in actions(result).items() if a == 'pruned'} == {('Deployment', 'worker'), ('ConfigMap', 'worker-config')}
+    assert changed_objects(result) == {('Deployment', 'worker'), ('ConfigMap', 'worker-config')}
+    apps = client.AppsV1Api(api)
+    with pytest.raises(ApiException) as gone:
+        apps.read_namespaced_deployment('worker', ns)
+    assert gone.value.status == 404
+    assert core.read_namespaced_config_map('lookalike', ns).data == {'a': 'b'}
+    assert core.read_namespaced_config_map('worker2-config', ns).data == {'A': 'b'}
+    assert apps.read_namespaced_deployment('worker2', ns)
+    assert apps.read_namespaced_deployment('frontend', ns)
+    again = run.module(services=services(with_worker=False), namespace=ns, set_name='shop')
+    assert again['changed'] is False
+
+
+def test_check_mode_predicts_without_acting(run, api):
+    ns = 'it-check'
+    predicted = run.module('--check', services=services(), namespace=ns, set_name='shop')
+    assert not predicted.get('failed'), predicted.get('msg')
+    assert predicted['changed'] is True
+    core = client.CoreV1Api(api)
+    with pytest.raises(ApiException):
+        core.read_namespace(ns)
+    real = run.module(services=services(), namespace=ns, set_name='shop')
+    assert actions(real) == actions(predicted)
+
+    # Against existing objects the server-side dry-run sees exactly one change, and changes nothing.
+    predicted = run.module('--check', services=services(replicas=3, with_worker=False), namespace=ns, set_name='shop')
+    assert changed_objects(predicted) == {('Deployment', 'frontend'), ('Deployment', 'worker'), ('ConfigMap', 'worker-config')}
+    assert actions(predicted)[('Deployment', 'worker')] == 'pruned'
+    apps = client.AppsV1Api(api)
+    assert apps.read_namespaced_deployment('frontend', ns).spec.replicas == 1
+    assert apps.read_namespaced_deployment('worker', ns)
+    noop = run.module('--check', services=services(), namespace=ns, set_name='shop')
+    assert noop['changed'] is False
+
+
+def test_diff_shows_changes_without_secret_values(run):
+    ns = 'it-diff'
+    created = run.module('--diff', services=services(), namespace=ns, set_name='shop')
+    stdout = run.stdout
+    assert not created.get('failed'), created.get('msg')
+    assert SECRET not in stdout and base64.b64encode(SECRET.encode()).decode() not in stdout
+    assert '"DB_PASSWORD": "<hidden>"' in stdout
+    result = run.module('--diff', '--check', services=services(replicas=2), secrets={'backend': {'DB_PASSWORD': NEW_SECRET}},
+                        namespace=ns, set_name='shop')
+    stdout = run.stdout
+    assert changed_objects(result) == {('Deployment', 'frontend'), ('Deployment', 'backend'), ('Secret', 'backend-secrets')}
+    for value in (SECRET, NEW_SECRET):
+        assert value not in stdout and value not in str(result)
+        assert base64.b64encode(value.encode()).decode() not in stdout
+    assert '--- before: Secret it-diff/backend-secrets' in stdout
+    assert '-    "DB_PASSWORD": "<hidden>"' in stdout and '+    "DB_PASSWORD": "<hidden, changed>"' in stdout
+    assert '-    "replicas": 1,' in stdout and '+    "replicas": 2,' in stdout
+    assert '--- before: Deployment it-diff/frontend' in stdout
+    assert 'kubeseed.io/config-checksum' in stdout  # the backend pods would roll
+
+
+def test_validation_lists_every_problem_and_applies_nothing(run, api):
+    bad = services()
+    bad[0]['ports'][0]['port'] = 70000
+    bad[2]['name'] = 'Worker'
+    result = run.module(services=bad, namespace='it-invalid', set_name='shop')
+    stdout = run.stdout
+    assert result['failed'] is True
+    assert 'kubeseed_microservices[0].ports[0].port: 70000 is greater than the maximum of 65535' in result['problems']
+    assert any(p.startswith('kubeseed_microservices[2].name: ') for p in result['problems'])
+    assert 'nothing was applied' in result['msg']
+    assert SECRET not in stdout
+    with pytest.raises(ApiException):
+        client.CoreV1Api(api).read_namespace('it-invalid')
+
+
+def test_rollout_timeout_reports_pod_reasons_and_events(run):
+    result = run.module(services=[{'name': 'stuck', 'image': 'example.com/stuck:1'}], namespace='it-wait', set_name='shop',
+                        wait=True, wait_timeout=10)
+    assert result['failed'] is True
+    assert result['changed'] is True  # it was applied; only the rollout failed
+    msg = result['msg']
+    assert '1 of 1 Deployment(s) did not roll out within 10s' in msg
+    assert 'Deployment it-wait/stuck: 1 of 1 replicas updated, 0 available' in msg
+    assert 'PodScheduled=False Unschedulable' in msg  # no node in this control plane
+    assert 'event Warning FailedScheduling' in msg
+    assert result['rollouts'] == [{'kind': 'Deployment', 'namespace': 'it-wait', 'name': 'stuck', 'ready': False}]
+
+
+def test_conflict_with_another_field_manager(run, api):
+    ns = 'it-conflict'
+    first = run.module(services=services(with_worker=False), namespace=ns, set_name='shop')
+    assert not first.get('failed'), first.get('msg')
+    apps = client.AppsV1Api(api)
+    # Someone changes the image behind our back (kubectl edit / set image).
+    apps.patch_namespaced_deployment('frontend', ns, {'spec': {'template': {'spec': {'containers': [
+        {'name': 'frontend', 'image': 'example.com/frontend:hotfix'}]}}}}, field_manager='kubectl-edit')
+    refused = run.module(services=services(with_worker=False), namespace=ns, set_name='shop')
+    assert refused['failed'] is True
+    assert 'Deployment it-conflict/frontend' in refused['msg'] and 'conflict with "kubectl-edit"' in refused['msg']
+    assert 'set force_conflicts to take them over' in refused['msg']
+    assert apps.read_namespaced_deployment('frontend', ns).spec.template.spec.containers[0].image == 'example.com/frontend:hotfix'
+    forced = run.module(services=services(with_worker=False), namespace=ns, set_name='shop', force_conflicts=True)
+    assert not forced.get('failed'), forced.get('msg')
+    assert changed_objects(forced) == {('Deployment', 'frontend')}
+    assert apps.read_namespaced_deployment('frontend', ns).spec.template.spec.containers[0].image == 'example.com/frontend:1'
+
+
+def test_state_absent_deletes_the_set_only(run, api):
+    ns = 'it-absent'
+    run.module(services=services(), namespace=ns, set_name='shop')
+    run.module(services=[{'name': 'keep', 'image': 'x:1'}], namespace=ns, set_name='keep')
+    result = run.module(state='absent', namespace=ns, set_name='shop')
+    assert not result.get('failed'), result.get('msg')
+    assert result['changed'] is True
+    assert set(actions(result).values()) == {'deleted'}
+    assert len(result['objects']) == 11
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    assert apps.read_namespaced_deployment('keep', ns)
+    assert core.read_namespace(ns)  # namespaces are never deleted
+    again = run.module(state='absent', namespace=ns, set_name='shop')
+    assert again['changed'] is False and again['objects'] == []
+
+
+def test_apps_playbook_standalone_with_the_role(run, api, tmp_path):
+    vars_file = tmp_path / 'apps.yml'
+    vars_file.write_text('\n'.join([
+        'kubeseed_microservices_kubeconfig: %s' % run.kubeconfig,
+        'kubeseed_microservices_namespace: it-role',
+        'kubeseed_microservices_set: team',
+        'kubeseed_microservices_wait: false',
+        'kubeseed_microservices:',
+        '  - name: api',
+        '    image: example.com/api:1',
+        '    ports: [{port: 80, targetPort: 8080}]',
+        '    secrets: {TOKEN: %s}' % SECRET,
+        '',
+    ]), encoding='utf-8')
+    playbook = str(run.collections / 'ansible_collections' / 'kubeseed' / 'cluster' / 'playbooks' / 'apps.yml')
+    first = run.playbook(playbook, '-e', '@%s' % vars_file, '--diff')
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert 'changed=1' in first.stdout and SECRET not in first.stdout
+    assert client.AppsV1Api(api).read_namespaced_deployment('api', 'it-role')
+    second = run.playbook(playbook, '-e', '@%s' % vars_file)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert 'changed=0' in second.stdout
+    bad = run.playbook(playbook, '-e', '@%s' % vars_file, '-e', '{"kubeseed_microservices": [{"name": "x", "image": "y", "replicas": -1}]}')
+    assert bad.returncode != 0
+    assert 'kubeseed_microservices[0].replicas: -1 is less than the minimum of 0' in bad.stdout

@@ -1,0 +1,230 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Rendering, checksum, comparison, diff masking and prune selection of the apps half."""
+from __future__ import annotations
+
+import base64
+import json
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
+
+FULL = {
+    'name': 'api', 'image': 'shop/api:1', 'namespace': 'shop', 'replicas': 3,
+    'ports': [{'port': 80, 'targetPort': 8080}, {'name': 'metrics', 'port': 9090, 'protocol': 'TCP', 'nodePort': 30090}],
+    'command': ['/api'], 'args': ['--fast'], 'env': {'B': 2, 'A': True},
+    'config': {'LOG_LEVEL': 'info'}, 'configMountPath': '/etc/api', 'secrets': {'DB_PASSWORD': 's3cr3t'},
+    'resources': {'requests': {'cpu': '100m', 'memory': '64Mi'}, 'limits': {'cpu': 1}},
+    'readiness': {'httpGet': {'port': 'http'}}, 'liveness': {'tcpSocket': {'port': 8080}, 'periodSeconds': 5},
+    'service': {'type': 'NodePort', 'annotations': {'lb.example.com/x': 'y'}},
+    'ingress': {'host': 'api.example.com', 'tlsSecret': 'api-tls', 'className': 'nginx'},
+    'autoscaling': {'min': 2, 'max': 6}, 'pdb': {'maxUnavailable': 1},
+    'labels': {'team': 'shop'}, 'annotations': {'example.com/owner': 'shop'}, 'podAnnotations': {'prometheus.io/scrape': 'true'},
+    'serviceAccount': 'api-sa', 'createServiceAccount': True, 'strategy': {'type': 'RollingUpdate', 'maxSurge': 1},
+}
+
+
+def _by_kind(objects):
+    return {o['kind']: o for o in objects}
+
+
+def test_full_service_renders_every_kind_in_apply_order():
+    objects = render.render_service(FULL, 'shop-set', 'default')
+    assert [o['kind'] for o in objects] == ['ServiceAccount', 'ConfigMap', 'Secret', 'Deployment', 'Service',
+                                            'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Ingress']
+    for obj in objects:
+        assert obj['metadata']['namespace'] == 'shop'
+        assert obj['metadata']['labels'] == {'team': 'shop', 'app.kubernetes.io/managed-by': 'kubeseed',
+                                             'kubeseed.io/set': 'shop-set', 'app.kubernetes.io/name': 'api'}
+        assert obj['apiVersion'] == render.API_VERSIONS[obj['kind']]
+
+
+def test_deployment():
+    deploy = _by_kind(render.render_service(FULL, 'shop-set'))['Deployment']
+    spec = deploy['spec']
+    assert 'replicas' not in spec  # the HPA owns it
+    assert spec['selector'] == {'matchLabels': {'app.kubernetes.io/name': 'api', 'kubeseed.io/set': 'shop-set'}}
+    assert spec['strategy'] == {'type': 'RollingUpdate', 'rollingUpdate': {'maxSurge': 1}}
+    pod = spec['template']
+    assert set(spec['selector']['matchLabels'].items()) <= set(pod['metadata']['labels'].items())
+    assert pod['metadata']['annotations']['prometheus.io/scrape'] == 'true'
+    assert pod['spec']['serviceAccountName'] == 'api-sa'
+    assert pod['spec']['volumes'] == [{'name': 'config', 'configMap': {'name': 'api-config'}}]
+    (container,) = pod['spec']['containers']
+    assert container['image'] == 'shop/api:1' and container['command'] == ['/api'] and container['args'] == ['--fast']
+    assert container['env'] == [{'name': 'A', 'value': 'true'}, {'name': 'B', 'value': '2'}]
+    assert container['envFrom'] == [{'configMapRef': {'name': 'api-config'}}, {'secretRef': {'name': 'api-secrets'}}]
+    assert container['ports'] == [{'name': 'http', 'containerPort': 8080, 'protocol': 'TCP'},
+                                  {'name': 'metrics', 'containerPort': 9090, 'protocol': 'TCP'}]
+    assert container['resources'] == {'requests': {'cpu': '100m', 'memory': '64Mi'}, 'limits': {'cpu': '1'}}
+    assert container['readinessProbe'] == {'httpGet': {'port': 'http', 'path': '/'}}
+    assert container['livenessProbe'] == {'tcpSocket': {'port': 8080}, 'periodSeconds': 5}
+    assert container['volumeMounts'] == [{'name': 'config', 'mountPath': '/etc/api', 'readOnly': True}]
+    # The secret value is never in the Deployment, only its checksum.
+    assert 's3cr3t' not in json.dumps(deploy)
+
+
+def test_minimal_service_has_defaults_and_no_extras():
+    objects = render.render_service({'name': 'worker', 'image': 'w:1'}, 'apps', 'jobs')
+    assert [o['kind'] for o in objects] == ['Deployment']
+    spec = objects[0]['spec']
+    assert spec['replicas'] == 1 and 'strategy' not in spec
+    assert 'annotations' not in spec['template']['metadata']
+    assert objects[0]['metadata']['namespace'] == 'jobs'
+
+
+def test_service_types():
+    svc = _by_kind(render.render_service(FULL, 's'))['Service']
+    assert svc['spec']['type'] == 'NodePort'
+    assert svc['spec']['ports'] == [{'name': 'http', 'port': 80, 'targetPort': 8080, 'protocol': 'TCP'},
+                                    {'name': 'metrics', 'port': 9090, 'targetPort': 9090, 'protocol': 'TCP', 'nodePort': 30090}]
+    assert svc['metadata']['annotations'] == {'example.com/owner': 'shop', 'lb.example.com/x': 'y'}
+    headless = _by_kind(render.render_service({'name': 'db', 'image': 'db', 'ports': [{'port': 5432}], 'service': {'type': 'Headless'}}, 's'))
+    assert headless['Service']['spec']['type'] == 'ClusterIP' and headless['Service']['spec']['clusterIP'] == 'None'
+    assert _by_kind(render.render_service({'name': 'x', 'image': 'x', 'ports': [{'port': 1}]}, 's'))['Service']['spec']['type'] == 'ClusterIP'
+
+
+def test_ingress_hpa_pdb_secret_configmap():
+    objs = _by_kind(render.render_service(FULL, 's'))
+    rule = objs['Ingress']['spec']['rules'][0]
+    assert rule['host'] == 'api.example.com'
+    assert rule['http']['paths'] == [{'path': '/', 'pathType': 'Prefix', 'backend': {'service': {'name': 'api', 'port': {'name': 'http'}}}}]
+    assert objs['Ingress']['spec']['tls'] == [{'hosts': ['api.example.com'], 'secretName': 'api-tls'}]
+    assert objs['Ingress']['spec']['ingressClassName'] == 'nginx'
+    hpa = objs['HorizontalPodAutoscaler']['spec']
+    assert (hpa['minReplicas'], hpa['maxReplicas']) == (2, 6)
+    assert hpa['metrics'][0]['resource']['target'] == {'type': 'Utilization', 'averageUtilization': 80}
+    assert objs['PodDisruptionBudget']['spec'] == {'maxUnavailable': 1, 'selector': {'matchLabels': {'app.kubernetes.io/name': 'api', 'kubeseed.io/set': 's'}}}
+    assert objs['ConfigMap']['data'] == {'LOG_LEVEL': 'info'}
+    assert objs['Secret']['data'] == {'DB_PASSWORD': base64.b64encode(b's3cr3t').decode()}
+    numbered = _by_kind(render.render_service(dict(FULL, ingress={'host': 'a.b', 'port': 9090}), 's'))['Ingress']
+    assert numbered['spec']['rules'][0]['http']['paths'][0]['backend']['service']['port'] == {'number': 9090}
+
+
+def test_secrets_option_overrides_inline_secrets():
+    objs = _by_kind(render.render_service(FULL, 's', secrets={'DB_PASSWORD': 'new', 'TOKEN': 't'}))
+    assert objs['Secret']['data'] == {'DB_PASSWORD': base64.b64encode(b'new').decode(), 'TOKEN': base64.b64encode(b't').decode()}
+
+
+def test_checksum_changes_with_config_or_secrets_and_only_then():
+    base = render.checksum({'A': '1'}, {'S': 'x'})
+    assert base == render.checksum({'A': 1}, {'S': 'x'})  # the same text in the ConfigMap
+    assert base != render.checksum({'A': '2'}, {'S': 'x'})
+    assert base != render.checksum({'A': '1'}, {'S': 'y'})
+    assert base != render.checksum({'A': '1', 'B': ''}, {'S': 'x'})
+    assert len(base) == 64 and 'x' not in base[:0]
+
+
+def test_config_change_rolls_the_pods():
+    def annotation(svc):
+        return _by_kind(render.render_service(svc, 's'))['Deployment']['spec']['template']['metadata']['annotations'][render.CHECKSUM_ANNOTATION]
+    assert annotation(FULL) != annotation(dict(FULL, config={'LOG_LEVEL': 'debug'}))
+    assert annotation(FULL) != annotation(dict(FULL, secrets={'DB_PASSWORD': 'other'}))
+    assert annotation(FULL) == annotation(dict(FULL, replicas=9))
+
+
+def test_render_all_adds_namespaces_and_sorts_by_kind():
+    services = [{'name': 'b', 'image': 'b', 'ports': [{'port': 80}]}, {'name': 'a', 'image': 'a', 'namespace': 'other', 'config': {'k': 'v'}}]
+    objects = render.render_all(services, 's', 'main')
+    assert [render.object_key(o) for o in objects] == [
+        ('Namespace', '', 'main'), ('Namespace', '', 'other'), ('ConfigMap', 'other', 'a-config'),
+        ('Service', 'main', 'b'), ('Deployment', 'main', 'b'), ('Deployment', 'other', 'a')]
+    assert all(o['kind'] != 'Namespace' for o in render.render_all(services, 's', 'main', create_namespaces=False))
+    assert render.render_all([], 's', 'main') == []
+
+
+# ---------------------------------------------------------------- comparison and diff ----
+
+def _live(obj, **meta):
+    out = json.loads(json.dumps(obj))
+    out['metadata'].update({'resourceVersion': '42', 'uid': 'u', 'generation': 3, 'creationTimestamp': 't',
+                            'managedFields': [{'manager': 'kubeseed', 'operation': 'Apply'}]}, **meta)
+    out['status'] = {'replicas': 1}
+    return out
+
+
+def test_normalize_ignores_what_the_server_keeps():
+    deploy = _by_kind(render.render_service(FULL, 's'))['Deployment']
+    live = _live(deploy)
+    live['metadata'].setdefault('annotations', {})['deployment.kubernetes.io/revision'] = '2'
+    assert render.normalize(live) == render.normalize(deploy)
+    changed = _live(deploy)
+    changed['spec']['template']['spec']['containers'][0]['image'] = 'shop/api:2'
+    assert render.normalize(changed) != render.normalize(deploy)
+    assert render.normalize(None) is None
+
+
+def test_diff_never_shows_secret_values():
+    old = _by_kind(render.render_service(FULL, 's'))['Secret']
+    new = _by_kind(render.render_service(FULL, 's', secrets={'DB_PASSWORD': 'n3w-pa55', 'TOKEN': 'tok3n'}))['Secret']
+    entry = render.diff_entry(render.object_key(new), _live(old), new)
+    text = json.dumps(entry)
+    for value in ('s3cr3t', 'n3w-pa55', 'tok3n'):
+        assert value not in text
+        assert base64.b64encode(value.encode()).decode() not in text
+    assert json.loads(entry['before'])['data'] == {'DB_PASSWORD': '<hidden>'}
+    assert json.loads(entry['after'])['data'] == {'DB_PASSWORD': '<hidden, changed>', 'TOKEN': '<hidden, changed>'}
+    assert entry['before'] != entry['after']
+    assert entry['before_header'] == 'Secret shop/api-secrets'
+
+
+def test_diff_of_an_unchanged_secret_is_equal_and_of_a_new_one_is_hidden():
+    secret = _by_kind(render.render_service(FULL, 's'))['Secret']
+    same = render.diff_entry(render.object_key(secret), _live(secret), secret)
+    assert same['before'] == same['after']
+    created = render.diff_entry(render.object_key(secret), None, secret)
+    assert created['before'] == '' and json.loads(created['after'])['data'] == {'DB_PASSWORD': '<hidden>'}
+    string_data = {'kind': 'Secret', 'metadata': {'name': 'x'}, 'stringData': {'K': 'plain'}}
+    assert 'plain' not in json.dumps(render.mask_secret(string_data))
+
+
+def test_diff_of_other_kinds_shows_the_change():
+    deploy = _by_kind(render.render_service(FULL, 's'))['Deployment']
+    other = _by_kind(render.render_service(dict(FULL, image='shop/api:2'), 's'))['Deployment']
+    entry = render.diff_entry(render.object_key(deploy), _live(deploy), other)
+    assert '"image": "shop/api:1"' in entry['before'] and '"image": "shop/api:2"' in entry['after']
+    assert 'resourceVersion' not in entry['before']
+
+
+# ---------------------------------------------------------------- prune selection ----
+
+def _obj(kind, name, labels, managers=(('kubeseed', 'Apply'),), namespace='shop', **meta):
+    out = {'kind': kind, 'metadata': {'name': name, 'namespace': namespace, 'labels': labels,
+                                      'managedFields': [{'manager': m, 'operation': op} for m, op in managers]}}
+    out['metadata'].update(meta)
+    return out
+
+
+OURS = {'app.kubernetes.io/managed-by': 'kubeseed', 'kubeseed.io/set': 'shop', 'app.kubernetes.io/name': 'old'}
+
+
+def test_prune_selects_only_our_objects_that_are_no_longer_desired():
+    keep = _obj('Deployment', 'api', dict(OURS, **{'app.kubernetes.io/name': 'api'}))
+    gone_deploy = _obj('Deployment', 'old', OURS)
+    gone_cm = _obj('ConfigMap', 'old-config', OURS)
+    other_set = _obj('Deployment', 'old2', dict(OURS, **{'kubeseed.io/set': 'other'}))
+    lookalike = _obj('Deployment', 'fake', OURS, managers=(('kubectl-client-side-apply', 'Update'),))
+    updated_only = _obj('Deployment', 'upd', OURS, managers=(('kubeseed', 'Update'),))
+    no_manager_label = _obj('Deployment', 'nolabel', {'kubeseed.io/set': 'shop'})
+    namespace = _obj('Namespace', 'shop', OURS, namespace=None)
+    terminating = _obj('Service', 'dying', OURS, deletionTimestamp='now')
+    live = [keep, gone_deploy, gone_cm, other_set, lookalike, updated_only, no_manager_label, namespace, terminating]
+    doomed = render.select_prune(live, {('Deployment', 'shop', 'api')}, 'shop')
+    # Dependents first: the Deployment goes before the ConfigMap it uses.
+    assert [render.object_key(o) for o in doomed] == [('Deployment', 'shop', 'old'), ('ConfigMap', 'shop', 'old-config')]
+
+
+def test_prune_with_another_field_manager():
+    obj = _obj('Deployment', 'old', OURS, managers=(('ci', 'Apply'),))
+    assert render.select_prune([obj], set(), 'shop') == []
+    assert render.select_prune([obj], set(), 'shop', field_manager='ci') == [obj]
+
+
+def test_nothing_is_pruned_when_everything_is_desired():
+    objs = [_obj('Deployment', 'old', OURS), _obj('Service', 'old', OURS)]
+    assert render.select_prune(objs, set(render.object_key(o) for o in objs), 'shop') == []
+
+
+def test_set_selector_and_describe():
+    assert render.set_selector('shop') == 'app.kubernetes.io/managed-by=kubeseed,kubeseed.io/set=shop'
+    assert render.describe(('Deployment', 'shop', 'api')) == 'Deployment shop/api'
+    assert render.describe(('Namespace', '', 'shop')) == 'Namespace shop'
