@@ -9,6 +9,8 @@ import os
 import posixpath
 import tempfile
 
+from ansible.module_utils.urls import open_url
+
 MANIFEST = 'manifest.json'
 
 
@@ -100,3 +102,28 @@ def missing_debs(manifest: dict, dpkg_query: str) -> list:
         if len(parts) == 3 and parts[0] == 'installed':
             installed.add((parts[1], parts[2]))
     return [f for f in manifest['files'] if f.get('kind') == 'deb' and (f['component'], f['version']) not in installed]
+
+
+class Source:
+    """A bundle reached over http(s) or file://: its manifest, and downloads checked against it."""
+
+    def __init__(self, url: str, timeout: int, validate_certs: bool) -> None:
+        self.url = url.rstrip('/')
+        self.timeout = timeout
+        self.validate_certs = validate_certs
+
+    def _open(self, path: str):
+        try:
+            return open_url('%s/%s' % (self.url, path), timeout=self.timeout, validate_certs=self.validate_certs)
+        except Exception as exc:  # pylint: disable=broad-except  # open_url raises many types for network errors
+            raise BundleError('cannot read %s/%s: %s (check kubeseed_offline_bundle_url and that this host reaches it)'
+                              % (self.url, path, exc)) from exc
+
+    def manifest(self) -> dict:
+        with self._open(MANIFEST) as response:
+            return parse_manifest(response.read().decode('utf-8'), self.url)
+
+    def fetch(self, path: str, sha: str, dest: str, mode: str) -> None:
+        """Download one bundle file to dest, refusing it unless its sha256 is the manifest's."""
+        with self._open(path) as response:
+            install(response, sha, dest, mode, '%s/%s' % (self.url, path))

@@ -37,14 +37,16 @@ def render(documents: list) -> str:
     return ''.join('---\n%s\n' % json.dumps(doc, indent=2, sort_keys=True) for doc in documents)
 
 
-def write_private(path: str, content: str) -> bool:
-    """Write content with mode 0600 (atomically); return whether the file changed."""
+def write_private(path: str, content: str, dry_run: bool = False) -> bool:
+    """Write content with mode 0600 (atomically); return whether the file changed (or would, with dry_run)."""
     try:
         with open(path, encoding='utf-8') as handle:
             if handle.read() == content and (os.stat(path).st_mode & 0o777) == 0o600:
                 return False
     except OSError:
         pass
+    if dry_run:
+        return True
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o755, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.kubeseed-')
@@ -93,9 +95,8 @@ def init(module) -> dict:
         module.fail_json(msg='%s holds a half-initialised control plane (kubelet.conf or manifests without admin.conf). Nothing was changed. '
                              'Inspect it, then run `kubeadm reset -f` on it and re-run the playbook.' % params['node_name'], **result)
 
-    config_changed = False
+    config_changed = write_private(params['config_path'], render(documents), dry_run=module.check_mode)
     if not module.check_mode:
-        config_changed = write_private(params['config_path'], render(documents))
         _run(module, [params['kubeadm_path'], 'config', 'validate', '--config', params['config_path']], 'kubeadm config validate')
 
     if state == 'absent':

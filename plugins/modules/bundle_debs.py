@@ -65,7 +65,6 @@ manifest:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _bundle as bundle
 
@@ -80,16 +79,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    url = module.params['url'].rstrip('/')
-    timeout, certs = module.params['timeout'], module.params['validate_certs']
+    source = bundle.Source(module.params['url'], module.params['timeout'], module.params['validate_certs'])
     try:
-        with open_url('%s/%s' % (url, bundle.MANIFEST), timeout=timeout, validate_certs=certs) as response:
-            manifest = bundle.parse_manifest(response.read().decode('utf-8'), url)
+        manifest = source.manifest()
     except bundle.BundleError as exc:
         module.fail_json(msg=str(exc))
-    except Exception as exc:  # pylint: disable=broad-except  # network errors from open_url come in many types
-        module.fail_json(msg='cannot read the offline bundle at %s: %s (check kubeseed_offline_bundle_url and that this host reaches it)'
-                             % (url, exc))
     rc, out, err = module.run_command(['dpkg-query', '--show', '--showformat', '${db:Status-Status} ${Package} ${Version}\\n'])
     if rc not in (0, 1):
         module.fail_json(msg='dpkg-query failed: %s' % err)
@@ -97,19 +91,13 @@ def main():
     result = dict(changed=bool(missing), installed=['%s=%s' % (f['component'], f['version']) for f in missing], manifest=manifest)
     if module.check_mode or not missing:
         module.exit_json(**result)
-    cache = module.params['cache_dir']
-    paths = []
+    paths = [os.path.join(module.params['cache_dir'], os.path.basename(entry['path'])) for entry in missing]
     try:
-        for entry in missing:
-            dest = os.path.join(cache, os.path.basename(entry['path']))
-            paths.append(dest)
+        for entry, dest in zip(missing, paths):
             if bundle.sha256_file(dest) != entry['sha256']:
-                with open_url('%s/%s' % (url, entry['path']), timeout=timeout, validate_certs=certs) as response:
-                    bundle.install(response, entry['sha256'], dest, '0644', '%s/%s' % (url, entry['path']))
+                source.fetch(entry['path'], entry['sha256'], dest, '0644')
     except bundle.BundleError as exc:
         module.fail_json(msg=str(exc))
-    except Exception as exc:  # pylint: disable=broad-except  # network errors from open_url come in many types
-        module.fail_json(msg='cannot download from the offline bundle at %s: %s' % (url, exc))
     rc, out, err = module.run_command(['dpkg', '--install', '--force-confold'] + paths, environ_update={'DEBIAN_FRONTEND': 'noninteractive'})
     if rc != 0:
         module.fail_json(msg='dpkg --install of the bundle packages failed: %s' % (err or out)[-3000:], **result)

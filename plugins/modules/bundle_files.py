@@ -90,7 +90,6 @@ manifest:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _bundle as bundle
 
@@ -110,23 +109,17 @@ def main():
         ),
         supports_check_mode=True,
     )
-    url = module.params['url'].rstrip('/')
-    timeout, certs = module.params['timeout'], module.params['validate_certs']
+    source = bundle.Source(module.params['url'], module.params['timeout'], module.params['validate_certs'])
     try:
-        with open_url('%s/%s' % (url, bundle.MANIFEST), timeout=timeout, validate_certs=certs) as response:
-            manifest = bundle.parse_manifest(response.read().decode('utf-8'), url)
+        manifest = source.manifest()
         fetch, modes = bundle.plan(bundle.select(manifest, module.params['items']))
         if not module.check_mode:
             for path, sha, dest, mode in fetch:
-                with open_url('%s/%s' % (url, path), timeout=timeout, validate_certs=certs) as response:
-                    bundle.install(response, sha, dest, mode, '%s/%s' % (url, path))
+                source.fetch(path, sha, dest, mode)
             for _path, _sha, dest, mode in modes:
                 os.chmod(dest, int(mode, 8))
     except bundle.BundleError as exc:
         module.fail_json(msg=str(exc))
-    except Exception as exc:  # pylint: disable=broad-except  # network errors from open_url come in many types
-        module.fail_json(msg='cannot read the offline bundle at %s: %s (check kubeseed_offline_bundle_url and that this host reaches it)'
-                             % (url, exc))
     module.exit_json(changed=bool(fetch or modes), fetched=[f[0] for f in fetch + modes], manifest=manifest)
 
 

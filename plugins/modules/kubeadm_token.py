@@ -84,7 +84,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.params['node_name'] = None
     module.exit_json(**token(module))
 
 

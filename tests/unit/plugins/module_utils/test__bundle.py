@@ -85,3 +85,24 @@ def test_missing_debs_compares_name_and_exact_version():
     query = 'installed runc 1.1.4\ninstalled conntrack 1:1.4.7-1+b2\n'
     assert [f['component'] for f in bundle.missing_debs(MANIFEST, query)] == ['runc']
     assert bundle.missing_debs(MANIFEST, 'installed runc 1.1.5+ds1-1\ninstalled conntrack 1:1.4.7-1+b2\n') == []
+
+
+def test_source_reads_manifest_and_fetches_verified_files_from_a_file_url(tmp_path):
+    served = tmp_path / 'bundle'
+    (served / 'bin').mkdir(parents=True)
+    (served / 'bin' / 'kubeadm').write_bytes(b'kubeadm binary')
+    manifest = dict(MANIFEST, files=[{'path': 'bin/kubeadm', 'sha256': hashlib.sha256(b'kubeadm binary').hexdigest(), 'kind': 'binary',
+                                      'component': 'kubeadm', 'version': '1.37.2'}])
+    (served / 'manifest.json').write_text(json.dumps(manifest), encoding='utf-8')
+    source = bundle.Source('file://%s/' % served, timeout=5, validate_certs=True)
+    assert source.manifest()['files'][0]['path'] == 'bin/kubeadm'
+    source.fetch('bin/kubeadm', manifest['files'][0]['sha256'], str(tmp_path / 'out' / 'kubeadm'), '0755')
+    assert (tmp_path / 'out' / 'kubeadm').read_bytes() == b'kubeadm binary'
+    with pytest.raises(bundle.BundleError, match='checksum mismatch'):
+        source.fetch('bin/kubeadm', 'f' * 64, str(tmp_path / 'out' / 'other'), '0755')
+
+
+def test_source_names_the_url_it_cannot_read(tmp_path):
+    source = bundle.Source('file://%s' % (tmp_path / 'missing'), timeout=5, validate_certs=True)
+    with pytest.raises(bundle.BundleError, match='cannot read file://.*/missing/manifest.json.*kubeseed_offline_bundle_url'):
+        source.manifest()
