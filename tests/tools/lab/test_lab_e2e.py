@@ -197,6 +197,8 @@ def find_bundle() -> Bundle:
 
 def require_root() -> None:
     if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("the lab needs root (systemd-nspawn, bridge, mounts), and CI must run every tier")
         pytest.skip("the lab needs root (systemd-nspawn, bridge, mounts)")
 
 
