@@ -55,6 +55,8 @@ BASE_MASKED_UNITS = (
     "apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all.timer", "e2scrub_reap.service",
     "fstrim.timer", "systemd-networkd.service", "systemd-networkd-wait-online.service",
     "systemd-timesyncd.service", "getty@tty1.service",
+    # Records boots in utmp, which nothing in the lab reads; it failed once at boot in CI and left the host degraded.
+    "systemd-update-utmp.service", "systemd-update-utmp-runlevel.service",
 )
 BASE_ENABLED_UNITS = ("kubeseed-lab-cgroups.service", "kubeseed-lab-network.service")
 RECIPE_VERSION = "1"
