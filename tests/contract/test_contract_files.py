@@ -1,6 +1,7 @@
 """The published schema, the role defaults and argument_specs agree with the contract in module_utils."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -57,3 +58,64 @@ def test_example_group_vars_only_use_contract_variables(root):
         values = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
         unknown = sorted(n for n in values if n.startswith('kubeseed_') and n not in known)
         assert not unknown, '%s: %s' % (path, unknown)
+
+
+KUBESEED_NAME = re.compile(r'\bkubeseed_[a-z0-9_]+\b')
+REGISTERED = re.compile(r'^\s*register:\s*(kubeseed_[a-z0-9_]+)\s*$', re.M)
+WITH_DEFAULT = re.compile(r'\b(kubeseed_[a-z0-9_]+)\s*\|\s*default\(')
+
+
+def test_roles_only_read_their_own_documented_variables(root):
+    """A role included alone from a user's playbook needs nothing that only site.yml or another role sets."""
+    for role in _roles(root):
+        specs = yaml.safe_load((role / 'meta' / 'argument_specs.yml').read_text(encoding='utf-8'))['argument_specs']
+        documented = {name for entry in specs.values() for name in (entry.get('options') or {})}
+        path = role / 'defaults' / 'main.yml'
+        defaults = set(yaml.safe_load(path.read_text(encoding='utf-8')) or {}) if path.exists() else set()
+        used, registered, guarded = set(), set(), set()
+        for source in [*role.glob('tasks/*.yml'), *role.glob('templates/*'), *role.glob('vars/*.yml')]:
+            text = source.read_text(encoding='utf-8')
+            used |= set(KUBESEED_NAME.findall(text))
+            registered |= set(REGISTERED.findall(text))
+            guarded |= set(WITH_DEFAULT.findall(text))
+        needed = used - registered - guarded
+        assert not needed - defaults, '%s reads variables without a default: %s' % (role.name, sorted(needed - defaults))
+        assert not needed - documented, '%s reads variables not in argument_specs: %s' % (role.name, sorted(needed - documented))
+
+
+def _task_files(root):
+    return sorted([*root.glob('roles/*/tasks/*.yml'), *root.glob('playbooks/*.yml'), *root.glob('docs/examples/*.yml'),
+                   *root.glob('docs/awx-project/**/*.yml'), root / 'site.yml'])
+
+
+def _tasks(node):
+    """Every task dict of a playbook or task file, blocks and plays included."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _tasks(item)
+    elif isinstance(node, dict):
+        if not {'hosts', 'block', 'tasks'} & set(node) or 'block' in node:
+            yield node
+        for key in ('tasks', 'pre_tasks', 'post_tasks', 'handlers', 'block', 'rescue', 'always'):
+            yield from _tasks(node.get(key))
+
+
+def test_controller_side_tasks_never_become(root):
+    """Tasks on the controller must run as the user of the job (AWX: uid 1000, no sudo)."""
+    for path in _task_files(root):
+        for task in _tasks(yaml.safe_load(path.read_text(encoding='utf-8'))):
+            if task.get('delegate_to') in ('localhost', '127.0.0.1'):
+                assert task.get('become') is False, '%s: task %r runs on the controller without become: false' % (path, task.get('name'))
+
+
+def test_nothing_prompts(root):
+    """AWX never answers a prompt: no vars_prompt, no pause without a timeout."""
+    for path in _task_files(root):
+        data = yaml.safe_load(path.read_text(encoding='utf-8'))
+        for play in data if isinstance(data, list) else []:
+            assert not (isinstance(play, dict) and play.get('vars_prompt')), '%s: vars_prompt' % path
+        for task in _tasks(data):
+            for action in ('pause', 'ansible.builtin.pause', 'ansible.legacy.pause'):
+                if action in task:
+                    args = task[action] or {}
+                    assert isinstance(args, dict) and ({'seconds', 'minutes'} & set(args)), '%s: %s without a timeout' % (path, action)
