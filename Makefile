@@ -21,7 +21,7 @@ help: ## list the targets
 
 # ---------------------------------------------------------------- set-up ----
 .PHONY: setup
-setup: system-deps venv link ## everything a fresh machine needs (system packages, venv, collection link)
+setup: system-deps venv ee-venv link ## everything a fresh machine needs (system packages, venvs, collection link)
 
 .PHONY: system-deps
 system-deps: ## Debian packages the project needs (idempotent)
@@ -31,6 +31,10 @@ system-deps: ## Debian packages the project needs (idempotent)
 venv: ## project virtualenv (.venv) from requirements/dev.txt
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 is required (python3.11 on PATH or in pyenv)"; exit 1; }
 	scripts/venv.sh $(VENV) $(PYTHON311) requirements/dev.txt
+
+.PHONY: ee-venv
+ee-venv: ## .venv-ee: what the execution environment holds, from the system python3 (AWX-style jobs run it unprivileged)
+	scripts/venv.sh $(ROOT)/.venv-ee /usr/bin/python3 requirements/ee.txt
 
 .PHONY: link
 link: ## make this checkout resolvable as kubeseed.cluster (.ansible/collections)

@@ -7,7 +7,16 @@ packages=(
   debootstrap systemd-container iproute2 iptables
   # the offline bundle (tools/bundle): .deb downloads and checks
   dpkg-dev
+  # AWX-style jobs (tools/awx): python3-venv for .venv-ee
+  python3-venv
 )
+# The unprivileged user AWX-style test jobs run as (an execution environment runs jobs as a non-root user
+# whose passwd entry has a writable home); only created when we are root.
+job_user=kubeseed-runner
+if [ "$(id -u)" -eq 0 ] && ! getent passwd "$job_user" >/dev/null; then
+  useradd --system --create-home --home-dir "/var/lib/$job_user" --shell /usr/sbin/nologin "$job_user"
+  echo "[system-deps] created the unprivileged job user $job_user"
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -33,6 +33,8 @@ if want static; then
   step docs scripts/docs-check.sh .venv
   step execution-environment scripts/ee-check.sh .venv
   step contract pytest_run tests/contract
+  # tools/awx/awx_job.py (AWX-style jobs): its pieces and one real local job through ansible-runner
+  step awx-tool pytest_run tests/tools/awx
   step molecule bash -c 'cd extensions && molecule test -s preflight'
   step changelog antsibull-changelog lint
 fi

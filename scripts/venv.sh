@@ -4,7 +4,10 @@
 # A stamp holding the requirements' hash makes a second call a no-op.
 set -euo pipefail
 venv=$1 python=$2 req=$3
-want=$(sha256sum "$req" | cut -d' ' -f1)-$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+# The stamp covers the file and the files it includes (-r/-c lines, relative to it).
+includes=$(sed -n 's/^-[rc][[:space:]]*//p' "$req" | sed "s|^|$(dirname "$req")/|")
+# shellcheck disable=SC2086  # $includes is a list of paths without spaces
+want=$(cat "$req" $includes | sha256sum | cut -d' ' -f1)-$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if [ -f "$venv/.kubeseed-stamp" ] && [ "$(cat "$venv/.kubeseed-stamp")" = "$want" ]; then
   exit 0
 fi

@@ -3,6 +3,10 @@
 """Controller-side validation of the inventory and every kubeseed_* variable (see the module doc)."""
 from __future__ import annotations
 
+import glob
+import os
+
+import yaml
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
@@ -16,6 +20,18 @@ NOT_CLUSTER = ('kubeseed_microservices', 'kubeseed_apps_')
 
 def _is_cluster_var(name: str) -> bool:
     return name.startswith(PREFIX) and not name.startswith(NOT_CLUSTER)
+
+
+def _role_options() -> dict:
+    """Every option of this collection's roles' argument_specs (role settings may be set in the inventory too)."""
+    roles = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'roles')
+    options: dict = {}
+    for path in sorted(glob.glob(os.path.join(roles, '*', 'meta', 'argument_specs.yml'))):
+        with open(path, encoding='utf-8') as handle:
+            specs = (yaml.safe_load(handle) or {}).get('argument_specs') or {}
+        for entry in specs.values():
+            options.update((entry or {}).get('options') or {})
+    return options
 
 
 class ActionModule(ActionBase):
@@ -54,7 +70,7 @@ class ActionModule(ActionBase):
             address = host_vars.get('ansible_host', host)
             hosts[host] = {'address': self._templar.template(address), 'vars': user_vars}
 
-        violations = problems + validate_cluster(groups, hosts)
+        violations = problems + validate_cluster(groups, hosts, _role_options())
         result['violations'] = violations
         result['hosts_checked'] = len(hosts)
         result['changed'] = False

@@ -19,6 +19,11 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema i
 )
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import is_cidr, is_ip, validate
 
+try:
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+except ImportError:  # pragma: no cover - ansible-core < 2.11
+    ArgumentSpecValidator = None
+
 CONTROL_PLANE = 'control_plane'
 WORKERS = 'workers'
 ETCD = 'etcd'
@@ -172,17 +177,44 @@ def _settings(cluster: dict, groups: dict) -> list[str]:
     return messages
 
 
-def validate_cluster(groups: dict, hosts: dict) -> list[str]:
+def _role_settings(hosts: dict, role_options: dict) -> tuple[list[str], dict]:
+    """Check the role settings (kubeseed_<role>_* options of the roles' argument_specs) set in the inventory.
+
+    Returns the messages and the hosts with only the contract variables left (the schema checks those).
+    """
+    contract = set(CLUSTER_SCHEMA['properties'])
+    by_message: dict[str, list[str]] = {}
+    remaining = {}
+    for host in sorted(hosts):
+        user_vars = dict(hosts[host].get('vars') or {})
+        settings = {name: user_vars.pop(name) for name in list(user_vars) if name in role_options and name not in contract}
+        remaining[host] = dict(hosts[host], vars=user_vars)
+        if settings and ArgumentSpecValidator is not None:
+            spec = {name: {k: v for k, v in role_options[name].items() if k in ('type', 'elements', 'choices')} for name in settings}
+            for error in ArgumentSpecValidator(spec).validate(settings).errors:
+                by_message.setdefault('%s (role setting, see the role\'s argument_specs)' % error, []).append(host)
+    messages = []
+    for message, where in sorted(by_message.items()):
+        if len(hosts) > 1 and len(where) < len(hosts):
+            message += ' (on %s)' % ', '.join(where)
+        messages.append(message)
+    return messages, remaining
+
+
+def validate_cluster(groups: dict, hosts: dict, role_options: dict | None = None) -> list[str]:
     """Return every violation found in the inventory and its variables (empty when valid).
 
     groups: {group name: [host, ...]} as in Ansible's ``groups``.
     hosts: {host: {'address': ansible_host or None, 'vars': {kubeseed_*: value set by the user}}}.
+    role_options: {variable: argument_specs option} of the roles' own settings, allowed next to the contract variables.
     """
     members = set(_group(groups, CONTROL_PLANE)) | set(_group(groups, WORKERS)) | set(_group(groups, ETCD))
     checked = {host: hosts.get(host) or {} for host in sorted(members)}
     if not checked:
         return _inventory(groups, cluster_defaults())
+    setting_messages, checked = _role_settings(checked, role_options or {})
     messages, effective = _schema_violations(checked)
+    messages += setting_messages
     messages += _consistency(effective)
     first = sorted(_group(groups, CONTROL_PLANE) or checked)[0]
     cluster = effective[first]

@@ -41,3 +41,18 @@ def test_example_inventory_is_valid(playbook):
     result = playbook('playbooks/validate.yml', '-i', 'inventories/example')
     assert result.returncode == 0, result.stdout + result.stderr
     assert recap(result.stdout)['localhost'][1] == 0  # changed=0
+
+
+def test_awx_sample_inventory_is_valid_with_a_role_setting(playbook):
+    """docs/awx-project sets a role setting (kubeseed_control_plane_fetch_kubeconfig) next to contract variables."""
+    result = playbook('playbooks/validate.yml', '-i', 'docs/awx-project/inventory')
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_role_setting_of_the_wrong_type_is_rejected(playbook, tmp_path):
+    inventory = tmp_path / 'hosts.yml'
+    inventory.write_text('all:\n  children:\n    control_plane:\n      hosts:\n        cp1: {ansible_host: 192.0.2.11}\n'
+                         '  vars:\n    kubeseed_control_plane_ready_timeout: soon\n', encoding='utf-8')
+    result = playbook('playbooks/validate.yml', '-i', str(inventory))
+    assert result.returncode != 0
+    assert 'kubeseed_control_plane_ready_timeout' in result.stdout and 'int' in result.stdout, result.stdout

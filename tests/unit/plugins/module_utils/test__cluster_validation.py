@@ -170,3 +170,30 @@ def test_cluster_wide_variable_must_not_differ_between_hosts():
 def test_node_ip_inside_service_network_is_reported():
     messages = run(host_vars={'w1': {'kubeseed_node_ip': '10.96.0.10'}})
     assert any(m.startswith('kubeseed_service_subnet:') and 'kubeseed_node_ip address 10.96.0.10 of host w1' in m for m in messages)
+
+
+ROLE_OPTIONS = {
+    'kubeseed_control_plane_fetch_kubeconfig': {'type': 'bool', 'default': True, 'description': 'x'},
+    'kubeseed_control_plane_ready_timeout': {'type': 'int', 'default': 600},
+    'kubeseed_containerd_cgroup_driver': {'type': 'str', 'choices': ['systemd', 'cgroupfs']},  # also a contract variable
+}
+
+
+def test_role_settings_in_the_inventory_are_allowed_and_type_checked():
+    hosts = copy.deepcopy(HOSTS)
+    for spec in hosts.values():
+        spec['vars'] = {'kubeseed_control_plane_fetch_kubeconfig': False, 'kubeseed_control_plane_ready_timeout': '900'}
+    assert validate_cluster(GROUPS, hosts, ROLE_OPTIONS) == []
+    hosts['w1']['vars']['kubeseed_control_plane_ready_timeout'] = 'ten minutes'
+    messages = validate_cluster(GROUPS, hosts, ROLE_OPTIONS)
+    assert len(messages) == 1 and 'kubeseed_control_plane_ready_timeout' in messages[0] and '(on w1)' in messages[0], messages
+    # Without the roles' options the same setting is an unknown variable (a typo), as before.
+    assert any(m.startswith('kubeseed_control_plane_fetch_kubeconfig: unknown variable') for m in validate_cluster(GROUPS, hosts))
+
+
+def test_contract_variables_stay_checked_by_the_schema_even_when_a_role_documents_them():
+    messages = run({'kubeseed_containerd_cgroup_driver': 'nope'})
+    hosts = copy.deepcopy(HOSTS)
+    for spec in hosts.values():
+        spec['vars'] = {'kubeseed_containerd_cgroup_driver': 'nope'}
+    assert validate_cluster(GROUPS, hosts, ROLE_OPTIONS) == messages != []
