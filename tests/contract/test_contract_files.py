@@ -1,6 +1,7 @@
 """The published schema, the role defaults and argument_specs agree with the contract in module_utils."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -119,3 +120,38 @@ def test_nothing_prompts(root):
                 if action in task:
                     args = task[action] or {}
                     assert isinstance(args, dict) and ({'seconds', 'minutes'} & set(args)), '%s: %s without a timeout' % (path, action)
+
+
+def test_awx_sample_project_is_consistent(root):
+    """The credential type injects what the modules read, the survey feeds the services, the job templates exist."""
+    project = root / 'docs' / 'awx-project'
+    client = (root / 'plugins' / 'module_utils' / '_k8s_client.py').read_text(encoding='utf-8')
+    credential = yaml.safe_load((project / 'awx' / 'credential-type.yml').read_text(encoding='utf-8'))
+    assert 'K8S_AUTH_KUBECONFIG' in credential['injectors']['env']
+    for name in credential['injectors']['env']:
+        assert "'%s'" % name in client, '%s is injected but the Kubernetes client never reads it' % name
+    survey = json.loads((project / 'awx' / 'survey-apps.json').read_text(encoding='utf-8'))
+    services = (project / 'services' / 'shop.yml').read_text(encoding='utf-8')
+    for question in survey['spec']:
+        assert question['variable'] in services, question
+    templates = yaml.safe_load((project / 'awx' / 'job-templates.yml').read_text(encoding='utf-8'))
+    for template in templates['job_templates']:
+        assert (project / template['playbook']).exists(), template
+        if template.get('survey_spec'):
+            assert (project / 'awx' / template['survey_spec']).exists()
+    requirements = yaml.safe_load((project / 'collections' / 'requirements.yml').read_text(encoding='utf-8'))
+    assert [c['name'] for c in requirements['collections']] == ['kubeseed.cluster']
+
+
+def test_execution_environment_venv_matches_the_declared_requirements(root):
+    """requirements/ee.txt (the .venv-ee the AWX-style tests run) holds what meta/ee-requirements.txt declares, pinned as dev.txt."""
+    def pins(path):
+        lines = [line.split('#')[0].strip() for line in path.read_text(encoding='utf-8').splitlines()]
+        return dict(re.split(r'==', line, maxsplit=1) for line in lines if '==' in line)
+    ee, dev = pins(root / 'requirements' / 'ee.txt'), pins(root / 'requirements' / 'dev.txt')
+    declared = [re.split(r'[<>=!~ ]', line.strip(), maxsplit=1)[0] for line in (root / 'meta' / 'ee-requirements.txt').read_text(encoding='utf-8').splitlines()
+                if line.strip() and not line.startswith('#')]
+    assert declared and all(name in ee for name in declared), (declared, ee)
+    assert {'ansible-core', 'ansible-runner'} <= set(ee)
+    for name, version in ee.items():
+        assert dev.get(name) == version, '%s: ee.txt pins %s, dev.txt %s' % (name, version, dev.get(name))

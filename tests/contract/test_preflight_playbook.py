@@ -56,3 +56,15 @@ def test_role_setting_of_the_wrong_type_is_rejected(playbook, tmp_path):
     result = playbook('playbooks/validate.yml', '-i', str(inventory))
     assert result.returncode != 0
     assert 'kubeseed_control_plane_ready_timeout' in result.stdout and 'int' in result.stdout, result.stdout
+
+
+def test_a_limit_without_localhost_still_validates_first(playbook):
+    """`site.yml -l worker1` (scale out, fix one node) must not skip the validation with the localhost play."""
+    result = playbook('site.yml', '-i', 'inventories/example', '--check', '-l', 'worker3.k8s.example.com',
+                      '-e', 'kubeseed_pod_subnet=10.244.0.0/33')
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "kubeseed_pod_subnet: '10.244.0.0/33' is not a valid CIDR" in out
+    # ssh is /bin/false here: an attempt to reach the host would show as unreachable.
+    assert recap(out) == {'worker3.k8s.example.com': (2, 0, 0, 1)}, out
+    assert 'TASK [kubeseed.cluster.preflight : Gather the facts' not in out

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Run a playbook the way an AWX job template does, without AWX: try an AWX project on a laptop or in CI.
 
 What AWX does for every job, and so does this tool:
