@@ -29,7 +29,7 @@ def adhoc(pattern: str, command: str) -> dict:
                           env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'), ANSIBLE_NOCOLOR='1'))
     out = {}
     for line in proc.stdout.splitlines():
-        host, _, rest = line.partition(' | ')
+        host, rest = line.split(' | ', 1) if ' | ' in line else (line, '')
         out[host.strip()] = rest.split('(stdout) ', 1)[-1] if '(stdout)' in rest else rest
     return out
 

@@ -229,8 +229,8 @@ def run_job(args: argparse.Namespace) -> dict[str, Any]:
         if user:
             chown_tree(pdd, user.pw_uid, user.pw_gid)
             check_usable_by(user, runner, pdd)
-        say('ansible-playbook %s -i inventory -e @env/extravars %s (as %s)' % (' '.join(cmdline), args.playbook,
-                                                                             user.pw_name if user else 'the current user'), started)
+        who = user.pw_name if user else 'the current user'
+        say('ansible-playbook %s -i inventory -e @env/extravars %s (as %s)' % (' '.join(cmdline), args.playbook, who), started)
         with subprocess.Popen(argv, cwd=str(pdd), env=child_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, preexec_fn=drop_to(user) if user else os.setsid) as proc:
             assert proc.stdout is not None
