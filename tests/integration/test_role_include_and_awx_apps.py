@@ -42,6 +42,24 @@ def test_microservices_role_in_an_existing_playbook(run, api, tmp_path):
     assert '0 objects changed' in second.stdout and 'changed=0' in second.stdout, second.stdout
 
 
+def test_module_defaults_action_group_sets_the_kubeconfig_once(run, api, tmp_path):
+    """group/kubeseed.cluster.k8s in module_defaults reaches the module (no kubeconfig parameter, no K8S_AUTH_* variable)."""
+    play = [{'name': 'defaults', 'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
+             'module_defaults': {'group/kubeseed.cluster.k8s': {'kubeconfig': str(run.kubeconfig)}},
+             'tasks': [{'name': 'apply', 'kubeseed.cluster.microservices': {
+                 'set_name': 'defaults', 'namespace': 'it-defaults', 'wait': False,
+                 'services': [{'name': 'web', 'image': 'example.com/web:1'}]}}]}]
+    path = tmp_path / 'play.yml'
+    path.write_text(yaml.safe_dump(play), encoding='utf-8')
+    env = run._env()  # pylint: disable=protected-access
+    # Without the group default the module would fall back to ~/.kube/config or the in-cluster account, and fail.
+    env['HOME'] = str(tmp_path)
+    proc = subprocess.run([str(pathlib.Path(sys.executable).parent / 'ansible-playbook'), str(path)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert client.AppsV1Api(api).read_namespaced_deployment('web', 'it-defaults')
+
+
 @pytest.fixture(scope='module')
 def collection_tarball(tmp_path_factory) -> pathlib.Path:
     """The collection as it would be published to a Galaxy / Automation Hub (ansible-galaxy collection build)."""
