@@ -230,6 +230,7 @@ def run_job(args: argparse.Namespace) -> dict[str, Any]:
             chown_tree(pdd, user.pw_uid, user.pw_gid)
             check_usable_by(user, runner, pdd)
         who = user.pw_name if user else 'the current user'
+        setup_seconds = time.monotonic() - started
         say('ansible-playbook %s -i inventory -e @env/extravars %s (as %s)' % (' '.join(cmdline), args.playbook, who), started)
         with subprocess.Popen(argv, cwd=str(pdd), env=child_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, preexec_fn=drop_to(user) if user else os.setsid) as proc:
@@ -252,7 +253,7 @@ def run_job(args: argparse.Namespace) -> dict[str, Any]:
         summary = {'status': status_file.read_text(encoding='utf-8').strip() if status_file.exists() else 'error',
                    'rc': int((artifacts / 'rc').read_text(encoding='utf-8')) if (artifacts / 'rc').exists() else proc.returncode,
                    'playbook': args.playbook, 'cmdline': cmdline, 'run_as': user.pw_name if user else None,
-                   'seconds': round(time.monotonic() - started, 1)}
+                   'seconds': round(time.monotonic() - started, 1), 'setup_seconds': round(setup_seconds, 1)}
         summary.update(read_events(artifacts, pdd))
         if args.keep:
             summary['private_data_dir'] = str(pdd)
