@@ -63,7 +63,6 @@ def test_example_group_vars_only_use_contract_variables(root):
 
 KUBESEED_NAME = re.compile(r'\bkubeseed_[a-z0-9_]+\b')
 REGISTERED = re.compile(r'^\s*register:\s*(kubeseed_[a-z0-9_]+)\s*$', re.M)
-WITH_DEFAULT = re.compile(r'\b(kubeseed_[a-z0-9_]+)\s*\|\s*default\(')
 
 
 def test_roles_only_read_their_own_documented_variables(root):
@@ -73,13 +72,12 @@ def test_roles_only_read_their_own_documented_variables(root):
         documented = {name for entry in specs.values() for name in (entry.get('options') or {})}
         path = role / 'defaults' / 'main.yml'
         defaults = set(yaml.safe_load(path.read_text(encoding='utf-8')) or {}) if path.exists() else set()
-        used, registered, guarded = set(), set(), set()
+        used, registered = set(), set()
         for source in [*role.glob('tasks/*.yml'), *role.glob('templates/*'), *role.glob('vars/*.yml')]:
             text = source.read_text(encoding='utf-8')
             used |= set(KUBESEED_NAME.findall(text))
             registered |= set(REGISTERED.findall(text))
-            guarded |= set(WITH_DEFAULT.findall(text))
-        needed = used - registered - guarded
+        needed = used - registered
         assert not needed - defaults, '%s reads variables without a default: %s' % (role.name, sorted(needed - defaults))
         assert not needed - documented, '%s reads variables not in argument_specs: %s' % (role.name, sorted(needed - documented))
 
@@ -107,6 +105,19 @@ def test_controller_side_tasks_never_become(root):
         for task in _tasks(yaml.safe_load(path.read_text(encoding='utf-8'))):
             if task.get('delegate_to') in ('localhost', '127.0.0.1'):
                 assert task.get('become') is False, '%s: task %r runs on the controller without become: false' % (path, task.get('name'))
+                # An inventory's ansible_become variable overrides the keyword; a task variable overrides the inventory.
+                assert (task.get('vars') or {}).get('ansible_become') is False, \
+                    '%s: task %r runs on the controller without vars: {ansible_become: false}' % (path, task.get('name'))
+
+
+def test_shipped_inventories_never_become_on_all(root):
+    """ansible_become on `all` reaches the implicit localhost: the controller-side tasks of a job would need sudo."""
+    for hosts in [*root.glob('inventories/*/hosts.yml'), root / 'docs' / 'awx-project' / 'inventory' / 'hosts.yml']:
+        data = yaml.safe_load(hosts.read_text(encoding='utf-8'))
+        assert 'ansible_become' not in ((data.get('all') or {}).get('vars') or {}), hosts
+        for group_vars in hosts.parent.glob('group_vars/all*'):
+            for path in [group_vars] if group_vars.is_file() else group_vars.rglob('*.yml'):
+                assert 'ansible_become' not in (yaml.safe_load(path.read_text(encoding='utf-8')) or {}), path
 
 
 def test_nothing_prompts(root):

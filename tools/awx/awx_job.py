@@ -25,10 +25,13 @@ import json
 import os
 import pathlib
 import pwd
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -47,9 +50,12 @@ def say(message: str, started: float) -> None:
     print('[awx-job %5.1fs] %s' % (time.monotonic() - started, message), file=sys.stderr, flush=True)
 
 
-def build_cmdline(user: str, check: bool = False, diff: bool = False, limit: str = '', verbosity: int = 0) -> list[str]:
-    """The ansible-playbook options AWX adds for a job template (inventory, extra vars and playbook come from runner)."""
-    args = ['-u', user]
+def build_cmdline(user: str | None = None, check: bool = False, diff: bool = False, limit: str = '', verbosity: int = 0) -> list[str]:
+    """The ansible-playbook options AWX adds for a job template (inventory, extra vars and playbook come from runner).
+
+    -u only with a machine credential (user); a job template without one (e.g. a controller-only apps job) has none.
+    """
+    args = ['-u', user] if user else []
     if check:
         args.append('--check')
     if diff:
@@ -90,7 +96,7 @@ def requirements_with_sources(requirements: pathlib.Path, sources: dict[str, str
     return out
 
 
-def install_collections(pdd: pathlib.Path, sources: dict[str, str], galaxy: str) -> list[str]:
+def install_collections(pdd: pathlib.Path, sources: dict[str, str], galaxy: str, home: pathlib.Path) -> list[str]:
     """ansible-galaxy collection install -r project/collections/requirements.yml into the private data directory."""
     requirements = pdd / 'project' / 'collections' / 'requirements.yml'
     if not requirements.exists():
@@ -99,8 +105,9 @@ def install_collections(pdd: pathlib.Path, sources: dict[str, str], galaxy: str)
         return []
     if sources:
         requirements = requirements_with_sources(requirements, sources, pdd / 'collections-requirements.yml')
+    # From the project, with the job's empty home: no ansible.cfg or Galaxy server settings of the caller leak in.
     proc = subprocess.run([galaxy, 'collection', 'install', '-r', str(requirements), '-p', str(pdd / COLLECTIONS)],
-                          capture_output=True, text=True, env=job_base_env(), check=False)
+                          capture_output=True, text=True, env=dict(job_base_env(), HOME=str(home)), cwd=str(pdd / 'project'), check=False)
     if proc.returncode != 0:
         raise JobError('installing the project requirements failed:\n%s%s' % (proc.stdout, proc.stderr))
     return [line.strip() for line in proc.stdout.splitlines() if 'was installed successfully' in line]
@@ -169,12 +176,26 @@ def drop_to(user: pwd.struct_passwd):
     return preexec
 
 
+def read_job_file(path: pathlib.Path) -> str | None:
+    """A file the job (maybe another, unprivileged user) wrote; never through a symlink it could have planted."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, encoding='utf-8') as handle:
+        return handle.read()
+
+
 def read_events(artifacts: pathlib.Path, pdd: pathlib.Path) -> dict[str, Any]:
-    """Recap, status and where the collection was loaded from, from runner's job events."""
+    """Recap, status and where the collection was loaded from, from runner's job events (<counter>-<uuid>.json)."""
     result: dict[str, Any] = {'stats': {}, 'collection_roots': [], 'failed_tasks': []}
     roots = set()
-    for path in sorted((artifacts / 'job_events').glob('*.json'), key=lambda p: int(p.name.split('-', 1)[0])):
-        event = json.loads(path.read_text(encoding='utf-8'))
+    numbered = [p for p in (artifacts / 'job_events').glob('[0-9]*-*.json') if p.name.split('-', 1)[0].isdigit()]
+    for path in sorted(numbered, key=lambda p: int(p.name.split('-', 1)[0])):
+        text = read_job_file(path)
+        if text is None:
+            continue
+        event = json.loads(text)
         data = event.get('event_data') or {}
         if event.get('event') == 'playbook_on_stats':
             result['stats'] = {key: data.get(key) or {} for key in ('ok', 'changed', 'failures', 'dark', 'skipped', 'rescued', 'ignored')}
@@ -204,6 +225,9 @@ def run_job(args: argparse.Namespace) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise JobError('%s: extra vars must be a mapping' % path)
         extravars.update(loaded)
+    for item in args.env + args.collection_source:
+        if '=' not in item:
+            raise JobError('%r: expected NAME=VALUE' % item)
     envvars = dict(item.split('=', 1) for item in args.env)
     sources = dict(item.split('=', 1) for item in args.collection_source)
 
@@ -211,21 +235,23 @@ def run_job(args: argparse.Namespace) -> dict[str, Any]:
     try:
         say('private data directory %s' % pdd, started)
         copy_project(pathlib.Path(args.project), pdd / 'project')
-        installed = install_collections(pdd, sources, galaxy)
+        home = pdd / 'home'
+        home.mkdir()
+        installed = install_collections(pdd, sources, galaxy, home)
         say('project copied, collections installed: %s' % (', '.join(installed) or 'none'), started)
         env = write_private_data(pdd, pathlib.Path(args.inventory), extravars, pathlib.Path(args.ssh_key) if args.ssh_key else None,
                                  pathlib.Path(args.kubeconfig).expanduser() if args.kubeconfig else None, envvars)
-        home = pdd / 'home'
-        home.mkdir()
         env.update({'ANSIBLE_COLLECTIONS_PATH': str(pdd / COLLECTIONS), 'ANSIBLE_FORCE_COLOR': 'False', 'ANSIBLE_NOCOLOR': '1',
                     'ANSIBLE_RETRY_FILES_ENABLED': 'False', 'ANSIBLE_SSH_CONTROL_PATH_DIR': str(pdd / 'cp'),
                     'ANSIBLE_LOCAL_TEMP': str(pdd / 'tmp')})
-        (pdd / 'env' / 'envvars').write_text(yaml.safe_dump(env), encoding='utf-8')
+        write_secret(pdd / 'env' / 'envvars', yaml.safe_dump(env))
+        # runner's own job timeout (what AWX sets from the job template's timeout): status "timeout", processes killed
+        write_secret(pdd / 'env' / 'settings', yaml.safe_dump({'job_timeout': int(args.timeout)}))
         cmdline = build_cmdline(args.user, args.check, args.diff, args.limit, args.verbosity)
         argv = [runner, 'run', str(pdd), '-p', args.playbook, '--inventory', str(pdd / 'inventory'), '--ident', args.ident,
-                '--cmdline', ' '.join(cmdline)]
+                '--cmdline', shlex.join(cmdline)]
         child_env = {'PATH': '%s:/usr/local/bin:/usr/bin:/bin' % pathlib.Path(runner).parent, 'HOME': str(home),
-                     'LANG': 'C.UTF-8', 'LC_ALL': 'C.UTF-8', 'USER': user.pw_name if user else 'root'}
+                     'LANG': 'C.UTF-8', 'LC_ALL': 'C.UTF-8', 'USER': (user or pwd.getpwuid(os.getuid())).pw_name}
         if user:
             chown_tree(pdd, user.pw_uid, user.pw_gid)
             check_usable_by(user, runner, pdd)
@@ -235,6 +261,10 @@ def run_job(args: argparse.Namespace) -> dict[str, Any]:
         with subprocess.Popen(argv, cwd=str(pdd), env=child_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, preexec_fn=drop_to(user) if user else os.setsid) as proc:
             assert proc.stdout is not None
+            # Should runner itself hang past its job_timeout, kill its whole session (ansible-playbook, ssh ...).
+            watchdog = threading.Timer(args.timeout + 60, os.killpg, (proc.pid, signal.SIGKILL))
+            watchdog.daemon = True
+            watchdog.start()
             tail: list[str] = []
             for line in proc.stdout:
                 tail = (tail + [line])[-40:]
@@ -243,15 +273,12 @@ def run_job(args: argparse.Namespace) -> dict[str, Any]:
                         say(line.strip().rstrip('*').strip(), started)
                 else:
                     sys.stdout.write(line)
-            try:
-                proc.wait(timeout=args.timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise
+            proc.wait()
+            watchdog.cancel()
         artifacts = pdd / 'artifacts' / args.ident
-        status_file = artifacts / 'status'
-        summary = {'status': status_file.read_text(encoding='utf-8').strip() if status_file.exists() else 'error',
-                   'rc': int((artifacts / 'rc').read_text(encoding='utf-8')) if (artifacts / 'rc').exists() else proc.returncode,
+        status, rc = read_job_file(artifacts / 'status'), read_job_file(artifacts / 'rc')
+        summary = {'status': status.strip() if status else 'error',
+                   'rc': int(rc) if rc and rc.strip().lstrip('-').isdigit() else proc.returncode,
                    'playbook': args.playbook, 'cmdline': cmdline, 'run_as': user.pw_name if user else None,
                    'seconds': round(time.monotonic() - started, 1), 'setup_seconds': round(setup_seconds, 1)}
         summary.update(read_events(artifacts, pdd))
@@ -280,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--env', action='append', default=[], help='NAME=VALUE environment variable of the job (repeatable)')
     parser.add_argument('--collection-source', action='append', default=[],
                         help='NAME=PATH: install collection NAME of collections/requirements.yml from a tarball or directory')
-    parser.add_argument('--user', default='root', help='the machine credential user (-u)')
+    parser.add_argument('--user', help='the machine credential user (-u); none without a machine credential')
     parser.add_argument('--check', action='store_true', help='job type check')
     parser.add_argument('--diff', action='store_true', help='show changes')
     parser.add_argument('--limit', default='', help='limit')
@@ -289,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--runner', help='ansible-runner executable (default: the one on PATH)')
     parser.add_argument('--ident', default='1', help='job id (names the private data directory and artifacts)')
     parser.add_argument('--tmp-dir', default=None, help='where private data directories are created (default: $TMPDIR)')
-    parser.add_argument('--timeout', type=float, default=3600, help='job timeout in seconds')
+    parser.add_argument('--timeout', type=int, default=3600, help='job timeout in seconds (runner job_timeout)')
     parser.add_argument('--summary', help='also write the JSON summary to this file')
     parser.add_argument('--keep', action='store_true', help='keep the private data directory')
     parser.add_argument('--quiet', action='store_true', help='print only play/task names with elapsed time, not the job output')

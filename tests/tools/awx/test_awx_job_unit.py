@@ -21,6 +21,7 @@ EE_BIN = ROOT / '.venv-ee' / 'bin'
 
 def test_command_line_is_the_one_awx_builds():
     assert awx_job.build_cmdline('root') == ['-u', 'root']
+    assert awx_job.build_cmdline() == []  # no machine credential, no -u
     assert awx_job.build_cmdline('ops', check=True, diff=True, limit='web', verbosity=3) == ['-u', 'ops', '--check', '--diff', '-l', 'web', '-vvv']
     assert awx_job.build_cmdline('ops', verbosity=9)[-1] == '-vvvvv'
 
@@ -91,6 +92,45 @@ def test_events_give_stats_failures_and_where_the_collection_was_loaded_from(tmp
     assert result['stats']['changed'] == {'cp1': 3} and result['stats']['failures'] == {'cp1': 1} and result['stats']['dark'] == {}
     assert result['failed_tasks'] == ['cp1: Join']
     assert result['collection_roots'] == ['<pdd>/requirements_collections/ansible_collections/kubeseed/cluster']
+
+
+def test_job_files_are_never_read_through_a_symlink(tmp_path):
+    """The job user owns the artifacts; a planted symlink must not make root read another file into the summary."""
+    secret = tmp_path / 'root-only'
+    secret.write_text('secret', encoding='utf-8')
+    (tmp_path / 'status').symlink_to(secret)
+    assert awx_job.read_job_file(tmp_path / 'status') is None
+    (tmp_path / 'rc').write_text('0', encoding='utf-8')
+    assert awx_job.read_job_file(tmp_path / 'rc') == '0'
+    events = tmp_path / 'artifacts' / '1' / 'job_events'
+    events.mkdir(parents=True)
+    (events / '1-abc.json').symlink_to(secret)
+    (events / 'abc-partial.json').write_text('{', encoding='utf-8')  # runner's partial files are not events
+    assert awx_job.read_events(tmp_path / 'artifacts' / '1', tmp_path)['stats'] == {}
+
+
+def _job_argv(project, inventory, *extra):
+    argv = [str(EE_BIN / 'python'), str(ROOT / 'tools' / 'awx' / 'awx_job.py'), '--project', str(project), '--inventory', str(inventory),
+            '--runner', str(EE_BIN / 'ansible-runner'), '--quiet', *extra]
+    if os.geteuid() == 0:
+        argv += ['--run-as', 'kubeseed-runner']
+    return argv
+
+
+def test_a_job_past_its_timeout_is_stopped_and_reported(tmp_path):
+    if not (EE_BIN / 'ansible-runner').exists():
+        pytest.fail('.venv-ee is missing: run make ee-venv (make setup does)')
+    (tmp_path / 'project').mkdir()
+    (tmp_path / 'project' / 'slow.yml').write_text(yaml.safe_dump([{
+        'name': 'slow', 'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
+        'tasks': [{'name': 'longer than the timeout', 'ansible.builtin.command': 'sleep 120', 'changed_when': False}]}]), encoding='utf-8')
+    inventory = tmp_path / 'hosts'
+    inventory.write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % (EE_BIN / 'python'), encoding='utf-8')
+    proc = subprocess.run(_job_argv(tmp_path / 'project', inventory, '--playbook', 'slow.yml', '--timeout', '3'),
+                          capture_output=True, text=True, timeout=100, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary['status'] == 'timeout' and summary['seconds'] < 60, summary
 
 
 def test_a_real_job_through_ansible_runner(tmp_path, request):
