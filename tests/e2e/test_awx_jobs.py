@@ -54,13 +54,16 @@ def awx(lab, tmp_path_factory):
     return {'work': work, 'tarball': next(work.glob('kubeseed-cluster-*.tar.gz')), 'inventory': inventory, 'key': key, 'jobs': iter(range(1, 100))}
 
 
-def job(awx, playbook: str, *flags: str, survey: dict | None = None, kubeconfig: pathlib.Path | None = None) -> tuple[dict, str]:
+def job(awx, playbook: str, *flags: str, survey: dict | None = None, kubeconfig: pathlib.Path | None = None,
+        machine_credential: bool = False) -> tuple[dict, str]:
     ident = str(next(awx['jobs']))
     summary = awx['work'] / ('summary-%s.json' % ident)
     argv = [str(EE_BIN / 'python'), str(ROOT / 'tools' / 'awx' / 'awx_job.py'), '--project', str(PROJECT), '--playbook', playbook,
-            '--inventory', str(awx['inventory']), '--ssh-key', awx['key'], '--user', 'root', '--run-as', JOB_USER,
+            '--inventory', str(awx['inventory']), '--run-as', JOB_USER,
             '--runner', str(EE_BIN / 'ansible-runner'), '--collection-source', 'kubeseed.cluster=%s' % awx['tarball'],
             '--ident', ident, '--summary', str(summary), *flags]
+    if machine_credential:  # user root and the lab key, loaded into runner's ssh-agent
+        argv += ['--user', 'root', '--ssh-key', awx['key']]
     if survey is not None:
         path = awx['work'] / ('extravars-%s.yml' % ident)
         path.write_text(yaml.safe_dump(survey), encoding='utf-8')
@@ -80,7 +83,7 @@ def job(awx, playbook: str, *flags: str, survey: dict | None = None, kubeconfig:
 
 
 def test_cluster_job_from_bare_hosts(awx):
-    summary, output = job(awx, 'playbooks/cluster.yml', '-v')
+    summary, output = job(awx, 'playbooks/cluster.yml', '-v', machine_credential=True)
     assert summary['status'] == 'successful', output[-6000:]
     assert summary['run_as'] == JOB_USER and summary['cmdline'] == ['-u', 'root', '-v']
     assert summary['collection_roots'] == ['<pdd>/requirements_collections/ansible_collections/kubeseed/cluster']
@@ -92,7 +95,7 @@ def test_cluster_job_from_bare_hosts(awx):
 def test_second_cluster_job_changes_nothing(awx):
     if 'cluster' not in STATE:
         pytest.fail('needs test_cluster_job_from_bare_hosts')
-    summary, output = job(awx, 'playbooks/cluster.yml')
+    summary, output = job(awx, 'playbooks/cluster.yml', machine_credential=True)
     assert summary['status'] == 'successful', output[-6000:]
     assert summary['changed_total'] == 0, summary['stats']['changed']
     print('cluster job: %.0fs, second job: %.0fs' % (STATE['cluster']['seconds'], summary['seconds']))
@@ -111,6 +114,7 @@ def test_apps_job_with_the_kubeconfig_credential_and_survey(awx, tmp_path):
     survey = {'frontend_image_tag': '0.1.0', 'backend_image_tag': '0.1.0'}
     first, output = job(awx, 'playbooks/apps.yml', survey=survey, kubeconfig=kubeconfig)
     assert first['status'] == 'successful', output[-6000:]
+    assert first['cmdline'] == []  # no machine credential on this job template
     assert first['changed_total'] > 0
     assert yaml.safe_load(proc.stdout)['users'][0]['user']['client-key-data'] not in output
     bundle = subprocess.run([str(VENV_BIN / 'python'), str(ROOT / 'tools' / 'bundle' / 'bundle.py'), 'path'], capture_output=True, text=True,

@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--check', action='store_true', help='job type check')
     parser.add_argument('--diff', action='store_true', help='show changes')
     parser.add_argument('--limit', default='', help='limit')
-    parser.add_argument('-v', '--verbosity', type=int, default=0, help='verbosity 0-5')
+    parser.add_argument('-v', '--verbose', dest='verbosity', action='count', default=0, help='verbosity (-v ... -vvvvv, as AWX 1-5)')
     parser.add_argument('--run-as', help='run the job as this unprivileged user (needs root), like the uid 1000 of an EE')
     parser.add_argument('--runner', help='ansible-runner executable (default: the one on PATH)')
     parser.add_argument('--ident', default='1', help='job id (names the private data directory and artifacts)')
