@@ -34,6 +34,16 @@ def _group(groups: dict, name: str) -> list:
     return list(groups.get(name) or [])
 
 
+def _merged(by_message: dict, host_count: int) -> list[str]:
+    """One line per message; ' (on h1, h2)' when it holds for some of several hosts only."""
+    messages = []
+    for message, where in sorted(by_message.items()):
+        if host_count > 1 and len(where) < host_count:
+            message += ' (on %s)' % ', '.join(where)
+        messages.append(message)
+    return messages
+
+
 def _schema_violations(hosts: dict) -> tuple[list[str], dict]:
     """Schema-check every host's variables; merge identical messages across hosts.
 
@@ -46,12 +56,7 @@ def _schema_violations(hosts: dict) -> tuple[list[str], dict]:
         effective[host] = dict(cluster_defaults(), **user_vars)
         for message in validate(CLUSTER_SCHEMA, effective[host]):
             by_message.setdefault(message, []).append(host)
-    messages = []
-    for message, where in sorted(by_message.items()):
-        if len(hosts) > 1 and len(where) < len(hosts):
-            message += ' (on %s)' % ', '.join(where)
-        messages.append(message)
-    return messages, effective
+    return _merged(by_message, len(hosts)), effective
 
 
 def _consistency(effective: dict) -> list[str]:
@@ -193,12 +198,7 @@ def _role_settings(hosts: dict, role_options: dict) -> tuple[list[str], dict]:
             spec = {name: {k: v for k, v in role_options[name].items() if k in ('type', 'elements', 'choices')} for name in settings}
             for error in ArgumentSpecValidator(spec).validate(settings).errors:
                 by_message.setdefault('%s (role setting, see the role\'s argument_specs)' % error, []).append(host)
-    messages = []
-    for message, where in sorted(by_message.items()):
-        if len(hosts) > 1 and len(where) < len(hosts):
-            message += ' (on %s)' % ', '.join(where)
-        messages.append(message)
-    return messages, remaining
+    return _merged(by_message, len(hosts)), remaining
 
 
 def validate_cluster(groups: dict, hosts: dict, role_options: dict | None = None) -> list[str]:
