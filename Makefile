@@ -80,7 +80,7 @@ compat: ## sanity + units on the newest ansible-core with Python 3.12 (skipped w
 
 .PHONY: schemas
 schemas: venv link ## regenerate schemas/*.json from the schemas in plugins/module_utils
-	$(PY) scripts/gen-schemas.py
+	PYTHONPATH=$(ROOT)/.ansible/collections $(PY) scripts/gen-schemas.py
 
 .PHONY: changelog
 changelog: venv link ## regenerate CHANGELOG.md from changelogs/fragments (and the plugin list)

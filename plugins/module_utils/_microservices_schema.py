@@ -12,6 +12,8 @@ initialDelaySeconds ...) so that what a team writes reads like the object it bec
 """
 from __future__ import annotations
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema import CLUSTER_SCHEMA
+
 DNS_LABEL = r'^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'          # RFC 1035 label: Service and Deployment names
 DNS_LABEL_1123 = r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'   # RFC 1123 label: namespaces
 DNS_SUBDOMAIN = r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
@@ -213,7 +215,11 @@ MICROSERVICES_SCHEMA: dict = {
         'kubeseed_microservices_force_conflicts': {'type': 'boolean', 'default': False,
                                                    'description': 'Take over fields another field manager (kubectl edit, another tool) owns.'},
         'kubeseed_microservices_kubeconfig': {'type': 'string', 'default': '',
-                                              'description': 'Kubeconfig path (empty: K8S_AUTH_KUBECONFIG, then ~/.kube/config, then in-cluster).'},
+                                              'description': 'Kubeconfig path (empty: K8S_AUTH_KUBECONFIG, then the kubeconfig the cluster '
+                                                             'playbook wrote (kubeseed_kubeconfig_dest), then ~/.kube/config, then in-cluster).'},
+        # Contract variables of the cluster half that only locate the kubeconfig the cluster playbook wrote.
+        'kubeseed_cluster_name': CLUSTER_SCHEMA['properties']['kubeseed_cluster_name'],
+        'kubeseed_kubeconfig_dest': CLUSTER_SCHEMA['properties']['kubeseed_kubeconfig_dest'],
         'kubeseed_microservices_context': {'type': 'string', 'default': '', 'description': 'Kubeconfig context (empty: the current one).'},
     },
     '$defs': {'service': SERVICE_SCHEMA},
