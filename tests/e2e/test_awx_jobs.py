@@ -17,7 +17,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import INVENTORY, ROOT, VENV_BIN
+from conftest import INVENTORY, ROOT, VENV_BIN, fresh_lab
 
 EE_BIN = ROOT / '.venv-ee' / 'bin'
 PROJECT = ROOT / 'docs' / 'awx-project'
@@ -27,8 +27,8 @@ STATE: dict = {}
 
 
 @pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    from conftest import fresh_lab  # pylint: disable=import-outside-toplevel
+def lab():
+    """1 control plane + 1 worker, bare."""
     yield from fresh_lab(1, 1)
 
 
