@@ -29,9 +29,11 @@ options:
     description:
       - The services, as described by the C($defs.service) schema in C(schemas/microservices.schema.json)
         (see the C(microservices) role's C(kubeseed_microservices) variable).
-      - A service's C(secrets) may be given inline, but prefer O(secrets) so Ansible hides them in every output.
-    type: list
-    elements: dict
+      - Any value is accepted here and checked by that schema, so a wrong type is reported with its path
+        (C(kubeseed_microservices[0].ports: 8080 is an integer, expected a list)) instead of failing the argument parsing.
+      - A service's C(secrets) may be given inline; the action plugin moves them into O(service_secrets) before the module
+        runs, so they are hidden in every output like O(secrets).
+    type: raw
     default: []
   secrets:
     description:
@@ -39,6 +41,26 @@ options:
       - Stored in the Secret C(<service>-secrets); never logged, never returned and never shown in a diff.
     type: dict
     default: {}
+  service_secrets:
+    description:
+      - Each service's inline C(secrets), by position in O(services) (V(null) for a service without). Set by the action plugin
+        from the inline C(secrets) of O(services); rarely set by hand.
+    type: list
+    elements: raw
+    default: []
+  allow_empty:
+    description:
+      - With O(state=present) and O(prune), an empty O(services) would delete every object of the set. That is refused unless
+        this is V(true), so that a misspelt or empty variable never deletes a whole set. O(state=absent) needs no such flag.
+    type: bool
+    default: false
+  check_variables:
+    description:
+      - Refuse the task when a C(kubeseed_microservices*) variable of the host is not one of the C(microservices) role's variables
+        (a misspelt C(kubeseed_microservice) would otherwise be ignored, and the role would run with an empty list).
+        Checked on the controller by the action plugin, before the module runs. The role sets it.
+    type: bool
+    default: false
   set_name:
     description:
       - Name of this set of services (label C(kubeseed.io/set)). O(prune) and O(state=absent) only touch objects of this set.
@@ -116,6 +138,9 @@ attributes:
   diff_mode:
     support: full
     description: One diff per changed, created or deleted object; Secret values are replaced by C(<hidden>) or C(<hidden, changed>).
+  action:
+    support: full
+    description: An action plugin checks the variables and moves inline secrets into a no_log option, then runs the module.
 notes:
   - "Run it where the cluster is reachable, usually on the controller (C(delegate_to: localhost) or a play on localhost)."
 seealso:
@@ -174,6 +199,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_client as k8s
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_guard as guard
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_ops as ops
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
@@ -183,8 +209,11 @@ def main() -> None:
     """Validate, converge, exit."""
     module = AnsibleModule(
         argument_spec={
-            'services': {'type': 'list', 'elements': 'dict', 'default': []},
+            'services': {'type': 'raw', 'default': []},
             'secrets': {'type': 'dict', 'default': {}, 'no_log': True},
+            'service_secrets': {'type': 'list', 'elements': 'raw', 'default': [], 'no_log': True},
+            'allow_empty': {'type': 'bool', 'default': False},
+            'check_variables': {'type': 'bool', 'default': False},
             'set_name': {'type': 'str', 'default': 'apps'},
             'namespace': {'type': 'str', 'default': 'default'},
             'state': {'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
@@ -210,16 +239,21 @@ def main() -> None:
     if not HAS_JSONSCHEMA:
         module.fail_json(msg=missing_required_lib('jsonschema'), exception=str(JSONSCHEMA_IMPORT_ERROR))
     params = module.params
-    services = params['services'] if params['state'] == 'present' else []
-    # Inline secret values are hidden from every output too, not only those given in the secrets option.
-    for svc in services:
-        for value in (svc.get('secrets') or {}).values() if isinstance(svc, dict) and isinstance(svc.get('secrets'), dict) else []:
-            module.no_log_values.add(str(value))
+    given = guard.join_secrets(params['services'], params['service_secrets'])
+    # Every secret value is hidden from every output (result, message, diff, -vvv), whatever its shape or validity.
+    for svc in given if isinstance(given, list) else []:
+        if isinstance(svc, dict):
+            module.no_log_values.update(guard.secret_values(svc.get('secrets')))
+    module.no_log_values.update(guard.secret_values(params['secrets']))
     for values in params['secrets'].values():
         if not isinstance(values, dict):
             module.fail_json(msg='secrets: each entry must be a mapping of key: value for one service')
 
-    problems = render.validate_services(services, params['namespace'], params['set_name'], params['secrets'])
+    services = given if params['state'] == 'present' else []
+    problems = guard.empty_set_problem(given, params['state'], params['prune'], params['allow_empty'], params['set_name'],
+                                       allow_name='kubeseed_microservices_allow_empty (module option allow_empty)')
+    if not problems:
+        problems = render.validate_services(services, params['namespace'], params['set_name'], params['secrets'])
     if problems:
         module.fail_json(msg='%d problem(s) in the microservices; nothing was applied:\n- %s' % (len(problems), '\n- '.join(problems)),
                          problems=problems)

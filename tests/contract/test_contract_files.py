@@ -166,3 +166,11 @@ def test_execution_environment_venv_matches_the_declared_requirements(root):
     assert {'ansible-core', 'ansible-runner'} <= set(ee)
     for name, version in ee.items():
         assert dev.get(name) == version, '%s: ee.txt pins %s, dev.txt %s' % (name, version, dev.get(name))
+
+
+def test_microservices_guard_knows_exactly_the_role_variables(root):
+    """The misspelt-variable guard must know every variable the role documents (else it would refuse a real one)."""
+    from ansible_collections.kubeseed.cluster.plugins.module_utils._microservices_guard import ROLE_VARIABLES
+    specs = yaml.safe_load((root / 'roles' / 'microservices' / 'meta' / 'argument_specs.yml').read_text(encoding='utf-8'))
+    documented = {name for name in specs['argument_specs']['main']['options'] if name.startswith('kubeseed_microservices')}
+    assert documented == set(ROLE_VARIABLES)

@@ -127,3 +127,69 @@ def test_demo_services_answer_through_node_port_and_rerun_changes_nothing():
     print(check.stdout)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count('-> frontend pod') == 2  # answered on both workers
+
+
+def _on(host: str, *argv: str) -> str:
+    """Run a command on a lab host (as root), return its stdout."""
+    proc = subprocess.run(
+        [str(ROOT / '.venv' / 'bin' / 'ansible'), '-i', str(ROOT / 'inventories' / 'lab'), host, '-m', 'ansible.builtin.command',
+         '-a', ' '.join(argv), '--one-line'], cwd=ROOT, capture_output=True, text=True, check=False,
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'), ANSIBLE_NOCOLOR='1'))
+    assert ' | CHANGED | rc=0 ' in proc.stdout or ' | SUCCESS ' in proc.stdout, proc.stdout + proc.stderr
+    return proc.stdout.split('(stdout) ', 1)[-1] if '(stdout) ' in proc.stdout else ''
+
+
+def _changed_tasks(output: str) -> dict:
+    """{task name: [hosts it changed]} from the default callback's output."""
+    tasks, task = {}, None
+    for line in output.splitlines():
+        if line.startswith('TASK ['):
+            task = line[len('TASK ['):].split(']')[0]
+        elif task and line.startswith('changed: ['):
+            tasks.setdefault(task, []).append(line[len('changed: ['):].split(']')[0].split(' ->')[0])
+    return tasks
+
+
+def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
+    demo_image = 'kubeseed.local/demo:0.1.0'
+    # Drift by hand: a sysctl, a stopped kubelet and a removed image on one worker, a stopped containerd on the other.
+    _on('ks-w1', 'sysctl', '-w', 'net.ipv4.ip_forward=0')
+    _on('ks-w1', 'systemctl', 'stop', 'kubelet')
+    _on('ks-w1', 'ctr', '-n', 'k8s.io', 'images', 'rm', demo_image)
+    _on('ks-w2', 'systemctl', 'stop', 'containerd')
+
+    check = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
+    check.assert_ok()
+    changed = _changed_tasks(check.output)
+    print('check mode predicted: %s' % changed)
+    assert 'ks-w1' in changed['kubeseed.cluster.node : Swap off, kernel features and sysctls, now and across reboots']
+    assert 'net.ipv4.ip_forward = 0' in check.output and 'net.ipv4.ip_forward = 1' in check.output
+    assert changed['kubeseed.cluster.kube_packages : Kubelet enabled, and running once the node is in a cluster'] == ['ks-w1']
+    assert changed['kubeseed.cluster.containerd : Start containerd'] == ['ks-w2']
+    # ks-w1: only the removed image is missing; ks-w2: containerd does not answer, a run starts it before importing
+    assert sorted(changed["kubeseed.cluster.kube_packages : Import the bundle's images that containerd lacks (Kubernetes' own and the "
+                          "demo service's)"]) == ['ks-w1', 'ks-w2']
+    assert {h for h, r in check.recap.items() if r['changed']} == {'ks-w1', 'ks-w2'}
+    # ... and changed nothing
+    assert _on('ks-w1', 'sysctl', '-n', 'net.ipv4.ip_forward').strip() == '0'
+    assert 'inactive' in subprocess.run(
+        [str(ROOT / '.venv' / 'bin' / 'ansible'), '-i', str(ROOT / 'inventories' / 'lab'), 'ks-w1', '-m', 'ansible.builtin.command',
+         '-a', 'systemctl is-active kubelet', '--one-line'], cwd=ROOT, capture_output=True, text=True, check=False,
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'))).stdout
+
+    # A run limited to the worker heals it and waits until that node is Ready again.
+    limited = playbook('site.yml', '-i', str(lab_cluster), '-l', 'ks-w1')
+    limited.assert_ok()
+    assert 'TASK [kubeseed.cluster.control_plane : Wait until the nodes of this run are Ready and CoreDNS is available]' in limited.output
+    assert _on('ks-w1', 'sysctl', '-n', 'net.ipv4.ip_forward').strip() == '1'
+    assert _on('ks-w1', 'systemctl', 'is-active', 'kubelet').strip() == 'active'
+    assert demo_image in _on('ks-w1', 'ctr', '-n', 'k8s.io', 'images', 'list', '--quiet')
+
+    healed = playbook('site.yml', '-i', str(lab_cluster))
+    healed.assert_ok()
+    assert _on('ks-w2', 'systemctl', 'is-active', 'containerd').strip() == 'active'
+    again = playbook('site.yml', '-i', str(lab_cluster))
+    again.assert_ok()
+    assert {h: r['changed'] for h, r in again.recap.items() if r['changed']} == {}
+    nodes = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
+    assert all([c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'] == ['True'] for n in nodes)

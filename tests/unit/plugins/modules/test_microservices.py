@@ -46,3 +46,36 @@ def test_missing_kubeconfig_is_a_clear_failure(capsys, tmp_path):
     result = _run(capsys, kubeconfig=str(tmp_path / 'nope'), services=[{'name': 'api', 'image': 'a:1'}])
     assert result['failed'] is True
     assert 'does not exist: set kubeconfig (or K8S_AUTH_KUBECONFIG)' in result['msg']
+
+
+def test_empty_list_with_prune_is_refused_before_any_cluster_contact(capsys, tmp_path):
+    result = _run(capsys, kubeconfig=str(tmp_path / 'does-not-exist'), services=[], set_name='shop')
+    assert result['failed'] is True
+    assert result['problems'][0].startswith("kubeseed_microservices: is empty, and with prune on that would delete every object of set 'shop'")
+    # allow_empty says it was meant: then the cluster is contacted (and here, the kubeconfig is missing)
+    allowed = _run(capsys, kubeconfig=str(tmp_path / 'does-not-exist'), services=[], set_name='shop', allow_empty=True)
+    assert 'does not exist' in allowed['msg']
+
+
+@pytest.mark.parametrize('services', ['api', {'name': 'api'}, 8080, [['api']], ['api'], [{'name': ['api'], 'image': {'a': 1}}]])
+def test_any_wrong_type_is_a_problem_with_a_path_not_a_traceback(capsys, tmp_path, services):
+    result = _run(capsys, kubeconfig=str(tmp_path / 'does-not-exist'), services=services)
+    assert result['failed'] is True and result['problems'], result
+    assert all(p.startswith('kubeseed_microservices') for p in result['problems']), result['problems']
+    assert 'Traceback' not in json.dumps(result) and '<class' not in json.dumps(result)
+
+
+@pytest.mark.parametrize('secrets', [
+    ['%s' % SECRET],                          # a list instead of a mapping
+    {'PASSWORD': SECRET, 'bad key!': SECRET},  # a key Kubernetes refuses
+    {'PASSWORD': [SECRET]},                    # a value that is not a string
+    {'PASSWORD': {'nested': SECRET}},
+    {'PASSWORD': SECRET},                      # fine secrets, but the service has no name
+])
+def test_inline_secrets_never_appear_whatever_breaks(capsys, tmp_path, secrets):
+    # what the action plugin sends: services without their secrets, and the secrets by position (no_log)
+    result = _run(capsys, kubeconfig=str(tmp_path / 'does-not-exist'),
+                  services=[{'image': 'registry.example.com/a:1', 'replicas': 'two'}, {'name': 'b', 'image': 'b:1'}],
+                  service_secrets=[secrets, None])
+    assert result['failed'] is True and result['problems']
+    assert SECRET not in json.dumps(result)

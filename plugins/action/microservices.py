@@ -1,0 +1,38 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of kubeseed.cluster.microservices: refuse misspelt role variables, and take every service's
+inline ``secrets`` out of ``services`` into the module's no_log option, before the module runs.
+
+Nothing here is templated from the secret values and nothing raises on a malformed list: a broken entry
+(no name, secrets given as a list) reaches the module's validation, which reports it by path without values.
+"""
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_guard as guard
+
+
+class ActionModule(ActionBase):
+    """Check the role's variables (check_variables), move inline secrets, run the module."""
+
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        args = dict(self._task.args)
+        if args.pop('check_variables', False) in (True, 'true', 'True', 'yes', 1):
+            problems = guard.unknown_variables(list(task_vars))
+            if problems:
+                result.update(failed=True, changed=False, problems=problems,
+                               msg='%d problem(s) in the microservices variables; nothing was applied:\n- %s'
+                                   % (len(problems), '\n- '.join(problems)))
+                return result
+        services, inline = guard.split_secrets(args.get('services', []))
+        if any(entry is not None for entry in inline):
+            args['services'] = services
+            args['service_secrets'] = inline
+        result.update(self._execute_module(module_name='kubeseed.cluster.microservices', module_args=args, task_vars=task_vars))
+        return result

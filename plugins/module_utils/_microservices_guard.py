@@ -1,0 +1,106 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Guards of the apps half against the mistakes that delete or leak: a misspelt role variable (Ansible
+ignores it, so the role would run with an empty list and prune the whole set), an empty list with prune,
+and Secret values that must be taken out of everything that can be shown.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+
+ROOT = 'kubeseed_microservices'
+# Every variable the microservices role reads (roles/microservices/meta/argument_specs.yml; a contract test keeps
+# them equal) and the one it registers.
+ROLE_VARIABLES = (
+    'kubeseed_microservices',
+    'kubeseed_microservices_namespace',
+    'kubeseed_microservices_set',
+    'kubeseed_microservices_state',
+    'kubeseed_microservices_prune',
+    'kubeseed_microservices_allow_empty',
+    'kubeseed_microservices_create_namespaces',
+    'kubeseed_microservices_wait',
+    'kubeseed_microservices_wait_timeout',
+    'kubeseed_microservices_force_conflicts',
+    'kubeseed_microservices_kubeconfig',
+    'kubeseed_microservices_context',
+)
+REGISTERED = ('kubeseed_microservices_result',)
+# kubeseed_* variables whose name is close to one of ours but that belong to someone else.
+_OTHERS_PREFIXES = ('kubeseed_cluster_', 'kubeseed_kubeconfig_')
+_CUTOFF = 0.84
+
+
+def unknown_variables(names: list) -> list:
+    """'name: unknown variable; did you mean ...?' for every kubeseed_microservices* look-alike that is not ours.
+
+    A name is ours to judge when it starts with 'kubeseed_micro' or is close to one of the role's variables.
+    """
+    known = set(ROLE_VARIABLES) | set(REGISTERED)
+    problems = []
+    for name in sorted(set(n for n in names if isinstance(n, str) and n.startswith('kubeseed_'))):
+        if name in known or name.startswith(_OTHERS_PREFIXES):
+            continue
+        match = difflib.get_close_matches(name, ROLE_VARIABLES, n=1, cutoff=_CUTOFF)
+        if not name.startswith('kubeseed_micro') and not match:
+            continue
+        if not match:
+            match = difflib.get_close_matches(name, ROLE_VARIABLES, n=1, cutoff=0.5)
+        problems.append('%s: unknown variable%s (Ansible would ignore it, and a role run without its real value could prune the '
+                        'whole set; fix the name or remove it)' % (name, '; did you mean %s?' % match[0] if match else ''))
+    return problems
+
+
+def empty_set_problem(services: object, state: str, prune: bool, allow_empty: bool, set_name: str, root: str = ROOT,
+                      allow_name: str = ROOT + '_allow_empty') -> list:
+    """An empty service list with prune would delete every object of the set: only with an explicit allow_empty."""
+    if state != 'present' or not prune or allow_empty:
+        return []
+    if services in (None, '') or (isinstance(services, (list, dict)) and not services):
+        return ['%s: is empty, and with prune on that would delete every object of set %r; list the services, or set %s: true '
+                'to really remove them all (or state: absent)' % (root, set_name, allow_name)]
+    return []
+
+
+def secret_values(value: object) -> set:
+    """Every scalar inside a secrets value, as the strings Ansible must hide (keys are names, not secrets)."""
+    found = set()
+    if isinstance(value, dict):
+        for item in value.values():
+            found |= secret_values(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            found |= secret_values(item)
+    elif value is not None and not isinstance(value, bool):
+        text = str(value)
+        if text:
+            found.add(text)
+    return found
+
+
+def split_secrets(services: object) -> tuple:
+    """(services without their 'secrets', [each service's secrets or None]) for any input shape; never raises."""
+    if not isinstance(services, list):
+        return services, []
+    stripped, secrets = [], []
+    for svc in services:
+        if isinstance(svc, dict) and 'secrets' in svc:
+            svc = dict(svc)
+            secrets.append(svc.pop('secrets'))
+        else:
+            secrets.append(None)
+        stripped.append(svc)
+    return stripped, secrets
+
+
+def join_secrets(services: object, secrets: object) -> object:
+    """services with each one's secrets back in place (the inverse of split_secrets)."""
+    if not isinstance(services, list) or not isinstance(secrets, list):
+        return services
+    joined = []
+    for index, svc in enumerate(services):
+        if index < len(secrets) and secrets[index] is not None and isinstance(svc, dict):
+            svc = dict(copy.copy(svc), secrets=secrets[index])
+        joined.append(svc)
+    return joined

@@ -1,0 +1,143 @@
+#!/usr/bin/python
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: cluster_ready
+short_description: Wait until the nodes of a run are Ready and the cluster's Deployments are available
+version_added: 0.2.0
+description:
+  - Runs on a control plane with its admin kubeconfig and asks the API server, every two seconds, until every node of
+    O(nodes) is Ready and every Deployment of O(deployments) has all its replicas available, or O(timeout) passes.
+  - On timeout it fails and names each node that is not Ready with its conditions (for example
+    C(w1: Ready=Unknown NodeStatusUnknown: Kubelet stopped posting node status.)), and each Deployment that is not available.
+  - Read-only. In check mode it looks once and does not wait; what is not ready is reported as a warning, because a real run
+    would first make the changes the check predicts (for example start a stopped kubelet).
+author:
+  - kubeseed maintainers (@kubeseed)
+options:
+  nodes:
+    description: Names of the nodes that must be Ready (the nodes of the run).
+    type: list
+    elements: str
+    required: true
+  deployments:
+    description: Deployments (C(namespace/name)) that must have all replicas available.
+    type: list
+    elements: str
+    default: []
+  kubeconfig:
+    description: Admin kubeconfig on the host.
+    type: path
+    default: /etc/kubernetes/admin.conf
+  timeout:
+    description: Seconds to wait for all of them together.
+    type: int
+    default: 300
+attributes:
+  check_mode:
+    support: full
+    description: Looks once without waiting; reports what is not ready as a warning.
+  diff_mode:
+    support: none
+    description: Changes nothing.
+  platform:
+    support: full
+    platforms: posix
+    description: A control plane host with C(kubectl).
+'''
+
+EXAMPLES = r'''
+- name: Wait for the nodes of this run and CoreDNS
+  kubeseed.cluster.cluster_ready:
+    nodes: "{{ ansible_play_hosts_all }}"
+    deployments: [kube-system/coredns]
+'''
+
+RETURN = r'''
+nodes:
+  description: Every node of the cluster with its role, readiness and versions.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: cp1, role: control-plane, ready: true, kubelet_version: v1.37.2, container_runtime: containerd://1.6.20}]
+not_ready:
+  description: Why each node of O(nodes) or Deployment of O(deployments) is not ready (empty when all are).
+  returned: always
+  type: list
+  elements: str
+'''
+
+import json
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _cluster_ready as ready
+
+POLL_SECONDS = 2
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            'nodes': {'type': 'list', 'elements': 'str', 'required': True},
+            'deployments': {'type': 'list', 'elements': 'str', 'default': []},
+            'kubeconfig': {'type': 'path', 'default': '/etc/kubernetes/admin.conf'},
+            'timeout': {'type': 'int', 'default': 300},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    for ref in params['deployments']:
+        if ref.count('/') != 1:
+            module.fail_json(msg='deployments: %r is not namespace/name' % ref)
+    kubectl = module.get_bin_path('kubectl')
+    if module.check_mode and (kubectl is None or not os.path.exists(params['kubeconfig'])):
+        module.exit_json(changed=False, nodes=[], not_ready=[], msg='no cluster yet (check mode): nothing to wait for')
+    if kubectl is None:
+        module.fail_json(msg='kubectl is not installed on this host (role kube_packages installs it)')
+    base = [kubectl, '--kubeconfig', params['kubeconfig']]
+
+    def get(*args: str) -> tuple:
+        rc, out, err = module.run_command(base + list(args) + ['--output', 'json'])
+        if rc != 0:
+            return None, err.strip()
+        try:
+            return json.loads(out), None
+        except ValueError:
+            return None, 'kubectl printed no JSON'
+
+    deadline = time.monotonic() + max(params['timeout'], 0)
+    while True:
+        nodes, error = get('get', 'nodes')
+        problems = ['API server: %s' % error] if nodes is None else ready.not_ready(nodes, params['nodes'])
+        for ref in params['deployments']:
+            namespace, name = ref.split('/')
+            deployment, error = get('--namespace', namespace, 'get', 'deployment', name)
+            if deployment is None and error and 'NotFound' not in error:
+                problems.append('%s: %s' % (ref, error))
+            else:
+                problem = ready.deployment_problem(deployment, ref)
+                if problem:
+                    problems.append(problem)
+        if not problems or module.check_mode or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    summaries = []
+    for node in (nodes or {}).get('items') or []:
+        summary = ready.node_summary(node)
+        summary.pop('conditions')
+        summaries.append(summary)
+    result = {'changed': False, 'nodes': summaries, 'not_ready': problems}
+    if problems and module.check_mode:
+        module.warn('not ready now (a real run would first apply the predicted changes, then wait): ' + '; '.join(problems))
+    elif problems:
+        module.fail_json(msg='not ready after %ss:\n- %s' % (params['timeout'], '\n- '.join(problems)), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

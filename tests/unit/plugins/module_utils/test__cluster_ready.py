@@ -1,0 +1,37 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which nodes of a run are not Ready, and why (from kubectl's JSON)."""
+from __future__ import annotations
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _cluster_ready as ready
+
+
+def _node(name, ready_status='True', reason='KubeletReady', message='kubelet is posting ready status', labels=None, **pressure):
+    conditions = [{'type': 'Ready', 'status': ready_status, 'reason': reason, 'message': message}]
+    conditions += [{'type': k, 'status': v, 'reason': k + 'Reason', 'message': k + ' message'} for k, v in pressure.items()]
+    return {'metadata': {'name': name, 'labels': labels or {}},
+            'status': {'conditions': conditions, 'nodeInfo': {'kubeletVersion': 'v1.37.2', 'containerRuntimeVersion': 'containerd://1.6.20'}}}
+
+
+def test_ready_nodes_give_no_problem_and_nodes_outside_the_run_are_ignored():
+    nodes = {'items': [_node('cp1', labels={'node-role.kubernetes.io/control-plane': ''}), _node('w1'),
+                       _node('w9', 'False', 'KubeletNotReady', 'container runtime network not ready')]}
+    assert ready.not_ready(nodes, ['cp1', 'w1']) == []
+    assert ready.node_summary(nodes['items'][0])['role'] == 'control-plane'
+
+
+def test_not_ready_nodes_are_named_with_their_conditions():
+    nodes = {'items': [_node('w1', 'Unknown', 'NodeStatusUnknown', 'Kubelet stopped posting node status.'),
+                       _node('w2', 'False', 'KubeletNotReady', 'PLEG is not healthy', DiskPressure='True', MemoryPressure='False')]}
+    assert ready.not_ready(nodes, ['w1', 'w2', 'w3']) == [
+        'w1: Ready=Unknown NodeStatusUnknown: Kubelet stopped posting node status.',
+        'w2: Ready=False KubeletNotReady: PLEG is not healthy; DiskPressure=True DiskPressureReason: DiskPressure message',
+        'w3: not registered with the API server (its kubelet has not joined or is not running)',
+    ]
+
+
+def test_deployment_availability():
+    assert ready.deployment_problem({'spec': {'replicas': 2}, 'status': {'availableReplicas': 2}}, 'kube-system/coredns') is None
+    assert ready.deployment_problem({'spec': {'replicas': 2}, 'status': {}}, 'kube-system/coredns') == \
+        'kube-system/coredns: 0 of 2 replicas available'
+    assert ready.deployment_problem(None, 'kube-system/coredns') == 'kube-system/coredns: no such Deployment'

@@ -1,0 +1,65 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Misspelt role variables, the empty-set guard and secret handling of the apps half."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_guard as guard
+
+
+@pytest.mark.parametrize('name, suggestion', [
+    ('kubeseed_microservice', 'kubeseed_microservices'),
+    ('kubeseed_micro_services', 'kubeseed_microservices'),
+    ('kubeseed_microservices_prun', 'kubeseed_microservices_prune'),
+    ('kubeseed_microservices_namepsace', 'kubeseed_microservices_namespace'),
+    ('kubeseed_microservice_set', 'kubeseed_microservices_set'),
+    ('kubeseed_microservices_allow_empy', 'kubeseed_microservices_allow_empty'),
+    ('kubeseed_microservcies', 'kubeseed_microservices'),
+])
+def test_misspelt_variable_is_refused_with_a_suggestion(name, suggestion):
+    problems = guard.unknown_variables(['kubeseed_microservices', 'ansible_host', name])
+    assert problems == [problems[0]] and problems[0].startswith('%s: unknown variable; did you mean %s?' % (name, suggestion))
+
+
+def test_known_and_unrelated_variables_pass():
+    names = list(guard.ROLE_VARIABLES) + list(guard.REGISTERED) + [
+        'kubeseed_pod_subnet', 'kubeseed_cluster_name', 'kubeseed_kubeconfig_dest', 'kubeseed_node_labels', 'groups', 'my_services']
+    assert guard.unknown_variables(names) == []
+
+
+def test_a_micro_prefixed_name_far_from_any_is_still_refused():
+    assert guard.unknown_variables(['kubeseed_microfrontends'])[0].startswith('kubeseed_microfrontends: unknown variable')
+
+
+@pytest.mark.parametrize('services', [[], None, '', {}])
+def test_empty_list_with_prune_needs_allow_empty(services):
+    problems = guard.empty_set_problem(services, 'present', True, False, 'shop')
+    assert len(problems) == 1 and problems[0].startswith("kubeseed_microservices: is empty, and with prune on that would delete every "
+                                                         "object of set 'shop'")
+    assert 'kubeseed_microservices_allow_empty: true' in problems[0]
+
+
+@pytest.mark.parametrize('state, prune, allow_empty, services', [
+    ('present', True, True, []),      # explicitly allowed
+    ('absent', True, False, []),      # state absent says it
+    ('present', False, False, []),    # nothing is deleted without prune
+    ('present', True, False, [{'name': 'a', 'image': 'b'}]),
+])
+def test_empty_guard_lets_explicit_or_harmless_runs_through(state, prune, allow_empty, services):
+    assert guard.empty_set_problem(services, state, prune, allow_empty, 'shop') == []
+
+
+def test_split_and_join_secrets_survive_any_shape():
+    weird = [{'image': 'x', 'secrets': ['marker']}, 'just a string', None, {'name': 'a', 'secrets': {'K': 'v'}}, {'name': 'b'}]
+    stripped, secrets = guard.split_secrets(weird)
+    assert secrets == [['marker'], None, None, {'K': 'v'}, None]
+    assert all('secrets' not in s for s in stripped if isinstance(s, dict))
+    assert guard.join_secrets(stripped, secrets) == weird
+    assert guard.split_secrets('a string') == ('a string', [])
+    assert guard.join_secrets({'not': 'a list'}, [1]) == {'not': 'a list'}
+
+
+def test_secret_values_finds_every_scalar():
+    assert guard.secret_values({'A': 'x', 'B': ['y', {'C': 12}], 'D': None, 'E': True}) == {'x', 'y', '12'}
+    assert guard.secret_values('plain') == {'plain'}
