@@ -9,6 +9,7 @@ export PATH=$root/.venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$root/.ansible/collections
 tiers=${KUBESEED_TEST_TIERS:-static compat bundle lab e2e}
 passed=0 failed=0 failures=() skipped=()
+table=()  # "tier status seconds" per step, printed as one table at the end
 suite_start=$SECONDS
 
 want() { [[ " $tiers " == *" $1 "* ]]; }
@@ -18,8 +19,10 @@ step() {
   echo "=== [test] $name: $*"
   if "$@"; then
     passed=$((passed + 1)); echo "=== [test] $name: passed in $((SECONDS - start))s (suite at $((SECONDS - suite_start))s)"
+    table+=("$name passed $((SECONDS - start))")
   else
     failed=$((failed + 1)); failures+=("$name"); echo "=== [test] $name: FAILED after $((SECONDS - start))s"
+    table+=("$name FAILED $((SECONDS - start))")
   fi
 }
 # pytest suites import the collection as ansible_collections.kubeseed.cluster (tests/contract, tests/integration).
@@ -36,6 +39,8 @@ if want static; then
   # tools/awx/awx_job.py (AWX-style jobs): its pieces and one real local job through ansible-runner
   step awx-tool pytest_run tests/tools/awx
   step molecule bash -c 'cd extensions && molecule test -s preflight'
+  # the new-user corpora: plausible mistakes, each with what the user meant (prints "N passed, N failed")
+  step corpus python tests/corpus/run.py
   step changelog antsibull-changelog lint
 fi
 if want compat; then
@@ -67,6 +72,18 @@ for tier in lab e2e; do
 done
 
 echo "=== [test] finished in $((SECONDS - suite_start))s"
+# One table of the tiers with their seconds, also written to tests/output/tiers.txt (see docs/testing.md).
+mkdir -p tests/output
+{
+  printf '%-20s %-8s %8s\n' tier status seconds
+  for row in "${table[@]}"; do
+    read -r t st sec <<<"$row"
+    printf '%-20s %-8s %8s\n' "$t" "$st" "$sec"
+  done
+  for t in "${skipped[@]}"; do printf '%-20s %-8s %8s\n' "$t" 'not run' '-'; done
+  printf '%-20s %-8s %8s\n' total '' "$((SECONDS - suite_start))"
+  echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u '+%Y-%m-%d %H:%M UTC'), CI=${CI:-}"
+} | tee tests/output/tiers.txt
 [ ${#failures[@]} -eq 0 ] || echo "=== [test] failed: ${failures[*]}"
 [ ${#skipped[@]} -eq 0 ] || echo "=== [test] not run (they need a failed tier): ${skipped[*]}"
 echo "tiers: $passed passed, $((failed + ${#skipped[@]})) failed"

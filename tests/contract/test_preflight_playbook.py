@@ -68,3 +68,16 @@ def test_a_limit_without_localhost_still_validates_first(playbook):
     # ssh is /bin/false here: an attempt to reach the host would show as unreachable.
     assert recap(out) == {'worker3.k8s.example.com': (2, 0, 0, 1)}, out
     assert 'TASK [kubeseed.cluster.preflight : Gather the facts' not in out
+
+
+def test_site_has_a_tag_per_phase_and_validation_runs_whatever_the_tags(playbook):
+    listed = playbook('site.yml', '-i', 'inventories/example', '--list-tags')
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    tags = set(
+        t.strip() for line in re.findall(r'TASK TAGS: \[([^\]]*)\]', listed.stdout) for t in line.split(','))
+    assert {'preflight', 'node', 'containerd', 'packages', 'control_plane', 'workers', 'cni', 'ready'} <= tags, tags
+    # a broken variable stops a run limited to one phase too, before any host is touched
+    result = playbook('site.yml', '-i', 'inventories/example', '--check', '--tags', 'cni', '-e', 'kubeseed_cni_plugin=weave')
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "kubeseed_cni_plugin: 'weave' is not one of" in out
+    assert set(recap(out)) == {'localhost'}, out
