@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 
 API_VERSION = 'kubeadm.k8s.io/v1beta4'
 KUBELET_API_VERSION = 'kubelet.config.k8s.io/v1beta1'
@@ -208,3 +209,118 @@ def ca_cert_hash(pem: str) -> str:
 
 def host_exists(path: str) -> bool:
     return os.path.exists(path)
+
+
+# Secrets -----------------------------------------------------------------------------------------------------------
+# Bootstrap tokens, certificate keys, private keys (the CA key, a kubeconfig's client key) and bearer tokens must never
+# leave a module in a message, a diff, an exception or a result field other than the one meant to carry them.
+# redact() removes the values the module knows (and their base64 forms) and anything shaped like one of them.
+
+REDACTED = '<redacted>'
+TOKEN_PATTERN = re.compile(r'([a-z0-9]{6})\.([a-z0-9]{16})')
+_PRIVATE_KEY = re.compile(r'-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)', re.S)
+_SHAPES = (
+    TOKEN_PATTERN,                                                   # bootstrap tokens
+    re.compile(r'(?<!sha256:)(?<![0-9a-f])[a-f0-9]{64,}'),         # certificate keys (not sha256: hashes)
+)
+# The value after a flag or a key that holds a secret: --token X, --certificate-key=X, token: X, "certificateKey": "X",
+# client-key-data: X, token-secret: X (the data of a bootstrap token Secret). Keys count at the start of a line (YAML),
+# after { or , (flow mappings) or quoted (JSON, Python), not in prose ("failed to get token: connection refused").
+_FLAG_VALUE = re.compile(r'((?<![\w-])--(?:token|discovery-token|tls-bootstrap-token|certificate-key)(?:=|\s+)["\']?)([^\s"\',{}\[\]<]+)')
+_KEY_VALUE = re.compile(r'((?:^[ \t-]*|[{,][ \t]*|(?<![\w-])(?=["\']))["\']?(?:token|certificateKey|certificate_key|client-key-data|token-secret)'
+                        r'["\']?[ \t]*[:=][ \t]*["\']?)([^\s"\',{}\[\]<]+)', re.M)
+# Exception texts may quote a cut piece of their input (PyYAML shows a shortened line): there, a piece of a token or
+# of a long hex string is redacted too.
+_PIECES = (
+    re.compile(r'[a-z0-9]{6}\.[a-z0-9]{1,16}'),
+    re.compile(r'(?<!sha256:)(?<![0-9a-f])[a-f0-9]{16,}'),
+)
+# a base64 run, with the following lines when they hold nothing else (base64(1) and PEM wrap long values)
+_BASE64_RUN = re.compile(r'[A-Za-z0-9+/_-]{16,}={0,2}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/_-]{4,}={0,2}(?=[ \t]*(?:\r?\n|$)))*')
+_MIN_SECRET = 6  # shorter known values are not redacted (they would garble every message)
+
+
+def secret_forms(value: str) -> list:
+    """The strings under which a known secret can appear: the value, a bootstrap token's secret half, base64 of each.
+
+    A token's id (before the dot) is not secret: kubeadm prints it and names the token's Secret after it.
+    """
+    if not value or len(value) < _MIN_SECRET:
+        return []
+    raw = [value]
+    match = TOKEN_PATTERN.fullmatch(value)
+    if match:
+        raw.append(match.group(2))
+    forms = []
+    for item in raw:
+        data = item.encode('utf-8')
+        for encoded in (base64.b64encode(data), base64.urlsafe_b64encode(data)):
+            text = encoded.decode('ascii')
+            forms.extend((text, text.rstrip('=')))
+        forms.append(item)
+    return sorted(set(forms), key=len, reverse=True)
+
+
+def _b64decode(run: str):
+    run = re.sub(r'\s+', '', run).rstrip('=')
+    if len(run) % 4 == 1:
+        run = run[:-1]
+    run += '=' * (-len(run) % 4)
+    decoded = []
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            decoded.append(decode(run).decode('latin-1'))
+        except ValueError:  # binascii.Error is a ValueError
+            continue
+    return decoded
+
+
+def _holds_secret(text: str, forms: list) -> bool:
+    if 'PRIVATE KEY' in text or any(form in text for form in forms):
+        return True
+    if any(shape.search(text) for shape in _SHAPES):
+        return True
+    # the data of a bootstrap token Secret: token-secret is base64 of the 16-character secret half alone
+    return re.fullmatch(r'[a-z0-9]{16}', text.strip()) is not None
+
+
+def _redact_base64(text: str, forms: list) -> str:
+    def replace(match):
+        run = match.group(0)
+        if any(_holds_secret(decoded, forms) for decoded in _b64decode(run)):
+            return REDACTED
+        lines = run.splitlines()
+        if len(lines) > 1:  # a wrapped block that does not decode as a whole: judge each line
+            return '\n'.join(_redact_base64(line, forms) if len(line.strip()) >= 16 else line for line in lines)
+        return run
+    return _BASE64_RUN.sub(replace, text)
+
+
+def redact(text: str, secrets=(), strict: bool = False) -> str:
+    """text without the known secrets (any form), private keys, tokens, certificate keys and secret-holding values.
+
+    strict (for exception texts, which may quote a cut piece of their input): also pieces of tokens and hex strings.
+    """
+    if not isinstance(text, str) or not text:
+        return text
+    forms = [form for secret in secrets if secret for form in secret_forms(str(secret))]
+    text = _PRIVATE_KEY.sub('<redacted private key>', text)
+    text = _redact_base64(text, forms)
+    for form in sorted(set(forms), key=len, reverse=True):
+        text = text.replace(form, REDACTED)
+    text = _FLAG_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _KEY_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+    for shape in _SHAPES + (_PIECES if strict else ()):
+        text = shape.sub(REDACTED, text)
+    return text
+
+
+def redact_all(value, secrets=(), strict: bool = False):
+    """redact() applied to every string of a result (dict keys included), keeping its shape."""
+    if isinstance(value, str):
+        return redact(value, secrets, strict)
+    if isinstance(value, dict):
+        return {redact_all(k, secrets, strict): redact_all(v, secrets, strict) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_all(v, secrets, strict) for v in value)
+    return value

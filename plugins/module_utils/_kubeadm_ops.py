@@ -3,11 +3,14 @@
 """What the kubeadm_* modules do on a host: run kubeadm, never leaking tokens or keys into results."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import sys
 import tempfile
 import time
+import traceback
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm as kubeadm
 
@@ -19,17 +22,14 @@ except ImportError:  # pragma: no cover - depends on the host
 
 ADMIN_CONF = '/etc/kubernetes/admin.conf'
 CA_CERT = '/etc/kubernetes/pki/ca.crt'
-_SECRETS = (
-    re.compile(r'[a-z0-9]{6}\.[a-z0-9]{16}'),            # bootstrap tokens
-    re.compile(r'\b[a-f0-9]{64}\b'),                       # certificate keys
-)
+BIN_DIRS = ['/usr/local/bin', '/usr/bin']  # where the offline bundle and the distribution packages put kubeadm and kubectl
+_BINARIES = {'kubeadm_path': 'kubeadm', 'kubectl_path': 'kubectl'}
+_CERTIFICATE_KEY = re.compile(r'(?<![0-9a-f])[a-f0-9]{64}(?![0-9a-f])')
 
 
-def redact(text: str) -> str:
-    """Remove anything that looks like a bootstrap token or a certificate key."""
-    for pattern in _SECRETS:
-        text = pattern.sub('<redacted>', text)
-    return text
+def redact(text: str, secrets=()) -> str:
+    """text without the given secrets (in any form) and anything that looks like a token, a certificate key or a private key."""
+    return kubeadm.redact(text, secrets)
 
 
 def render(documents: list) -> str:
@@ -61,43 +61,131 @@ def write_private(path: str, content: str, dry_run: bool = False) -> bool:
     return True
 
 
-def _run(module, argv: list, what: str, secret: bool = False):
-    rc, out, err = module.run_command(argv)
-    if rc != 0:
-        detail = redact((err or out or '').strip())[-3000:]
-        module.fail_json(msg='%s failed on %s (exit %d): %s' % (what, module.params.get('node_name') or 'this host', rc, detail))
-    return out if not secret else out.strip()
+class Host:
+    """One module run on a host: finds the binaries, runs kubeadm, and fails or returns with every secret redacted.
+
+    Every string that leaves the module (msg, diff, command output, exception text) goes through redact() with the
+    secrets this run knows: the no_log options it was given and the ones it generated.
+    """
+
+    def __init__(self, module, secret_options=()):
+        self.module = module
+        self.params = module.params
+        self.secrets = [module.params[option] for option in secret_options if module.params.get(option)]
+        self._paths = {}
+
+    @property
+    def name(self) -> str:
+        return self.params.get('node_name') or 'this host'
+
+    def keep_secret(self, value: str) -> str:
+        """Remember a secret this run generated, so that no failure can show it."""
+        if value:
+            self.secrets.append(value)
+        return value
+
+    def redact(self, value, strict: bool = False):
+        return kubeadm.redact_all(value, self.secrets, strict)
+
+    def fail(self, msg: str, strict: bool = False, **result):
+        """fail_json with everything redacted (strict: msg holds an exception text, which may quote a cut secret)."""
+        for secret in self.secrets:  # belt and braces: Ansible masks these in whatever it prints
+            self.module.no_log_values.update(kubeadm.secret_forms(secret))
+        kwargs = self.redact(result)
+        kwargs['msg'] = self.redact(msg, strict)
+        if sys.exc_info()[0] is not None:  # else fail_json would show the pending exception's text unredacted
+            kwargs['exception'] = self.redact(traceback.format_exc(), strict=True)
+        self.module.fail_json(**kwargs)
+
+    def binary(self, option: str) -> str:
+        """The absolute path of kubeadm or kubectl (get_bin_path), or a clear failure naming it."""
+        if option not in self._paths:
+            configured = self.params.get(option) or _BINARIES[option]
+            found = self.module.get_bin_path(configured, opt_dirs=BIN_DIRS)
+            if not found:
+                self.fail('%s was not found on %s (%s=%s; looked in %s and PATH). Install the Kubernetes binaries on it (the '
+                          'kube_packages role does) or set %s to the path of %s.'
+                          % (_BINARIES[option], self.name, option, configured, ', '.join(BIN_DIRS), option, _BINARIES[option]))
+            self._paths[option] = found
+        return self._paths[option]
+
+    def run(self, args: list, what: str, option: str = 'kubeadm_path', check: bool = True):
+        """Run a binary (no secret ever goes in args: they are visible in ps and in Ansible's cmd); fail on errors if check."""
+        rc, out, err = self.module.run_command([self.binary(option)] + args)
+        if rc != 0 and check:
+            self.fail_command(what, rc, out, err)
+        return rc, out or '', err or ''
+
+    def fail_command(self, what: str, rc: int, out: str, err: str, hint: str = ''):
+        detail = self.redact((err or out or '').strip())[-3000:]
+        self.fail('%s failed on %s (exit %d): %s%s' % (what, self.name, rc, detail, hint), rc=rc)
 
 
-def _ca_hash() -> str:
-    with open(CA_CERT, encoding='ascii') as handle:
-        return kubeadm.ca_cert_hash(handle.read())
+def _guarded(name: str, secret_options=(), returns_secrets=()):
+    """Run an operation with a Host; any failure is redacted, and so is every result field but returns_secrets."""
+    def decorate(operation):
+        @functools.wraps(operation)
+        def run(module) -> dict:
+            host = Host(module, secret_options)
+            try:
+                result = operation(host)
+            # any error, redacted; SystemExit from fail_json is no Exception and passes through
+            except Exception as error:  # pylint: disable=broad-except
+                host.fail('%s failed on %s: %s: %s' % (name, host.name, type(error).__name__, error), strict=True)
+            kept = {key: result.pop(key) for key in returns_secrets if key in result}
+            result = host.redact(result)
+            result.update(kept)
+            return result
+        return run
+    return decorate
 
 
-def live_cluster_configuration(module) -> dict:
+def _ca_hash(host: Host) -> str:
+    try:
+        with open(CA_CERT, encoding='ascii') as handle:
+            return kubeadm.ca_cert_hash(handle.read())
+    except (OSError, ValueError, IndexError) as error:
+        host.fail('cannot read the cluster CA certificate %s on %s (%s); is it an initialised control plane?'
+                  % (CA_CERT, host.name, error))
+
+
+def live_cluster_configuration(host: Host) -> dict:
     """The ClusterConfiguration stored in kube-system/kubeadm-config."""
-    out = _run(module, [module.params['kubectl_path'], '--kubeconfig', ADMIN_CONF, '-n', 'kube-system', 'get', 'configmap',
-                        'kubeadm-config', '-o', 'jsonpath={.data.ClusterConfiguration}'], 'reading kubeadm-config')
+    _rc, out, _err = host.run(['--kubeconfig', ADMIN_CONF, '-n', 'kube-system', 'get', 'configmap', 'kubeadm-config',
+                               '-o', 'jsonpath={.data.ClusterConfiguration}'], 'reading kubeadm-config', option='kubectl_path')
     if not HAS_YAML:
-        module.fail_json(msg='comparing the live cluster configuration needs PyYAML on %s (package python3-yaml)' % module.params['node_name'])
-    return yaml.safe_load(out) or {}
+        host.fail('comparing the live cluster configuration needs PyYAML on %s (package python3-yaml)' % host.name)
+    problem = None
+    try:
+        live = yaml.safe_load(out) or {}
+    except yaml.YAMLError as error:  # its text quotes the offending line: report where, not what
+        mark = getattr(error, 'problem_mark', None)
+        problem = '%s%s' % (getattr(error, 'problem', None) or type(error).__name__,
+                            ' at line %d, column %d' % (mark.line + 1, mark.column + 1) if mark else '')
+    if problem is not None:
+        host.fail('the ClusterConfiguration in kube-system/kubeadm-config read on %s is not valid YAML (%s); nothing was changed. '
+                  'Inspect it with kubectl -n kube-system get configmap kubeadm-config -o yaml.' % (host.name, problem))
+    if not isinstance(live, dict):
+        host.fail('the ClusterConfiguration in kube-system/kubeadm-config read on %s is not a mapping; nothing was changed.' % host.name)
+    return live
 
 
-def init(module) -> dict:
+@_guarded('kubeadm_init')
+def init(host: Host) -> dict:
     """Initialise the first control plane once; afterwards compare the live configuration with the desired one."""
-    params = module.params
+    module, params = host.module, host.params
     documents = kubeadm.init_documents(params)
     desired = kubeadm.cluster_configuration(params)
     state = kubeadm.node_state(kubeadm.host_exists, control_plane=True)
     result = {'changed': False, 'state_before': state, 'api_server_endpoint': kubeadm.endpoint(params), 'drift': []}
 
     if state == 'partial':
-        module.fail_json(msg='%s holds a half-initialised control plane (kubelet.conf or manifests without admin.conf). Nothing was changed. '
-                             'Inspect it, then run `kubeadm reset -f` on it and re-run the playbook.' % params['node_name'], **result)
+        host.fail('%s holds a half-initialised control plane (kubelet.conf or manifests without admin.conf). Nothing was changed. '
+                  'Inspect it, then run `kubeadm reset -f` on it and re-run the playbook.' % params['node_name'], **result)
 
     config_changed = write_private(params['config_path'], render(documents), dry_run=module.check_mode)
     if not module.check_mode:
-        _run(module, [params['kubeadm_path'], 'config', 'validate', '--config', params['config_path']], 'kubeadm config validate')
+        host.run(['config', 'validate', '--config', params['config_path']], 'kubeadm config validate')
 
     if state == 'absent':
         result['changed'] = True
@@ -105,17 +193,16 @@ def init(module) -> dict:
         if module.check_mode:
             result['msg'] = 'would run kubeadm init on %s' % params['node_name']
             return result
-        argv = [params['kubeadm_path'], 'init', '--config', params['config_path'], '--skip-token-print']
         started = time.monotonic()
-        _run(module, argv, 'kubeadm init')
+        host.run(['init', '--config', params['config_path'], '--skip-token-print'], 'kubeadm init')
         result['kubeadm_seconds'] = round(time.monotonic() - started, 1)
         result['msg'] = 'initialised the control plane on %s' % params['node_name']
-        result['ca_cert_hash'] = _ca_hash()
+        result['ca_cert_hash'] = _ca_hash(host)
         return result
 
-    live = live_cluster_configuration(module)
+    live = live_cluster_configuration(host)
     result['drift'] = kubeadm.cluster_drift(desired, live)
-    result['ca_cert_hash'] = _ca_hash()
+    result['ca_cert_hash'] = _ca_hash(host)
     result['changed'] = config_changed
     if result['drift']:
         result['diff'] = {'before': render([live]), 'after': render([desired]), 'before_header': 'live ClusterConfiguration',
@@ -124,38 +211,71 @@ def init(module) -> dict:
             result['changed'] = True
             result['msg'] = 'the live cluster configuration differs from the variables: %s' % '; '.join(result['drift'])
             return result
-        module.fail_json(msg='The cluster on %s was initialised with other settings than the variables now ask for; kubeadm cannot change '
-                             'these by re-initialising, so nothing was changed: %s. Set the variables back to the live values, or '
-                             'reconfigure the cluster deliberately.' % (params['node_name'], '; '.join(result['drift'])), **result)
+        host.fail('The cluster on %s was initialised with other settings than the variables now ask for; kubeadm cannot change '
+                  'these by re-initialising, so nothing was changed: %s. Set the variables back to the live values, or '
+                  'reconfigure the cluster deliberately.' % (params['node_name'], '; '.join(result['drift'])), **result)
     result['msg'] = 'the control plane on %s is initialised and matches the variables' % params['node_name']
     return result
 
 
-def token(module) -> dict:
-    """Create a short-lived bootstrap token (and optionally upload the control-plane certificates)."""
-    params = module.params
+@_guarded('kubeadm_token', returns_secrets=('token', 'certificate_key'))
+def token(host: Host) -> dict:
+    """Create a short-lived bootstrap token (and optionally upload the control-plane certificates).
+
+    The token and the key are returned only in their own fields; no message, failure or other field can hold them.
+    A token whose certificate upload failed is deleted again, so a failed run leaves no usable token behind.
+    """
+    module, params = host.module, host.params
     result = {'changed': True}
     if module.check_mode:
         result['msg'] = 'would create a bootstrap token valid for %s' % params['ttl']
         return result
-    out = _run(module, [params['kubeadm_path'], 'token', 'create', '--kubeconfig', ADMIN_CONF, '--ttl', params['ttl'],
-                        '--description', params['description']], 'kubeadm token create', secret=True)
-    result['token'] = out.splitlines()[-1].strip()
+    ca_cert_hash = _ca_hash(host)  # before creating anything
+    _rc, out, _err = host.run(['token', 'create', '--kubeconfig', ADMIN_CONF, '--ttl', params['ttl'],
+                               '--description', params['description']], 'kubeadm token create')
+    created = [line.strip() for line in out.splitlines() if kubeadm.TOKEN_PATTERN.fullmatch(line.strip())]
+    for value in created:
+        host.keep_secret(value)
+    if not created:
+        host.fail('kubeadm token create on %s printed no bootstrap token: %s' % (host.name, host.redact(out.strip())[-3000:]))
+    result['token'] = created[-1]
     if params['upload_certs']:
-        out = _run(module, [params['kubeadm_path'], 'init', 'phase', 'upload-certs', '--upload-certs', '--kubeconfig', ADMIN_CONF],
-                   'kubeadm init phase upload-certs', secret=True)
-        keys = re.findall(r'\b[a-f0-9]{64}\b', out)
+        rc, out, err = host.run(['init', 'phase', 'upload-certs', '--upload-certs', '--kubeconfig', ADMIN_CONF],
+                                'kubeadm init phase upload-certs', check=False)
+        keys = _CERTIFICATE_KEY.findall(out) if rc == 0 else []
+        for key in keys:
+            host.keep_secret(key)
         if not keys:
-            module.fail_json(msg='kubeadm init phase upload-certs printed no certificate key')
+            hint = '; ' + _delete_token(host, result['token'])
+            if rc != 0:
+                host.fail_command('kubeadm init phase upload-certs', rc, out, err, hint=hint)
+            host.fail('kubeadm init phase upload-certs on %s printed no certificate key%s' % (host.name, hint))
         result['certificate_key'] = keys[-1]
-    result['ca_cert_hash'] = _ca_hash()
+    if not module.no_log:
+        module.warn('the result of kubeadm_token holds a bootstrap token%s: set no_log: true on the task that registers it'
+                    % (' and a certificate key' if params['upload_certs'] else ''))
+    result['ca_cert_hash'] = ca_cert_hash
     result['msg'] = 'created a bootstrap token valid for %s' % params['ttl']
     return result
 
 
-def join(module) -> dict:
-    """Join this host (worker or control plane) unless it is a member; reset a half-joined one first."""
-    params = module.params
+def _delete_token(host: Host, value: str) -> str:
+    """Delete a token this run created (by its id, which is not secret); say what happened."""
+    token_id = value.split('.', 1)[0]
+    rc, _out, _err = host.run(['token', 'delete', '--kubeconfig', ADMIN_CONF, token_id], 'kubeadm token delete', check=False)
+    if rc == 0:
+        return 'the bootstrap token %s created by this run was deleted' % token_id
+    return 'the bootstrap token %s created by this run could not be deleted; it expires after %s' % (token_id, host.params['ttl'])
+
+
+@_guarded('kubeadm_join', secret_options=('token', 'certificate_key'))
+def join(host: Host) -> dict:
+    """Join this host (worker or control plane) unless it is a member; reset a half-joined one first.
+
+    The token and the certificate key go to kubeadm in a 0600 JoinConfiguration, never on the command line, and the file
+    is removed whatever happens.
+    """
+    module, params = host.module, host.params
     control_plane = params['control_plane']
     state = kubeadm.node_state(kubeadm.host_exists, control_plane=control_plane)
     result = {'changed': False, 'state_before': state}
@@ -163,8 +283,8 @@ def join(module) -> dict:
         result['msg'] = '%s is already a member' % params['node_name']
         return result
     if state == 'partial' and not params['recover_partial']:
-        module.fail_json(msg='%s is half-joined (files from an earlier join are left); nothing was changed. Set recover_partial to reset it '
-                             'with kubeadm reset first.' % params['node_name'], **result)
+        host.fail('%s is half-joined (files from an earlier join are left); nothing was changed. Set recover_partial to reset it '
+                  'with kubeadm reset first.' % params['node_name'], **result)
     missing = [name for name in ('token', 'ca_cert_hash', 'api_server_endpoint') if not params.get(name)]
     if control_plane and not params.get('certificate_key'):
         missing.append('certificate_key')
@@ -174,17 +294,21 @@ def join(module) -> dict:
                                                      'control plane' if control_plane else 'worker')
         return result
     if missing:
-        module.fail_json(msg='joining %s needs %s' % (params['node_name'], ', '.join(missing)))
+        host.fail('joining %s needs %s' % (params['node_name'], ', '.join(missing)))
     if state == 'partial':
-        _run(module, [params['kubeadm_path'], 'reset', '--force', '--cri-socket', kubeadm.CRI_SOCKET], 'kubeadm reset')
+        host.run(['reset', '--force', '--cri-socket', kubeadm.CRI_SOCKET], 'kubeadm reset')
         module.warn('%s was half-joined; it was reset with kubeadm reset before joining again' % params['node_name'])
-    write_private(params['config_path'], render(kubeadm.join_documents(params)))
+    host.binary('kubeadm_path')  # a missing kubeadm fails before the secrets are written
     started = time.monotonic()
     try:
-        _run(module, [params['kubeadm_path'], 'join', '--config', params['config_path']], 'kubeadm join')
+        write_private(params['config_path'], render(kubeadm.join_documents(params)))
+        host.run(['join', '--config', params['config_path']], 'kubeadm join')
         result['kubeadm_seconds'] = round(time.monotonic() - started, 1)
     finally:
-        os.unlink(params['config_path'])  # it holds the token and the certificate key
+        try:
+            os.unlink(params['config_path'])  # it holds the token and the certificate key
+        except FileNotFoundError:
+            pass
     result['msg'] = 'joined %s as a %s' % (params['node_name'], 'control plane' if control_plane else 'worker')
     return result
 

@@ -15,6 +15,8 @@ description:
     A difference is reported as a change in check mode (with a diff) and as a clear failure otherwise, naming each field;
     the node is never re-initialised.
   - A half-initialised node (manifests or kubelet.conf without admin.conf) is refused with instructions; nothing is changed.
+  - Whatever fails, bootstrap tokens, certificate keys and private keys that kubeadm or kubectl print are redacted from
+    the message, the diff and the result (also in their base64 forms).
 author:
   - kubeseed maintainers (@kubeseed)
 options:
@@ -94,11 +96,14 @@ options:
     type: path
     default: /etc/kubernetes/kubeseed-init.yaml
   kubeadm_path:
-    description: kubeadm binary.
+    description:
+      - kubeadm binary, a name or a path. It is looked up with C(get_bin_path) in C(/usr/local/bin), C(/usr/bin) and
+        E(PATH); when it is missing the module fails naming it, before anything is changed.
     type: path
     default: kubeadm
   kubectl_path:
-    description: kubectl binary (reads the live configuration).
+    description:
+      - kubectl binary (reads the live configuration of an initialised node), looked up like O(kubeadm_path).
     type: path
     default: kubectl
 requirements:

@@ -13,6 +13,9 @@ description:
   - Joins a fresh node with a JoinConfiguration (v1beta4) written with mode 0600 and deleted right after the join, since it holds
     the token and the certificate key.
   - A node left half-joined by an interrupted join is reset with C(kubeadm reset) first when O(recover_partial) is true.
+  - The token and the certificate key never go on the command line (visible in C(ps) and in a failed task's C(cmd)). When
+    the join fails, they are redacted in any form (raw, after C(--token) or a C(token) key, base64) from the message and
+    the command output the module reports.
 author:
   - kubeseed maintainers (@kubeseed)
 options:
@@ -62,7 +65,9 @@ options:
     type: path
     default: /etc/kubernetes/kubeseed-join.yaml
   kubeadm_path:
-    description: kubeadm binary.
+    description:
+      - kubeadm binary, a name or a path. It is looked up with C(get_bin_path) in C(/usr/local/bin), C(/usr/bin) and
+        E(PATH); when it is missing the module fails naming it, before anything is changed.
     type: path
     default: kubeadm
 attributes:

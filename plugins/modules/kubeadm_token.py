@@ -11,7 +11,9 @@ description:
   - Runs on an initialised control-plane node. Creates a bootstrap token with a short TTL for C(kubeadm join) and, with
     O(upload_certs), uploads the control-plane certificates and returns the key that decrypts them.
   - The token and the key are secrets. Use C(no_log) on the task that registers the result, and pass them to
-    M(kubeseed.cluster.kubeadm_join), whose options for them are C(no_log). They never appear in C(msg).
+    M(kubeseed.cluster.kubeadm_join), whose options for them are C(no_log). The module warns when the task has no C(no_log).
+  - They appear only in RV(token) and RV(certificate_key); never in C(msg), nor in a failure (kubeadm output is redacted).
+  - The CA certificate is read before the token is created; a token whose certificate upload failed is deleted again.
   - Every call creates a new token, so call it only when a node needs to join (the roles do).
 author:
   - kubeseed maintainers (@kubeseed)
@@ -29,7 +31,9 @@ options:
     type: bool
     default: false
   kubeadm_path:
-    description: kubeadm binary.
+    description:
+      - kubeadm binary, a name or a path. It is looked up with C(get_bin_path) in C(/usr/local/bin), C(/usr/bin) and
+        E(PATH); when it is missing the module fails naming it, before anything is changed.
     type: path
     default: kubeadm
 attributes:

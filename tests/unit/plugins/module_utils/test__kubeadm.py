@@ -1,14 +1,20 @@
 # Copyright: kubeseed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""kubeadm configuration rendering, drift comparison, node state detection and the CA hash."""
+"""kubeadm configuration rendering, drift comparison, node state detection, the CA hash and secret redaction.
+
+Redaction is checked against tests/e2e/_secrets.py (an independent oracle of the forms a secret can take), which is
+tested here too.
+"""
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 
 import pytest
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm as kubeadm
+from ansible_collections.kubeseed.cluster.tests.e2e import _secrets
 
 PARAMS = {
     'kubernetes_version': '1.37.2', 'node_name': 'cp1', 'advertise_address': '192.168.50.10', 'cluster_name': 'lab',
@@ -126,3 +132,112 @@ def test_ca_cert_hash_is_sha256_of_the_subject_public_key_info():
     cert = _der(0x30, tbs + _der(0x30, _der(0x06, b'\x2a')) + _der(0x03, b'\x00sig'))
     pem = '-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n' % base64.encodebytes(cert).decode()
     assert kubeadm.ca_cert_hash(pem) == 'sha256:' + hashlib.sha256(spki).hexdigest()
+
+
+# Secrets ---------------------------------------------------------------------------------------------------------------
+
+TOKEN = 'mark3r.s3cr3tm4rk3rv4lu'
+CERT_KEY = 'deadbeef' * 8
+CONTEXTS = ['%s', '--token %s', '--token=%s', 'token: %s', '  token: "%s"', '{"token": "%s"}', '--certificate-key %s',
+            '--certificate-key=%s', 'certificateKey: %s', "{'certificateKey': '%s'}"]
+ENCODINGS = {
+    'plain': lambda text: text,
+    'base64': lambda text: base64.b64encode(text.encode()).decode(),
+    'base64 unpadded': lambda text: base64.b64encode(text.encode()).decode().rstrip('='),
+    'urlsafe base64': lambda text: base64.urlsafe_b64encode(text.encode()).decode(),
+    'base64 wrapped': lambda text: base64.encodebytes(text.encode()).decode(),
+}
+
+
+def _leaks(secret):
+    """Every (description, text) where the secret is written in one of its forms, at every base64 alignment."""
+    for context in CONTEXTS:
+        for prefix in ('', 'k', 'ku', 'kub'):
+            for name, encode in ENCODINGS.items():
+                yield '%s of %r after %r' % (name, context, prefix), encode(prefix + context % secret + '\n' + 'x' * 40)
+
+
+@pytest.mark.parametrize('known', [True, False], ids=['known', 'by shape'])
+@pytest.mark.parametrize('secret', [TOKEN, CERT_KEY], ids=['token', 'certificate key'])
+def test_redact_removes_every_form_of_a_secret(secret, known):
+    for description, leak in _leaks(secret):
+        text = 'kubeadm failed:\n%s\nerror execution phase preflight' % leak
+        redacted = kubeadm.redact(text, [secret] if known else [])
+        _secrets.assert_no_secret(redacted, [secret], description)
+        assert redacted.startswith('kubeadm failed:\n') and redacted.endswith('\nerror execution phase preflight'), description
+
+
+def test_redact_removes_a_known_secret_of_any_shape_and_a_token_secret_half():
+    password = 'Pa55-word_of.any+shape'
+    text = 'user %s\n%s\ntoken-secret: %s\nsecret half 0123456789abcdef\n' % (
+        password, base64.b64encode(password.encode()).decode(), base64.b64encode(b'0123456789abcdef').decode())
+    redacted = kubeadm.redact(text, [password, 'abcdef.0123456789abcdef'])
+    _secrets.assert_no_secret(redacted, [password, 'abcdef.0123456789abcdef'], 'redacted text')
+    assert kubeadm.redact('token-data: ' + base64.b64encode(b's3cr3tm4rk3rv4lu').decode()) == 'token-data: <redacted>'
+
+
+def test_redact_removes_private_keys_and_kubeconfig_credentials():
+    key = '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIM4rk3rK3yB0dy\n-----END EC PRIVATE KEY-----'
+    certificate = base64.b64encode(b'-----BEGIN CERTIFICATE-----').decode()
+    kubeconfig = ('apiVersion: v1\nusers:\n- name: admin\n  user:\n    client-certificate-data: %s\n    client-key-data: %s\n'
+                  '    token: eyJhbGciOiJSUzI1NiJ9.payload.signature\n') % (certificate, base64.b64encode(key.encode()).decode())
+    redacted = kubeadm.redact('ca.key:\n%s\nkubeconfig:\n%s' % (key, kubeconfig))
+    _secrets.assert_no_secret(redacted, ['MHcCAQEEIM4rk3rK3yB0dy', key, 'eyJhbGciOiJSUzI1NiJ9.payload.signature'], 'redacted text')
+    assert '<redacted private key>' in redacted and 'client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t' in redacted
+
+
+def test_redact_keeps_what_is_not_secret():
+    text = ('failed to get token: connection refused\n'
+            'kubeadm join 10.0.0.1:6443 --discovery-token-ca-cert-hash sha256:%s\n'
+            'image registry.k8s.io/pause@sha256:%s\n'
+            'bootstrap token "mark3r" not found; secret bootstrap-token-mark3r\n'
+            'token-id: %s\n'
+            '[kubelet-start] Writing kubelet configuration to file "/var/lib/kubelet/config.yaml"\n'
+            'certificate-authority-data: %s\n')
+    text = text % ('ab' * 32, 'cd' * 32, base64.b64encode(b'mark3r').decode(), base64.b64encode(b'-----BEGIN CERTIFICATE-----\nMIIB').decode())
+    assert kubeadm.redact(text) == text
+
+
+def test_secret_forms_and_redact_all():
+    assert kubeadm.secret_forms('') == [] and kubeadm.secret_forms('short') == []
+    forms = kubeadm.secret_forms(TOKEN)
+    assert TOKEN in forms and 's3cr3tm4rk3rv4lu' in forms and 'mark3r' not in forms
+    assert base64.b64encode(TOKEN.encode()).decode() in forms and base64.b64encode(b's3cr3tm4rk3rv4lu').decode().rstrip('=') in forms
+    result = {'msg': 'joined with --token %s' % TOKEN, 'items': [TOKEN, 3, None, True], TOKEN: ('x',), 'ca_cert_hash': 'sha256:' + 'ef' * 32}
+    assert kubeadm.redact_all(result, [TOKEN]) == {
+        'msg': 'joined with --token <redacted>', 'items': ['<redacted>', 3, None, True], '<redacted>': ('x',),
+        'ca_cert_hash': 'sha256:' + 'ef' * 32}
+
+
+# tests/e2e/_secrets.py, the oracle ---------------------------------------------------------------------------------------
+
+def test_oracle_forms_of_a_token():
+    named = dict((form, name) for name, form in _secrets.named_secret_forms(TOKEN))
+    assert named[TOKEN] == 'raw value' and named['s3cr3tm4rk3rv4lu'] == 'token secret half'
+    assert named[base64.b64encode(TOKEN.encode()).decode()] == 'base64 of the raw value'
+    assert named[base64.b64encode(TOKEN.encode()).decode().rstrip('=')] == 'base64 without padding of the raw value'
+    assert 'mark3r' not in named  # the id is not secret
+    assert _secrets.secret_forms(TOKEN) == [form for _name, form in _secrets.named_secret_forms(TOKEN)]
+    weird = 'a?>b?>c?>d'  # its base64 holds + and /, so the urlsafe forms differ
+    assert base64.urlsafe_b64encode(weird.encode()).decode() in _secrets.secret_forms(weird)
+
+
+@pytest.mark.parametrize('secret', [TOKEN, CERT_KEY, 'a?>b?>c?>d-any-secret'])
+def test_oracle_finds_every_form_at_every_alignment(secret):
+    for description, leak in _leaks(secret):
+        assert _secrets.find_secret('first line\n' + leak, [secret]), description
+    assert _secrets.find_secret('first line\nnothing here\n', [secret]) is None
+
+
+def test_oracle_message_names_form_and_line_but_not_the_secret():
+    text = 'a\nb\nc ' + base64.b64encode(('token: %s' % TOKEN).encode()).decode()
+    with pytest.raises(AssertionError) as failure:
+        _secrets.assert_no_secret(text, ['', CERT_KEY, TOKEN], 'site.yml -vvv output')
+    message = str(failure.value)
+    assert message.startswith('site.yml -vvv output: secret #2 (bootstrap token) found as the base64 of the raw value inside a longer '
+                              'text (alignment ')
+    assert message.endswith(' on line 3')
+    assert all(form not in message for form in _secrets.secret_forms(TOKEN))
+    wrapped = base64.encodebytes(('x' * 50 + 'certificateKey: ' + CERT_KEY).encode()).decode()
+    assert '\n' in wrapped.strip() and 'certificate key' in _secrets.find_secret(wrapped, [CERT_KEY])
+    _secrets.assert_no_secret(json.dumps({'msg': 'token: <redacted>', 'id': 'mark3r'}), [TOKEN, CERT_KEY], 'result')
