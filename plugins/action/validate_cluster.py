@@ -34,6 +34,13 @@ def _role_options() -> dict:
     return options
 
 
+def _first_line(exc: Exception, limit: int = 200) -> str:
+    """The first line of an error, cut to limit characters (the full text can hold a whole template)."""
+    text = str(getattr(exc, 'message', '') or exc).strip()
+    text = text.splitlines()[0] if text else 'an error without a message'
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
 class ActionModule(ActionBase):
     """Validate on the controller; never connects to a host."""
 
@@ -66,7 +73,7 @@ class ActionModule(ActionBase):
                 try:
                     user_vars[name] = self._templar.template(host_vars[name])
                 except AnsibleError as exc:
-                    problems.append('%s: cannot be evaluated on host %s: %s' % (name, host, exc))
+                    problems.append('%s: cannot be evaluated on host %s (%s)' % (name, host, _first_line(exc)))
             address = host_vars.get('ansible_host', host)
             hosts[host] = {'address': self._templar.template(address), 'vars': user_vars}
 

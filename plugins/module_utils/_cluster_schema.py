@@ -17,6 +17,18 @@ DEFAULT_KUBERNETES_VERSION = '1.37.2'
 
 _DNS_LABEL = r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
 _DNS_SUBDOMAIN = r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+_HOST = r'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'
+# host, host:port, IPv4[:port] or [IPv6][:port] (kubeadm controlPlaneEndpoint); port ranges and IP validity are checked in Python.
+ENDPOINT = r'^$|^(' + _HOST + r'|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$'
+# A certificate name: a DNS name (wildcard only as the whole leftmost label) or an IP address.
+SAN = r'^(\*\.)?' + _HOST + r'$|^[0-9A-Fa-f:.]+$'
+# kubeadm imageRepository: registry host[:port] and an optional lowercase path (the distribution reference grammar).
+_IMAGE_COMPONENT = r'[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*'
+IMAGE_REPOSITORY = (r'^(([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)(\.([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?))*(:[0-9]+)?'
+                    r'|\[[0-9A-Fa-f:]+\](:[0-9]+)?)(/' + _IMAGE_COMPONENT + r')*$')
+# Kubernetes label key ([DNS prefix/]name, name at most 63) and value (at most 63, may be empty).
+LABEL_KEY = r'^(' + _HOST + r'/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'
+LABEL_VALUE = r'^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'
 
 
 def _workaround(description: str) -> dict:
@@ -37,7 +49,7 @@ CLUSTER_SCHEMA: dict = {
         # ---- Kubernetes and cluster identity -------------------------------------------------
         'kubeseed_kubernetes_version': {
             'type': 'string', 'default': DEFAULT_KUBERNETES_VERSION,
-            'pattern': r'^1\.[0-9]+\.[0-9]+$',
+            'pattern': r'^1\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$',
             'x-hint': 'use the form 1.37.2 (major.minor.patch, no leading v)',
             'description': 'Exact Kubernetes version installed on every node (kubeadm, kubelet, kubectl and the control-plane images).',
         },
@@ -57,11 +69,14 @@ CLUSTER_SCHEMA: dict = {
         },
         'kubeseed_service_subnet': {
             'type': 'string', 'format': 'cidr', 'default': '10.96.0.0/12',
-            'description': 'Service (ClusterIP) network; must not overlap the pod network or the nodes\' networks.',
+            'description': 'Service (ClusterIP) network, of the pod network\'s IP family; must not overlap the pod network or the nodes\' '
+                           'networks. kube-apiserver accepts at most 20 host bits: /12 or longer for IPv4, /108 or longer for IPv6.',
         },
         'kubeseed_node_cidr_mask_size': {
-            'type': 'integer', 'minimum': 8, 'maximum': 30, 'default': 24,
-            'description': 'Prefix length of the pod range given to each node; must be longer than the pod subnet\'s.',
+            'type': 'integer', 'minimum': 8, 'maximum': 128, 'default': 24,
+            'description': 'Prefix length of the pod range given to each node; must be longer than the pod subnet\'s and leave a range '
+                           'for every node. IPv4: at most 30. IPv6 pod subnet: at most 16 bits longer than its prefix (e.g. 64 for a /56 '
+                           'or /48); the default 24 is for IPv4.',
         },
         'kubeseed_node_subnets': {
             'type': 'array', 'items': {'type': 'string', 'format': 'cidr'}, 'default': [],
@@ -71,17 +86,22 @@ CLUSTER_SCHEMA: dict = {
         # ---- Control plane and HA --------------------------------------------------------------
         'kubeseed_control_plane_endpoint': {
             'type': 'string', 'default': '',
-            'pattern': r'^$|^([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$',
+            'pattern': ENDPOINT,
             'x-hint': 'use host or host:port of a load balancer or virtual IP in front of all control planes, e.g. k8s-api.example.com:6443',
-            'description': 'Stable address of the API server (kubeadm controlPlaneEndpoint). Required with more than one control plane.',
+            'description': 'Stable address of the API server (kubeadm controlPlaneEndpoint): host or host:port with a lowercase DNS name, '
+                           'an IPv4 address or an IPv6 address in brackets ([fd00::10]:6443); no scheme, no path, port 1 to 65535. '
+                           'Must lie outside the pod and Service networks. Required with more than one control plane.',
         },
         'kubeseed_apiserver_port': {
             'type': 'integer', 'minimum': 1, 'maximum': 65535, 'default': 6443,
             'description': 'Port the API server listens on each control-plane node.',
         },
         'kubeseed_apiserver_cert_extra_sans': {
-            'type': 'array', 'items': {'type': 'string', 'minLength': 1}, 'default': [],
-            'description': 'Extra names and addresses in the API server certificate.',
+            'type': 'array', 'default': [],
+            'items': {'type': 'string', 'minLength': 1, 'pattern': SAN,
+                      'x-hint': 'use a lowercase DNS name (a wildcard only as *.example.com) or an IP address, without scheme or port'},
+            'description': 'Extra names and addresses in the API server certificate: lowercase DNS names (a wildcard only as the '
+                           'leftmost label, *.example.com) or IP addresses; no scheme, no port.',
         },
         'kubeseed_control_plane_schedulable': {
             'type': 'boolean', 'default': False,
@@ -118,8 +138,10 @@ CLUSTER_SCHEMA: dict = {
             'description': 'Registry host -> list of mirror URLs tried in order, e.g. {docker.io: [https://mirror.example.com]}.',
         },
         'kubeseed_image_repository': {
-            'type': 'string', 'default': 'registry.k8s.io', 'minLength': 1,
-            'description': 'Registry of the control-plane images (kubeadm imageRepository).',
+            'type': 'string', 'default': 'registry.k8s.io', 'minLength': 1, 'pattern': IMAGE_REPOSITORY,
+            'x-hint': 'use registry[:port][/path] without scheme or tag, e.g. registry.example.com:5000/k8s',
+            'description': 'Registry of the control-plane images (kubeadm imageRepository): registry host[:port] and an optional '
+                           'lowercase path, without scheme, tag or digest, e.g. registry.example.com:5000/k8s.',
         },
         # ---- Packages ----------------------------------------------------------------------------
         'kubeseed_package_source': {
@@ -142,12 +164,14 @@ CLUSTER_SCHEMA: dict = {
         'kubeseed_https_proxy': {'type': 'string', 'default': '', 'format': 'optional-url',
                                  'description': 'HTTPS proxy for the container runtime and package managers.'},
         'kubeseed_no_proxy': {
-            'type': 'array', 'items': {'type': 'string', 'minLength': 1}, 'default': [],
+            'type': 'array', 'default': [],
+            'items': {'type': 'string', 'minLength': 1, 'pattern': r'^[^\s,]+$',
+                      'x-hint': 'one host, domain (.example.com) or network per item, without spaces or commas'},
             'description': 'Hosts and networks reached without the proxy; the pod and Service networks, the cluster '
                            'domain and the node addresses are always added.',
         },
         'kubeseed_kubeconfig_dest': {
-            'type': 'string', 'default': '',
+            'type': 'string', 'default': '', 'pattern': r'^[^\x00-\x1f]*$', 'x-hint': 'use a file path on the controller',
             'description': 'Where the admin kubeconfig is written on the controller (mode 0600); empty: '
                            '~/.kube/kubeseed-<cluster name>.conf of the user running ansible-playbook.',
         },
@@ -157,8 +181,12 @@ CLUSTER_SCHEMA: dict = {
             'description': 'Address the kubelet and API server advertise for this node; empty: the default route\'s address.',
         },
         'kubeseed_node_labels': {
-            'type': 'object', 'default': {}, 'additionalProperties': {'type': 'string'}, 'x-scope': 'host',
-            'description': 'Labels added to this node.',
+            'type': 'object', 'default': {}, 'x-scope': 'host',
+            'propertyNames': {'pattern': LABEL_KEY, 'x-hint': 'use an optional DNS prefix and /, then at most 63 letters, digits, -, _ or .'},
+            'additionalProperties': {'type': 'string', 'pattern': LABEL_VALUE,
+                                     'x-hint': 'label values have at most 63 letters, digits, -, _ or . (or are empty)'},
+            'description': 'Labels added to this node. Keys: an optional lowercase DNS prefix and /, then a name of at most 63 '
+                           'letters, digits, -, _ and . (starting and ending with a letter or digit); values: the same, or empty.',
         },
         # ---- Environment workarounds (all off in the real world) ----------------------------------
         'kubeseed_workaround_cgroup_v1': _workaround(

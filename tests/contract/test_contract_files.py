@@ -174,3 +174,29 @@ def test_microservices_guard_knows_exactly_the_role_variables(root):
     specs = yaml.safe_load((root / 'roles' / 'microservices' / 'meta' / 'argument_specs.yml').read_text(encoding='utf-8'))
     documented = {name for name in specs['argument_specs']['main']['options'] if name.startswith('kubeseed_microservices')}
     assert documented == set(ROLE_VARIABLES)
+
+
+def test_boolean_and_integer_role_variables_are_converted_where_used(root):
+    """An INI inventory or an AWX survey gives 'false' and '6443' as strings, and argument_specs only check them (the
+    role still reads the string): every use outside a module argument (which converts) needs `| bool` or `| int`."""
+    import glob
+    typed = {}
+    for path in sorted(glob.glob(str(root / 'roles' / '*' / 'meta' / 'argument_specs.yml'))):
+        for entry in yaml.safe_load(open(path, encoding='utf-8'))['argument_specs'].values():
+            for name, option in (entry.get('options') or {}).items():
+                if option.get('type') in ('bool', 'int'):
+                    typed[name] = option['type']
+    assert 'kubeseed_control_plane_fetch_kubeconfig' in typed and 'kubeseed_apiserver_port' in typed
+    files = [p for p in (root / 'roles').rglob('*') if p.is_file() and p.parts[-2] in ('tasks', 'vars', 'templates', 'handlers')]
+    files += list((root / 'playbooks').glob('*.yml'))
+    unconverted = []
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+            for name, kind in typed.items():
+                for match in re.finditer(r'\b%s\b' % name, line):
+                    if re.match(r'\s*\|\s*%s\b' % kind, line[match.end():]):
+                        continue
+                    if re.match(r'^\s*[a-z_]+: "\{\{ %s \}\}"\s*$' % name, line):
+                        continue  # a module argument: the module's argspec converts it
+                    unconverted.append('%s:%d: %s' % (path.relative_to(root), number, line.strip()))
+    assert unconverted == []

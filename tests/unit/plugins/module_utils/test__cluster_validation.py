@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import copy
+import random
+import re
 
 import pytest
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema import CLUSTER_SCHEMA
 from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_validation import validate_cluster
 
 GROUPS = {'control_plane': ['cp1'], 'workers': ['w1', 'w2'], 'etcd': []}
@@ -42,18 +45,79 @@ INVALID_VARS = [
     ('node-subnets-type', {'kubeseed_node_subnets': '192.168.50.0/24'}, 'kubeseed_node_subnets:', 'expected a list'),
     ('host-in-pod-net', {'kubeseed_pod_subnet': '192.168.0.0/16'}, 'kubeseed_pod_subnet:', 'ansible_host address 192.168.50.10'),
     ('mask-too-short', {'kubeseed_node_cidr_mask_size': 16}, 'kubeseed_node_cidr_mask_size:', 'must be longer than the prefix'),
-    ('mask-range', {'kubeseed_node_cidr_mask_size': 31}, 'kubeseed_node_cidr_mask_size:', 'greater than the maximum of 30'),
+    ('mask-range', {'kubeseed_node_cidr_mask_size': 31}, 'kubeseed_node_cidr_mask_size:', 'is too long for an IPv4 pod subnet'),
+    ('mask-schema-range', {'kubeseed_node_cidr_mask_size': 129}, 'kubeseed_node_cidr_mask_size:', 'greater than the maximum of 128'),
+    ('mask-equals-prefix', {'kubeseed_pod_subnet': '10.244.0.0/24'}, 'kubeseed_node_cidr_mask_size:', 'must be longer than the prefix'),
+    ('mask-ipv6-default', {'kubeseed_pod_subnet': 'fd00:10:244::/56', 'kubeseed_service_subnet': 'fd00:10:96::/112'},
+     'kubeseed_node_cidr_mask_size:', 'expected 57 to 72, e.g. 64'),
+    ('mask-ipv6-too-long', {'kubeseed_pod_subnet': 'fd00:10:244::/48', 'kubeseed_service_subnet': 'fd00:10:96::/112',
+                            'kubeseed_node_cidr_mask_size': 80}, 'kubeseed_node_cidr_mask_size:', 'more than 16 bits longer'),
+    ('pod-subnet-too-few-ranges', {'kubeseed_pod_subnet': '10.244.0.0/23'}, 'kubeseed_pod_subnet:', 'holds only 2 node ranges'),
+    ('service-subnet-too-large', {'kubeseed_service_subnet': '10.0.0.0/8'}, 'kubeseed_service_subnet:', 'at most 20 host bits (use /12'),
+    ('service-subnet-v6-too-large', {'kubeseed_pod_subnet': 'fd00:10:244::/56', 'kubeseed_service_subnet': 'fd00:10:96::/64',
+                                     'kubeseed_node_cidr_mask_size': 64}, 'kubeseed_service_subnet:', 'use /108 or longer'),
+    ('service-subnet-too-small', {'kubeseed_service_subnet': '10.96.0.0/29'}, 'kubeseed_service_subnet:', 'is too small'),
+    ('families-differ', {'kubeseed_service_subnet': 'fd00:10:96::/112'}, 'kubeseed_service_subnet:', 'use one IP family'),
+    ('cidr-host-bits-hint', {'kubeseed_service_subnet': '10.96.0.1/12'}, 'kubeseed_service_subnet:', 'is not a valid CIDR'),
     ('version-leading-v', {'kubeseed_kubernetes_version': 'v1.37.2'}, 'kubeseed_kubernetes_version:', 'use the form 1.37.2'),
     ('version-short', {'kubeseed_kubernetes_version': '1.37'}, 'kubeseed_kubernetes_version:', 'use the form 1.37.2'),
+    ('version-newline', {'kubeseed_kubernetes_version': '1.37.2\n'}, 'kubeseed_kubernetes_version:', 'ends with a newline'),
+    ('version-zero-width', {'kubeseed_kubernetes_version': '1.37.2\u200b'}, 'kubeseed_kubernetes_version:',
+     'ends with an invisible character U+200B'),
+    ('version-leading-zero', {'kubeseed_kubernetes_version': '1.037.2'}, 'kubeseed_kubernetes_version:', 'use the form 1.37.2'),
+    ('cluster-name-nbsp', {'kubeseed_cluster_name': 'prod\u00a0'}, 'kubeseed_cluster_name:', 'no-break space U+00A0'),
+    ('pod-subnet-bom', {'kubeseed_pod_subnet': '\ufeff10.244.0.0/16'}, 'kubeseed_pod_subnet:', 'invisible character U+FEFF'),
     ('version-float', {'kubeseed_kubernetes_version': 1.37}, 'kubeseed_kubernetes_version:', 'expected a string'),
     ('version-unsupported', {'kubeseed_kubernetes_version': '1.28.4'}, 'kubeseed_kubernetes_version:', 'supports 1.34 to 1.37'),
     ('version-too-new', {'kubeseed_kubernetes_version': '1.40.0'}, 'kubeseed_kubernetes_version:', 'is not supported'),
     ('cluster-name', {'kubeseed_cluster_name': 'Prod_EU'}, 'kubeseed_cluster_name:', 'lowercase letters'),
     ('cluster-domain', {'kubeseed_cluster_domain': 'cluster..local'}, 'kubeseed_cluster_domain:', 'lowercase DNS domain'),
     ('endpoint-scheme', {'kubeseed_control_plane_endpoint': 'https://lb:6443'}, 'kubeseed_control_plane_endpoint:', 'host:port'),
+    ('endpoint-path', {'kubeseed_control_plane_endpoint': 'lb.example.com:6443/'}, 'kubeseed_control_plane_endpoint:', 'has a path'),
+    ('endpoint-port-range', {'kubeseed_control_plane_endpoint': 'lb.example.com:70000'}, 'kubeseed_control_plane_endpoint:',
+     'outside 1 to 65535'),
+    ('endpoint-port-zero', {'kubeseed_control_plane_endpoint': 'lb.example.com:0'}, 'kubeseed_control_plane_endpoint:', 'outside 1 to 65535'),
+    ('endpoint-ipv6-bare', {'kubeseed_control_plane_endpoint': 'fd00::1'}, 'kubeseed_control_plane_endpoint:', 'without brackets'),
+    ('endpoint-uppercase', {'kubeseed_control_plane_endpoint': 'LB.example.com'}, 'kubeseed_control_plane_endpoint:', 'lowercase'),
+    ('endpoint-bad-ipv4', {'kubeseed_control_plane_endpoint': '192.168.50.300:6443'}, 'kubeseed_control_plane_endpoint:',
+     'not a valid IPv4 address'),
+    ('endpoint-in-service-net', {'kubeseed_control_plane_endpoint': '10.96.0.1:6443'}, 'kubeseed_control_plane_endpoint:',
+     'is inside kubeseed_service_subnet'),
+    ('endpoint-in-pod-net', {'kubeseed_control_plane_endpoint': '10.244.1.1'}, 'kubeseed_control_plane_endpoint:',
+     'is inside kubeseed_pod_subnet'),
+    ('endpoint-is-a-worker', {'kubeseed_control_plane_endpoint': '192.168.50.11:6443'}, 'kubeseed_control_plane_endpoint:',
+     "host 'w1' of group 'workers'"),
+    ('endpoint-port-not-api-port', {'kubeseed_control_plane_endpoint': '192.168.50.10:8443'}, 'kubeseed_control_plane_endpoint:',
+     'differs from kubeseed_apiserver_port 6443'),
+    ('san-scheme', {'kubeseed_apiserver_cert_extra_sans': ['https://lb.example.com']}, 'kubeseed_apiserver_cert_extra_sans[0]:',
+     'starts with a scheme'),
+    ('san-port', {'kubeseed_apiserver_cert_extra_sans': ['lb.example.com:6443']}, 'kubeseed_apiserver_cert_extra_sans[0]:', 'has a port'),
+    ('san-wildcard-middle', {'kubeseed_apiserver_cert_extra_sans': ['api.*.example.com']}, 'kubeseed_apiserver_cert_extra_sans[0]:',
+     'wildcard'),
+    ('san-type', {'kubeseed_apiserver_cert_extra_sans': [6443]}, 'kubeseed_apiserver_cert_extra_sans[0]:', 'expected a string'),
+    ('image-repository-scheme', {'kubeseed_image_repository': 'https://registry.example.com'}, 'kubeseed_image_repository:',
+     'starts with a scheme'),
+    ('image-repository-uppercase', {'kubeseed_image_repository': 'registry.example.com/MyTeam'}, 'kubeseed_image_repository:',
+     'must be lowercase'),
+    ('image-repository-tag', {'kubeseed_image_repository': 'registry.example.com/k8s:v1.37.2'}, 'kubeseed_image_repository:', 'has a tag'),
+    ('image-repository-port', {'kubeseed_image_repository': 'registry.example.com:99999/k8s'}, 'kubeseed_image_repository:',
+     'outside 1 to 65535'),
+    ('label-key', {'kubeseed_node_labels': {'Node Pool': 'a'}}, 'kubeseed_node_labels:', 'is not a valid label key'),
+    ('label-key-prefix', {'kubeseed_node_labels': {'Example.com/pool': 'a'}}, 'kubeseed_node_labels:', 'the prefix'),
+    ('label-key-long', {'kubeseed_node_labels': {'p' * 64: 'a'}}, 'kubeseed_node_labels:', 'at most 63'),
+    ('label-value', {'kubeseed_node_labels': {'pool': 'batch jobs'}}, 'kubeseed_node_labels.pool:', 'is not a valid label value'),
+    ('label-value-bool', {'kubeseed_node_labels': {'gpu': True}}, 'kubeseed_node_labels.gpu:', 'put it in quotes'),
+    ('label-value-long', {'kubeseed_node_labels': {'pool': 'a' * 64}}, 'kubeseed_node_labels.pool:', 'at most 63'),
     ('apiserver-port', {'kubeseed_apiserver_port': 70000}, 'kubeseed_apiserver_port:', 'greater than the maximum of 65535'),
-    ('apiserver-port-type', {'kubeseed_apiserver_port': '6443'}, 'kubeseed_apiserver_port:', 'expected an integer'),
-    ('schedulable-type', {'kubeseed_control_plane_schedulable': 'yes'}, 'kubeseed_control_plane_schedulable:', 'expected a boolean'),
+    ('apiserver-port-type', {'kubeseed_apiserver_port': 'six'}, 'kubeseed_apiserver_port:', 'is not a whole number'),
+    ('apiserver-port-list', {'kubeseed_apiserver_port': [6443]}, 'kubeseed_apiserver_port:', 'is a list, expected an integer'),
+    ('apiserver-port-float', {'kubeseed_apiserver_port': 6443.5}, 'kubeseed_apiserver_port:', 'expected an integer such as 6443'),
+    ('apiserver-port-ini-range', {'kubeseed_apiserver_port': '70000'}, 'kubeseed_apiserver_port:', 'greater than the maximum of 65535'),
+    ('apiserver-port-newline', {'kubeseed_apiserver_port': '6443\n'}, 'kubeseed_apiserver_port:', 'ends with a newline'),
+    ('cni-mtu-empty-survey', {'kubeseed_cni_mtu': ''}, 'kubeseed_cni_mtu:', 'is empty'),
+    ('schedulable-type', {'kubeseed_control_plane_schedulable': 'sometimes'}, 'kubeseed_control_plane_schedulable:',
+     'is not a boolean (use true or false'),
+    ('schedulable-null', {'kubeseed_control_plane_schedulable': None}, 'kubeseed_control_plane_schedulable:', 'expected a boolean'),
     ('etcd-mode', {'kubeseed_etcd_mode': 'internal'}, 'kubeseed_etcd_mode:', 'is not one of: stacked, external'),
     ('cni-plugin', {'kubeseed_cni_plugin': 'weave'}, 'kubeseed_cni_plugin:', 'is not one of: bridge, none'),
     ('cni-mtu-small', {'kubeseed_cni_mtu': 100}, 'kubeseed_cni_mtu:', 'too small'),
@@ -74,7 +138,7 @@ INVALID_VARS = [
     ('http-proxy', {'kubeseed_http_proxy': 'proxy:3128'}, 'kubeseed_http_proxy:', 'is not a valid http://'),
     ('no-proxy-type', {'kubeseed_no_proxy': '.example.com'}, 'kubeseed_no_proxy:', 'expected a list'),
     ('extra-sans-item', {'kubeseed_apiserver_cert_extra_sans': ['']}, 'kubeseed_apiserver_cert_extra_sans[0]:', 'should be non-empty'),
-    ('workaround-type', {'kubeseed_workaround_cgroup_v1': 'true'}, 'kubeseed_workaround_cgroup_v1:', 'expected a boolean'),
+    ('workaround-type', {'kubeseed_workaround_cgroup_v1': 'maybe'}, 'kubeseed_workaround_cgroup_v1:', 'yes/no, on/off, 1/0'),
     ('typo', {'kubeseed_pod_subnett': '10.244.0.0/16'}, 'kubeseed_pod_subnett:', 'did you mean kubeseed_pod_subnet?'),
     ('image-repository', {'kubeseed_image_repository': ''}, 'kubeseed_image_repository:', 'should be non-empty'),
 ]
@@ -131,7 +195,18 @@ VALID = [
     {'kubeseed_kubernetes_version': '1.34.3', 'kubeseed_cni_plugin': 'none'},
     {'kubeseed_package_source': 'offline', 'kubeseed_offline_bundle_url': 'http://10.117.0.1:8080/1.37.2-abc'},
     {'kubeseed_package_source': 'offline', 'kubeseed_offline_bundle_url': 'file:///srv/bundles/1.37.2-abc'},
-    {'kubeseed_pod_subnet': 'fd00:10:244::/56', 'kubeseed_service_subnet': 'fd00:10:96::/112'},
+    {'kubeseed_pod_subnet': 'fd00:10:244::/56', 'kubeseed_service_subnet': 'fd00:10:96::/112', 'kubeseed_node_cidr_mask_size': 64},
+    {'kubeseed_pod_subnet': 'fd00:10:244::/48', 'kubeseed_service_subnet': 'fd00:10:96::/108', 'kubeseed_node_cidr_mask_size': 64,
+     'kubeseed_control_plane_endpoint': '[fd00::10]'},
+    {'kubeseed_service_subnet': '10.96.0.0/12', 'kubeseed_pod_subnet': '172.16.0.0/12', 'kubeseed_node_cidr_mask_size': 26},
+    {'kubeseed_control_plane_endpoint': 'k8s-api.example.com', 'kubeseed_apiserver_port': 443},
+    {'kubeseed_control_plane_endpoint': '192.168.50.10:6443'},
+    {'kubeseed_apiserver_cert_extra_sans': ['k8s-api.example.com', '*.k8s.example.com', '10.0.0.5', 'fd00::5', 'localhost']},
+    {'kubeseed_image_repository': 'registry.example.com:5000/mirror/k8s'},
+    {'kubeseed_image_repository': 'localhost:5000'},
+    {'kubeseed_image_repository': 'Registry.Example.com/k8s'},
+    {'kubeseed_image_repository': '[fd00::1]:5000/k8s'},
+    {'kubeseed_node_labels': {'node-role.kubernetes.io/worker': '', 'pool': 'batch_1', 'example.com/Team.Name': 'A-b.c'}},
     {'kubeseed_containerd_registry_mirrors': {'docker.io': ['https://m1.example.com', 'http://m2:5000']}},
     {'kubeseed_https_proxy': 'http://proxy.example.com:3128', 'kubeseed_no_proxy': ['.corp']},
     {'kubeseed_workaround_cgroup_v1': True, 'kubeseed_workaround_no_kernel_modules': True, 'kubeseed_cni_mtu': 1400},
@@ -197,3 +272,83 @@ def test_contract_variables_stay_checked_by_the_schema_even_when_a_role_document
     for spec in hosts.values():
         spec['vars'] = {'kubeseed_containerd_cgroup_driver': 'nope'}
     assert validate_cluster(GROUPS, hosts, ROLE_OPTIONS) == messages != []
+
+
+# Strings as an INI inventory or an AWX survey deliver them: accepted where Ansible's own conversion accepts them.
+INI_ACCEPTED = [
+    {'kubeseed_control_plane_schedulable': 'false'},
+    {'kubeseed_control_plane_schedulable': 'True', 'kubeseed_workaround_cgroup_v1': 'yes'},
+    {'kubeseed_workaround_no_kernel_modules': 'on', 'kubeseed_workaround_restrict_oom_score_adj': '0'},
+    {'kubeseed_workaround_conntrack_max_per_core_zero': 'n'},
+    {'kubeseed_apiserver_port': '6443', 'kubeseed_node_cidr_mask_size': '24', 'kubeseed_cni_mtu': '1400'},
+    {'kubeseed_control_plane_schedulable': 1},
+]
+
+
+@pytest.mark.parametrize('cluster_vars', INI_ACCEPTED)
+def test_ini_and_survey_strings_are_accepted_as_ansible_converts_them(cluster_vars):
+    assert run(cluster_vars) == []
+
+
+def test_ini_boolean_counts_in_cross_checks():
+    assert run({'kubeseed_control_plane_schedulable': 'true'}, groups={'control_plane': ['cp1'], 'workers': []}) == []
+    messages = run({'kubeseed_control_plane_schedulable': 'no'}, groups={'control_plane': ['cp1'], 'workers': []})
+    assert any("group 'workers' has no hosts" in m for m in messages), messages
+
+
+def test_ini_string_and_yaml_value_on_different_hosts_are_the_same_value():
+    assert run(host_vars={'w1': {'kubeseed_apiserver_port': '6443'}, 'w2': {'kubeseed_control_plane_schedulable': 'false'}}) == []
+
+
+def test_every_message_starts_with_a_path_and_is_short():
+    messages = run({'kubeseed_pod_subnet': {'a': 1}, 'kubeseed_cluster_name': 'x' * 1000, 'kubeseed_no_proxy': {'k': 'v' * 500},
+                    'kubeseed_node_labels': ['a'], 'kubeseed_apiserver_cert_extra_sans': 'a,b', 'kubeseed_cni_mtu': None,
+                    'kubeseed_image_repository': 'X' * 400})
+    assert len(messages) >= 7
+    for message in messages:
+        assert re.match(r'^[A-Za-z_][A-Za-z0-9_]*(\[[^]]+\]|\.[A-Za-z0-9_]+)*: ', message), message
+        assert len(message) <= 300 and '<class' not in message and 'Ansible' not in message, message
+
+
+def test_role_setting_messages_name_the_variable_and_the_forms():
+    hosts = copy.deepcopy(HOSTS)
+    for spec in hosts.values():
+        spec['vars'] = {'kubeseed_control_plane_fetch_kubeconfig': 'maybe', 'kubeseed_control_plane_ready_timeout': 600.5}
+    messages = validate_cluster(GROUPS, hosts, ROLE_OPTIONS)
+    assert sorted(messages) == [
+        "kubeseed_control_plane_fetch_kubeconfig: 'maybe' is not a boolean (use true or false (from an INI inventory or a survey also "
+        "yes/no, on/off, 1/0, y/n, t/f)) (role setting, see the role's argument_specs)",
+        "kubeseed_control_plane_ready_timeout: 600.5 is a decimal number, expected an integer such as 600 (role setting, see the "
+        "role's argument_specs)",
+    ]
+
+
+class TaggedStr(str):
+    """Stands in for ansible-core 2.19's tagged strings."""
+
+    def __repr__(self):
+        return '_AnsibleTaggedStr(%s)' % str.__repr__(self)
+
+
+GARBAGE = [None, True, False, 0, -1, 1.10, 10 ** 20, '', ' ', 'x' * 400, '1.37.2\n', '\u200b', '\x00', TaggedStr('yes'),
+           TaggedStr('10.96.0.0/12'), [], [None], [{'a': 1}], ['x' * 300], {}, {'k': None}, {1: 2}, {'k' * 300: 'v' * 300},
+           {True: [1]}, '[fd00::1]:99999', 'https://x', '10.244.0.0/16', 'fd00::/8', '*', '::', '0.0.0.0/0']
+
+
+def test_garbage_in_every_variable_never_raises_and_reads_well():
+    rng = random.Random(18)
+    names = sorted(CLUSTER_SCHEMA['properties']) + sorted(ROLE_OPTIONS) + ['kubeseed_typo', 'kubeseed_node_label']
+    path = re.compile(r'^(inventory|kubeseed_[a-z0-9_]+(\[[^\]]+\]|\.[^:\s\[]+)*)(: | \()')
+    for _ in range(400):
+        cluster_vars = {name: rng.choice(GARBAGE) for name in rng.sample(names, rng.randrange(1, 8))}
+        host_vars = {rng.choice(['cp1', 'w1', 'w2']): {rng.choice(names): rng.choice(GARBAGE)}}
+        hosts = copy.deepcopy(HOSTS)
+        hosts['w2']['address'] = rng.choice(['192.168.50.12', '192.168.50.11', None, '10.96.0.1', 'fd00::1', 'w2.example.com\n'])
+        for spec in hosts.values():
+            spec['vars'] = dict(cluster_vars)
+        for host, values in host_vars.items():
+            hosts[host]['vars'].update(values)
+        groups = rng.choice([GROUPS, {'control_plane': ['cp1', 'w1'], 'workers': ['w2']}, {'control_plane': ['cp1'], 'workers': ['cp1', 'w1']}])
+        for message in validate_cluster(groups, hosts, ROLE_OPTIONS):
+            assert path.match(message), message
+            assert len(message) <= 300 and '<class' not in message and 'Tagged' not in message and 'Ansible' not in message, message

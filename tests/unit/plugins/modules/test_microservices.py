@@ -28,7 +28,7 @@ def test_validation_reports_every_problem_and_contacts_nothing(capsys, tmp_path)
     assert result['failed'] is True
     assert result['problems'] == [
         'kubeseed_microservices[0].ports[0].port: 70000 is greater than the maximum of 65535',
-        "kubeseed_microservices[1].name: 'Bad' is not valid: use lowercase letters, digits and dashes, starting with a letter, at most 63 characters",
+        "kubeseed_microservices[1].name: 'Bad' is not valid (use lowercase letters, digits and dashes, starting with a letter, at most 63 characters)",
         'kubeseed_microservices[1].replicas: -1 is less than the minimum of 0',
     ]
     assert result['msg'].startswith('3 problem(s) in the microservices; nothing was applied:')
