@@ -30,7 +30,7 @@ from localcp import LocalControlPlane  # noqa: E402  pylint: disable=wrong-impor
 def services(count: int) -> list:
     """count services of 4 objects each: Deployment, Service, ConfigMap, Secret."""
     return [{'name': 'svc-%03d' % i, 'image': 'example.com/svc:%d' % i, 'replicas': 1,
-             'ports': [{'port': 80, 'targetPort': 8080}], 'env': {'INDEX': i},
+             'ports': [{'port': 80, 'targetPort': 8080}], 'env': {'INDEX': str(i)},
              'config': {'LOG_LEVEL': 'info', 'INDEX': str(i)}, 'secrets': {'TOKEN': 'token-%03d' % i}} for i in range(count)]
 
 

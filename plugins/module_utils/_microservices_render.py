@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
 import hashlib
 import json
+import math
+import re
+from fractions import Fraction
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._microservices_schema import MICROSERVICES_SCHEMA
-from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import validate
+from ansible_collections.kubeseed.cluster.plugins.module_utils._microservices_schema import (
+    CONFIG_KEY, IMAGE_DIGEST, IMAGE_TAG, INT_OR_PERCENT, MAX_ANNOTATION_BYTES, MAX_DATA_BYTES, MICROSERVICES_SCHEMA, RESERVED_LABELS,
+    SERVICE_SCHEMA)
+from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import (
+    format_path, show, string_problem, type_name, validate)
 
 MANAGED_BY = 'app.kubernetes.io/managed-by'
 MANAGER_VALUE = 'kubeseed'
@@ -77,79 +84,584 @@ def describe(key: tuple) -> str:
 
 
 # ---------------------------------------------------------------- validation ----
+#
+# Three passes, so that a wrong type is reported as such and never crashes a later check:
+#   1. _Walk follows each service along its schema and reports what the schema alone would word badly or
+#      miss: numbers and booleans YAML made of what Kubernetes needs as strings (env, config, labels ...),
+#      numbers given as strings (AWX survey answers), non-string keys, Kubernetes spellings (livenessProbe),
+#      and shorthands (ports: 8080, service: NodePort). It returns a copy in which those are what the user
+#      meant, so that the schema does not report them twice.
+#   2. The JSON Schema (every type, pattern and range), values under 'secrets' hidden.
+#   3. _cross_checks: relations between fields, on the copy, each reading a field only when it has the
+#      right type, and skipping fields already reported.
 
-def validate_services(services: object, namespace: str = 'default', set_name: str = 'apps', secrets: dict | None = None) -> list:
-    """Every problem of the services list at once, each as 'kubeseed_microservices[i].path: message'."""
-    data = {ROOT: services, ROOT + '_namespace': namespace, ROOT + '_set': set_name}
-    problems = validate(MICROSERVICES_SCHEMA, data)
-    if not isinstance(services, list):
-        return problems
-    seen = {}
-    for index, svc in enumerate(services):
+_HIDDEN_KEYS = ('secrets',)
+_DROP = object()
+_STRING_MAPS = ('env', 'config', 'secrets', 'labels', 'annotations', 'podAnnotations')
+# What ansible-core's boolean() accepts as strings (INI inventories, AWX surveys, -e key=value).
+_TRUE_WORDS = ('y', 'yes', 'on', '1', 'true', 't')
+_FALSE_WORDS = ('n', 'no', 'off', '0', 'false', 'f')
+_AWX_NOTE = 'AWX survey answers and -e key=value are strings: use "{{ x | int }}"'
+_SCALARS = (bool, int, float, type(None), datetime.date)
+
+_QUANTITY = re.compile(r'([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?')
+_QUANTITY_FACTORS = {
+    '': Fraction(1), 'n': Fraction(1, 10 ** 9), 'u': Fraction(1, 10 ** 6), 'm': Fraction(1, 1000),
+    'k': Fraction(10 ** 3), 'M': Fraction(10 ** 6), 'G': Fraction(10 ** 9), 'T': Fraction(10 ** 12), 'P': Fraction(10 ** 15),
+    'E': Fraction(10 ** 18), 'Ki': Fraction(2 ** 10), 'Mi': Fraction(2 ** 20), 'Gi': Fraction(2 ** 30), 'Ti': Fraction(2 ** 40),
+    'Pi': Fraction(2 ** 50), 'Ei': Fraction(2 ** 60),
+}
+_NOT_CPU_SUFFIXES = ('k', 'M', 'G', 'T', 'P', 'E', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei')
+# Ingress paths of type Prefix or Exact that the API server refuses.
+_BAD_PATH_PARTS = ('//', '/./', '/../', '%2f', '%2F')
+_BAD_PATH_ENDS = ('/..', '/.')
+
+
+def _a(kind: str) -> str:
+    """'an integer', 'a list'."""
+    return ('an ' if kind[:1] in 'aeiou' else 'a ') + kind
+
+
+def _amount(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else '%g' % float(value)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _mapping(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+def parse_quantity(value: object) -> tuple | None:
+    """(amount as a Fraction, suffix) of a Kubernetes quantity (100m, 0.5, 128Mi, 1G, 1e3, 2), None when it is not one."""
+    if _is_int(value):
+        return Fraction(value), ''
+    if isinstance(value, float):
+        return (Fraction(repr(value)), '') if math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    match = _QUANTITY.fullmatch(value)
+    if not match:
+        return None
+    number, suffix = Fraction(match.group(1)), match.group(2) or ''
+    if suffix[:1] in ('e', 'E'):
+        exponent = int(suffix[1:])
+        if abs(exponent) > 30:  # far beyond any real amount; not worth the arithmetic
+            return None
+        return number * Fraction(10) ** exponent, suffix
+    return number * _QUANTITY_FACTORS[suffix], suffix
+
+
+def _percent(value: object) -> int | None:
+    if isinstance(value, str) and value.endswith('%') and value[:-1].isdigit():
+        return int(value[:-1])
+    return None
+
+
+def _as_written(value: object) -> str:
+    """How Kubernetes would most likely have wanted a YAML scalar: the text the renderer used to make of it."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if value is None:
+        return ''
+    return _str(value)
+
+
+def _quote_fix(value: object, hidden: bool) -> str:
+    """'<value> is an integer; Kubernetes needs a string: quote it ("...")' for a scalar that is not text.
+
+    Most come from unquoted YAML; since ansible-core 2.19 a template of a number ("{{ port }}") is a number too.
+    """
+    kind = type_name(value)
+    template = 'from a template: {{ x | string }}'
+    if value is None:
+        return 'is null (empty in YAML); Kubernetes needs a string: write "" for an empty value'
+    if hidden:
+        return '%s is %s; Kubernetes needs a string: quote the value (YAML reads 0755 as 493, 1.10 as 1.1, yes as true; %s)' % (
+            HIDDEN, _a(kind), template)
+    head = '%s is %s; Kubernetes needs a string: ' % (show(value), _a(kind))
+    if isinstance(value, bool):
+        return head + 'quote it ("%s" or the word you wrote: YAML reads yes, no, on, off as booleans; %s)' % (_str(value), template)
+    if _is_int(value):
+        if 8 <= value <= 0o7777 and value % 10:  # what a mode such as 0755 or 022 becomes (a round number rarely is one)
+            return head + 'quote it ("%d", or "0%o" if you wrote 0%o: YAML reads a leading 0 as octal; %s)' % (value, value, value, template)
+        return head + 'quote it ("%d"; %s)' % (value, template)
+    if isinstance(value, float):
+        return head + 'quote it as written, e.g. "%s" (YAML turns 1.10 into 1.1; %s)' % (_str(value), template)
+    return head + 'quote it ("%s")' % _as_written(value)
+
+
+def _key_fix(key: object) -> str:
+    kind = type_name(key)
+    what = 'the key %s is %s' % (show(key), _a(kind))
+    if isinstance(key, bool):
+        return what + ' (YAML reads unquoted yes, no, on, off, true, false as booleans); names must be strings: quote the key'
+    if key is None:
+        return what + ' (an empty key); names must be strings'
+    return what + '; names must be strings: quote it ("%s")' % _as_written(key)
+
+
+def _suggest_list(words: list) -> str:
+    text = ', '.join(words[:4]) + (', ...' if len(words) > 4 else '')
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
+def _compose_port(text: str) -> dict | None:
+    """{port, targetPort, protocol} from a docker-compose style '8080', '8080:80' or '53/udp', else None."""
+    match = re.fullmatch(r'\s*([0-9]{1,5})(?::([0-9]{1,5}))?(?:/(tcp|udp|sctp))?\s*', text, re.IGNORECASE)
+    if not match:
+        return None
+    port = {'port': int(match.group(1))}
+    if match.group(2):
+        port['targetPort'] = int(match.group(2))
+    if match.group(3):
+        port['protocol'] = match.group(3).upper()
+    return port
+
+
+def _port_text(port: dict) -> str:
+    return '{%s}' % ', '.join('%s: %s' % item for item in port.items())
+
+
+def _shape_hint(field: str, value: object, schema: dict, hidden: bool) -> tuple | None:
+    """(message, what the user meant or _DROP) for a container of the wrong kind that has a usual meaning, else None."""
+    wanted = schema.get('type')
+    if field == 'secrets' and wanted == 'object':
+        if value is None:
+            return 'is null (empty in YAML), expected a mapping of KEY: value: add entries or remove secrets', _DROP
+        if not isinstance(value, dict):
+            return '%s is %s, expected a mapping of KEY: value (values not shown)' % (HIDDEN, _a(type_name(value))), _DROP
+        return None
+    if wanted == 'object' and not isinstance(value, dict):
+        if field == 'service' and isinstance(value, str):
+            match = [t for t in schema['properties']['type']['enum'] if t.lower() == value.strip().lower()]
+            if match:
+                return '%s is a string, expected a mapping: write service: {type: %s}' % (show(value), match[0]), {'type': match[0]}
+        if field in ('liveness', 'readiness') and isinstance(value, (str, int)) and not isinstance(value, bool):
+            example = '{tcpSocket: {port: %s}}' % value if _is_int(value) else '{httpGet: {path: %s, port: http}}' % (
+                value if isinstance(value, str) and value.startswith('/') and len(value) < 40 else '/healthz')
+            return '%s is %s, expected a mapping such as %s' % (show(value), _a(type_name(value)), example), _DROP
+        if field == 'autoscaling' and (isinstance(value, (bool, int, str))):
+            top = value if _is_int(value) and value > 0 else 5
+            return '%s is %s, expected a mapping such as {min: 1, max: %s}' % (show(value), _a(type_name(value)), top), _DROP
+        if field == 'ingress' and isinstance(value, str):
+            return '%s is a string, expected a mapping: write ingress: {host: %s}' % (show(value), _short_text(value)), {'host': value}
+        if field in ('env', 'config') and isinstance(value, list):
+            meant = {}
+            for item in value:
+                if isinstance(item, dict) and isinstance(item.get('name'), str):
+                    meant[item['name']] = item.get('value', '')
+                elif isinstance(item, str) and '=' in item:
+                    name, _sep, text = item.partition('=')
+                    meant[name] = text
+            return 'is a list, expected a mapping of NAME: value: write %s: {NAME: "value", ...}' % field, meant
+        if field in _STRING_MAPS and isinstance(value, str):
+            return '%s is a string, expected a mapping of NAME: value, e.g. %s: {NAME: "value"}' % (show(value), field), _DROP
+        if field == 'ports[]':
+            port = {'port': value} if _is_int(value) else _compose_port(value) if isinstance(value, str) else None
+            if port:
+                return '%s is %s, expected a mapping: write %s' % (show(value), _a(type_name(value)), _port_text(port)), port
+        return None
+    if wanted == 'array' and not isinstance(value, list):
+        if field == 'ports':
+            port = {'port': value} if _is_int(value) else _compose_port(value) if isinstance(value, str) else None
+            if port:
+                return '%s is %s, expected a list of ports: write ports: [%s]' % (show(value), _a(type_name(value)), _port_text(port)), [port]
+            if isinstance(value, dict) and 'port' in value:
+                return 'is a mapping, expected a list of ports: write ports: [{port: ...}] (a - before each port)', [value]
+        if field in ('command', 'args') and isinstance(value, str):
+            words = value.split()
+            return '%s is a string, expected a list: write %s: [%s]' % (show(value), field, _suggest_list(words)), words
+        return None
+    return None
+
+
+def _short_text(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + '...'
+
+
+class _Walk:
+    """Pass 1 over one value along its schema: problems found, and the copy the schema then validates."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.problems = []
+
+    def report(self, path: list, message: str) -> None:
+        self.problems.append('%s: %s' % (format_path(self.root, path), message))
+
+    def value(self, value: object, schema: dict | None, path: list, hidden: bool = False) -> object:
+        if not isinstance(schema, dict):
+            return value
+        field = path[-1] if path and isinstance(path[-1], str) else (
+            '%s[]' % path[-2] if len(path) > 1 and isinstance(path[-2], str) else '')
+        hint = _shape_hint(field, value, schema, hidden)
+        if hint:
+            message, value = hint
+            self.report(path, message)
+            if value is _DROP:
+                return _DROP
+        if isinstance(value, dict) and schema.get('type') == 'object':
+            return self.mapping(value, schema, path, hidden)
+        if isinstance(value, list) and schema.get('type') == 'array':
+            items = schema.get('items')
+            return [self.value(item, items, path + [index], hidden) for index, item in enumerate(value)]
+        return self.scalar(value, schema, path, hidden)
+
+    def mapping(self, value: dict, schema: dict, path: list, hidden: bool) -> dict:
+        properties = schema.get('properties') or {}
+        extra = schema.get('additionalProperties')
+        aliases = schema.get('x-aliases') or {}
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                if 'propertyNames' in schema:  # a name/value map: a non-string name would be passed on as is
+                    self.report(path, _key_fix(key))
+                    continue
+                out[key] = item  # the schema reports it as an unknown setting
+                continue
+            if key in properties:
+                sub = properties[key]
+            elif isinstance(extra, dict):
+                sub = extra
+            elif key in aliases:
+                self.report(path, '%s is not a known setting; %s' % (show(key), aliases[key]))
+                target = re.match(r'use (\w+)(?: |$)', aliases[key])
+                if target and target.group(1) in properties and target.group(1) not in value:
+                    key, sub = target.group(1), properties[target.group(1)]
+                else:
+                    continue
+            else:
+                out[key] = item
+                continue
+            inner = self.value(item, sub, path + [key], hidden or key in _HIDDEN_KEYS)
+            if inner is not _DROP:
+                out[key] = inner
+        return out
+
+    def scalar(self, value: object, schema: dict, path: list, hidden: bool) -> object:
+        wanted = schema.get('type')
+        wanted = wanted if isinstance(wanted, list) else [wanted] if wanted else []
+        shown = HIDDEN if hidden else show(value)
+        if 'integer' in wanted and isinstance(value, str) and re.fullmatch(r'\s*[-+]?[0-9]{1,12}\s*', value) and not hidden:
+            pattern = schema.get('pattern')
+            if 'string' not in wanted or not (pattern and re.search(pattern, value)):
+                number = int(value)
+                alternative = ' (or %d%%)' % number if schema.get('pattern') == INT_OR_PERCENT else ''
+                self.report(path, '%s is a string, expected an integer: write %d without quotes%s; %s' % (shown, number, alternative, _AWX_NOTE))
+                return number
+        if 'integer' in wanted and 'number' not in wanted and isinstance(value, float) and value.is_integer():
+            self.report(path, '%s is a number with a decimal point, expected an integer: write %d' % (shown, int(value)))
+            return int(value)
+        if wanted == ['boolean'] and isinstance(value, str) and value.strip().lower() in _TRUE_WORDS + _FALSE_WORDS:
+            meant = value.strip().lower() in _TRUE_WORDS
+            self.report(path, '%s is a string, expected a boolean: write %s without quotes' % (shown, _str(meant)))
+            return meant
+        if wanted == ['string'] and isinstance(value, _SCALARS):
+            in_map = len(path) >= 2 and path[-2] in _STRING_MAPS
+            if value is None and not in_map:
+                return value  # the schema says 'is null (empty in YAML), expected a string'
+            meant = _as_written(value)
+            pattern = schema.get('pattern')
+            if pattern and not re.search(pattern, meant):
+                return value  # quoting would not make it valid: the schema says what is expected
+            self.report(path, _quote_fix(value, hidden))
+            return meant
+        return value
+
+
+def _image_problem(image: str) -> str:
+    """What is wrong with an image reference the grammar refused, with the fix; '' when nothing specific is known."""
+    if image != image.strip():
+        return ''  # the schema says 'starts/ends with a space (remove it)'
+    if '://' in image:
+        return '%s has a scheme (%s://); an image reference has none: write %s' % (
+            show(image), _short_text(image.split('://', 1)[0]), _short_text(image.split('://', 1)[1]))
+    if any(char.isspace() for char in image):
+        return '%s contains a space; an image reference has none (a tag follows a colon: nginx:1.27)' % show(image)
+    rest, at, digest = image.partition('@')
+    if at and not re.fullmatch(IMAGE_DIGEST, digest):
+        return '%s has an invalid digest: use @sha256: and 64 lowercase hexadecimal digits' % show(image)
+    slash, colon = rest.rfind('/'), rest.rfind(':')
+    name, tag = (rest[:colon], rest[colon:]) if colon > slash else (rest, '')
+    if tag and not re.fullmatch(IMAGE_TAG, tag[1:]):
+        if len(tag) > 129:
+            return '%s has a tag of %d characters; a tag has at most 128' % (show(image), len(tag) - 1)
+        return '%s has an invalid tag: letters, digits, _, . and -, not starting with . or -' % show(image)
+    if len(name) > 255:
+        return '%s has a name of %d characters; at most 255' % (show(image), len(name))
+    host, _slash, path = name.partition('/')
+    if not path or not ('.' in host or ':' in host or host == 'localhost'):
+        host, path = '', name  # no registry: Docker Hub
+    if any(not part for part in path.split('/')):
+        return '%s has an empty path component (// or a / at the start or end)' % show(image)
+    if path != path.lower():
+        fixed = (host + '/' if host else '') + path.lower() + tag + at + digest
+        first = path.split('/')[0]
+        if not host and len(path.split('/')) > 1 and first != first.lower():
+            return '%s starts with %s, which is not a registry host (no . or :), and a repository path is lowercase: write %s' % (
+                show(image), show(first), _short_text(fixed))
+        return '%s has capitals in its repository path, which is lowercase: write %s' % (show(image), _short_text(fixed))
+    return ''
+
+
+def validate_services(services: object, namespace: object = 'default', set_name: object = 'apps', secrets: object = None) -> list:
+    """Every problem of the services list at once, each as 'kubeseed_microservices[i].path: message'.
+
+    Accepts any input (a string, a mapping, None, nested wrong types) and never raises; no message shows a
+    value found under a 'secrets' key, or a value of the secrets argument.
+    """
+    problems = []
+    clean = services
+    if isinstance(services, dict) and ('name' in services or 'image' in services):
+        problems.append('%s: is a single mapping, expected a list of services: put "- " before the first key of each service' % ROOT)
+        clean = []
+    elif isinstance(services, list):
+        clean = []
+        for index, svc in enumerate(services):
+            if isinstance(svc, dict):
+                walk = _Walk(ROOT)
+                clean.append(walk.mapping(svc, SERVICE_SCHEMA, [index], False))
+                problems.extend(walk.problems)
+            else:
+                clean.append(svc)  # the schema says what it is and that a mapping is expected
+    data = {ROOT: clean, ROOT + '_namespace': namespace, ROOT + '_set': set_name}
+    reported = validate(MICROSERVICES_SCHEMA, data, hidden_keys=_HIDDEN_KEYS)
+    for index, svc in enumerate(clean if isinstance(clean, list) else []):
+        image = svc.get('image') if isinstance(svc, dict) else None
+        where = '%s[%d].image: ' % (ROOT, index)
+        if isinstance(image, str) and any(p.startswith(where) for p in reported) and not string_problem(image):
+            specific = _image_problem(image)
+            if specific:
+                reported = [p for p in reported if not p.startswith(where)] + [where + specific]
+    problems.extend(reported)
+    if not isinstance(clean, list):
+        return sorted(set(problems))
+
+    flagged = set(p.split(': ', 1)[0] for p in problems)
+    default_ns = namespace if isinstance(namespace, str) else 'default'
+    names, node_ports = {}, {}
+    for index, svc in enumerate(clean):
         if not isinstance(svc, dict):
             continue
         where = '%s[%d]' % (ROOT, index)
-        key = (svc.get('namespace') or namespace, svc.get('name'))
-        if key in seen:
-            problems.append('%s.name: %r is already used by %s[%d] in namespace %s; names must be unique per namespace'
-                            % (where, key[1], ROOT, seen[key], key[0]))
-        else:
-            seen[key] = index
-        problems.extend(_cross_checks(svc, where))
-    for name in sorted(set(secrets or {}) - set(s.get('name') for s in services if isinstance(s, dict))):
-        problems.append('secrets.%s: there is no service named %r to attach these secrets to' % (name, name))
+        name = _text(svc.get('name'))
+        key = (_text(svc.get('namespace')) or default_ns, name)
+        if name is not None and key in names:
+            problems.append('%s.name: %s is already used by %s[%d] in namespace %s; names must be unique per namespace'
+                            % (where, show(name), ROOT, names[key], key[0]))
+        elif name is not None:
+            names[key] = index
+        problems.extend(_cross_checks(svc, where, flagged, _mapping(secrets).get(name) if name else None))
+        for i, port in enumerate(_items(svc.get('ports'))):
+            node_port = _mapping(port).get('nodePort')
+            if not _is_int(node_port):
+                continue
+            owner = node_ports.setdefault(node_port, (index, i))
+            if owner[0] != index:
+                problems.append('%s.ports[%d].nodePort: %d is already the node port of %s[%d].ports[%d]; a node port is used once in the '
+                                'whole cluster' % (where, i, node_port, ROOT, owner[0], owner[1]))
+    problems.extend(_secrets_option_problems(secrets, services))
     return sorted(set(problems))
 
 
-def _cross_checks(svc: dict, where: str) -> list:
-    """What one JSON Schema cannot say: relations between the fields of one service."""
+def _secrets_option_problems(secrets: object, services: object) -> list:
+    """The secrets argument ({service: {KEY: value}}): its shape and key names, never its values."""
+    if secrets is None or secrets == {}:
+        return []
+    if not isinstance(secrets, dict):
+        return ['secrets: %s is %s, expected a mapping of service name to {KEY: value} (values not shown)' % (HIDDEN, _a(type_name(secrets)))]
+    known = set(svc.get('name') for svc in _items(services) if isinstance(svc, dict) and isinstance(svc.get('name'), str))
     problems = []
-    ports = [p for p in svc.get('ports') or [] if isinstance(p, dict)]
-    names, numbers = {}, {}
-    for i, port in enumerate(ports):
-        pname = port_name(port, i)
-        if pname in names:
-            problems.append('%s.ports[%d].name: %r is already the name of ports[%d]' % (where, i, pname, names[pname]))
-        names.setdefault(pname, i)
-        number = (port.get('port'), port.get('protocol', 'TCP'))
-        if number in numbers:
-            problems.append('%s.ports[%d].port: %s/%s is already used by ports[%d]' % (where, i, number[0], number[1], numbers[number]))
-        numbers.setdefault(number, i)
-    service_type = (svc.get('service') or {}).get('type', 'ClusterIP')
-    for i, port in enumerate(ports):
-        if 'nodePort' in port and service_type not in ('NodePort', 'LoadBalancer'):
+    for name, values in sorted(secrets.items(), key=lambda item: str(item[0])):
+        where = format_path('secrets', [name])
+        if name not in known:
+            problems.append('%s: there is no service named %s to attach these secrets to' % (where, show(name)))
+        if not isinstance(values, dict):
+            problems.append('%s: %s is %s, expected a mapping of KEY: value (values not shown)' % (where, HIDDEN, _a(type_name(values))))
+            continue
+        for key, value in values.items():
+            if not isinstance(key, str):
+                problems.append('%s: %s' % (where, _key_fix(key)))
+            elif not re.search(CONFIG_KEY, key) or string_problem(key):
+                problems.append('%s: %s is not a valid key (%s)' % (where, show(key), 'keys are at most 253 letters, digits, -, _ and ., '
+                                                                    'not . or starting with ..'))
+            elif not isinstance(value, str):
+                problems.append('%s: %s' % (format_path('secrets', [name, key]), _quote_fix(value, True) if isinstance(value, _SCALARS)
+                                            else '%s is %s, expected a string (values not shown)' % (HIDDEN, _a(type_name(value)))))
+    return problems
+
+
+def _data_bytes(values: dict) -> int:
+    return sum(len(v.encode('utf-8', 'surrogatepass')) for v in values.values() if isinstance(v, str))
+
+
+def _annotation_bytes(*maps: dict) -> int:
+    return sum(len(k.encode('utf-8', 'surrogatepass')) + len(v.encode('utf-8', 'surrogatepass'))
+               for m in maps for k, v in m.items() if isinstance(k, str) and isinstance(v, str))
+
+
+def _cross_checks(svc: dict, where: str, flagged: set, option_secrets: object = None) -> list:
+    """What one JSON Schema cannot say: relations between the fields of one service.
+
+    svc is the copy from pass 1: a field is read only when it has the right type, and a relation is not
+    checked when one of its fields was already reported (flagged paths).
+    """
+    def bad(*fields: str) -> bool:
+        for field in fields:
+            path = where + field
+            if any(f == path or f.startswith(path + '.') or f.startswith(path + '[') for f in flagged):
+                return True
+        return False
+
+    problems = []
+    image = _text(svc.get('image'))
+    if image and not bad('.image') and len(re.sub(r'(:[^:/@]*)?(@.*)?$', '', image)) > 255:
+        problems.append('%s.image: %s has a name of more than 255 characters (without tag and digest)' % (where, show(image)))
+    ports = [(i, p) for i, p in enumerate(_items(svc.get('ports'))) if isinstance(p, dict)]
+    names, numbers, containers, node_ports = {}, {}, {}, {}
+    for i, port in ports:
+        name = _text(port.get('name')) or ('http' if i == 0 else 'port-%s' % port.get('port'))
+        if name in names:
+            problems.append('%s.ports[%d].name: %s is already the name of ports[%d]' % (where, i, show(name), names[name]))
+        names.setdefault(name, i)
+        protocol = port.get('protocol', 'TCP') if isinstance(port.get('protocol', 'TCP'), str) else '?'
+        number = port.get('port')
+        repeated = _is_int(number) and (number, protocol) in numbers
+        if repeated:
+            problems.append('%s.ports[%d].port: %d/%s is already used by ports[%d]' % (where, i, number, protocol, numbers[(number, protocol)]))
+        if _is_int(number):
+            numbers.setdefault((number, protocol), i)
+        target = port.get('targetPort', number)
+        if _is_int(target) and _is_int(number) and not repeated:
+            if (target, protocol) in containers:
+                problems.append('%s.ports[%d].targetPort: container port %d/%s is already the target of ports[%d]; give each entry its own '
+                                'container port' % (where, i, target, protocol, containers[(target, protocol)]))
+            containers.setdefault((target, protocol), i)
+        node_port = port.get('nodePort')
+        if _is_int(node_port):
+            if (node_port, protocol) in node_ports:
+                problems.append('%s.ports[%d].nodePort: %d/%s is already the node port of ports[%d]'
+                                % (where, i, node_port, protocol, node_ports[(node_port, protocol)]))
+            node_ports.setdefault((node_port, protocol), i)
+    service = _mapping(svc.get('service'))
+    service_type = service.get('type', 'ClusterIP') if isinstance(service.get('type', 'ClusterIP'), str) else None
+    for i, port in ports:
+        if 'nodePort' in port and service_type and service_type not in ('NodePort', 'LoadBalancer') and not bad('.service'):
             problems.append('%s.ports[%d].nodePort: only NodePort and LoadBalancer services have node ports (service.type is %s)'
                             % (where, i, service_type))
-    if svc.get('service') and not ports:
+    ports_broken = bad('.ports')
+    if 'service' in svc and not ports and not ports_broken:
         problems.append('%s.service: a Service needs at least one entry in ports' % where)
+
     ingress = svc.get('ingress')
     if isinstance(ingress, dict):
-        if not ports:
+        if not ports and not ports_broken:
             problems.append('%s.ingress: an Ingress needs a Service: add at least one entry in ports' % where)
-        elif 'port' in ingress and ingress['port'] not in set(names) | set(p.get('port') for p in ports):
-            problems.append('%s.ingress.port: %r is neither the name nor the number of one of the ports' % (where, ingress['port']))
+        elif isinstance(ingress.get('port'), (str, int)) and not isinstance(ingress['port'], bool) and not ports_broken and \
+                ingress['port'] not in set(names) | set(p.get('port') for _i, p in ports if _is_int(p.get('port'))):
+            problems.append('%s.ingress.port: %s is neither the name nor the number of one of the ports' % (where, show(ingress['port'])))
         if service_type == 'Headless':
             problems.append('%s.ingress: an Ingress cannot route to a Headless service' % where)
-    target_ports = set(names) | set(p.get('targetPort', p.get('port')) for p in ports)
+        path = _text(ingress.get('path'))
+        if path and ingress.get('pathType', 'Prefix') in ('Prefix', 'Exact') and not bad('.ingress.path') and \
+                (any(part in path for part in _BAD_PATH_PARTS) or path.endswith(_BAD_PATH_ENDS)):
+            problems.append('%s.ingress.path: %s may not contain //, /./, /../ or %%2f, nor end with /. or /.. (pathType Prefix and Exact)'
+                            % (where, show(path)))
+
     for probe_name in ('liveness', 'readiness'):
-        probe = svc.get(probe_name)
-        if not isinstance(probe, dict):
-            continue
+        probe = _mapping(svc.get(probe_name))
         for handler in ('httpGet', 'tcpSocket'):
-            port = (probe.get(handler) or {}).get('port')
-            if isinstance(port, str) and port not in names:
-                problems.append('%s.%s.%s.port: %r is not the name of one of the ports' % (where, probe_name, handler, port))
-            elif isinstance(port, int) and ports and port not in target_ports:
-                problems.append('%s.%s.%s.port: %d is not one of the container ports (%s)'
-                                % (where, probe_name, handler, port, ', '.join(str(p) for p in sorted(x for x in target_ports if isinstance(x, int)))))
+            port = _mapping(probe.get(handler)).get('port')
+            # A number is any container port (the Service need not expose it); a name must be one of the ports' names.
+            if isinstance(port, str) and port not in names and not ports_broken and not bad('.%s.%s.port' % (probe_name, handler)):
+                known = ', '.join(sorted(names)) if names else 'there are no ports: use a number'
+                problems.append('%s.%s.%s.port: %s is not the name of one of the ports (%s)' % (where, probe_name, handler, show(port), known))
+        if probe_name == 'liveness' and _is_int(probe.get('successThreshold')) and probe['successThreshold'] != 1:
+            problems.append('%s.liveness.successThreshold: %d is not allowed; a liveness probe needs 1' % (where, probe['successThreshold']))
+
+    resources = _mapping(svc.get('resources'))
+    requests, limits = _mapping(resources.get('requests')), _mapping(resources.get('limits'))
+    parsed = {}
+    for part, amounts in (('requests', requests), ('limits', limits)):
+        for resource, amount in amounts.items():
+            quantity = parse_quantity(amount)
+            if quantity is None or not isinstance(resource, str) or bad('.resources.%s.%s' % (part, resource)):
+                continue
+            parsed[(part, resource)] = quantity[0]
+            path = '%s.resources.%s.%s' % (where, part, resource)
+            if resource in ('memory', 'ephemeral-storage') and quantity[0].denominator != 1:
+                if quantity[1] == 'm':
+                    problems.append('%s: %s is %s bytes (m means thousandths); for mebibytes write %sMi' % (
+                        path, show(amount), _amount(quantity[0]), str(amount)[:-1]))
+                else:
+                    problems.append('%s: %s is not a whole number of bytes; use e.g. 512Mi or 1Gi' % (path, show(amount)))
+            if resource == 'cpu' and quantity[1] in _NOT_CPU_SUFFIXES:
+                problems.append('%s: %s is %s CPUs; did you mean %sm (thousandths of a CPU)?' % (
+                    path, show(amount), _amount(quantity[0]), re.sub(r'[^0-9.]', '', str(amount)) or '100'))
+    for resource in sorted(set(r for _p, r in parsed)):
+        request, limit = parsed.get(('requests', resource)), parsed.get(('limits', resource))
+        if request is not None and limit is not None and request > limit:
+            problems.append('%s.resources.requests.%s: %s is more than the limit %s; a request may not be above its limit' % (
+                where, resource, show(requests[resource]), show(limits[resource])))
+
     autoscaling = svc.get('autoscaling')
-    if isinstance(autoscaling, dict) and isinstance(autoscaling.get('max'), int) and autoscaling.get('min', 1) > autoscaling['max']:
-        problems.append('%s.autoscaling.min: %s is greater than max (%s)' % (where, autoscaling.get('min', 1), autoscaling['max']))
+    if isinstance(autoscaling, dict):
+        low, high = autoscaling.get('min', 1), autoscaling.get('max')
+        if _is_int(low) and _is_int(high) and low > high:
+            problems.append('%s.autoscaling.min: %d is greater than max (%d)' % (where, low, high))
+
     strategy = svc.get('strategy')
-    if isinstance(strategy, dict) and strategy.get('type') == 'Recreate' and ({'maxSurge', 'maxUnavailable'} & set(strategy)):
-        problems.append('%s.strategy: maxSurge and maxUnavailable only apply to type RollingUpdate' % where)
-    if svc.get('createServiceAccount') and not svc.get('serviceAccount'):
+    if isinstance(strategy, dict):
+        rolling = set(strategy) & {'maxSurge', 'maxUnavailable'}
+        if strategy.get('type') == 'Recreate' and rolling:
+            problems.append('%s.strategy: maxSurge and maxUnavailable only apply to type RollingUpdate' % where)
+        surge, unavailable = strategy.get('maxSurge'), strategy.get('maxUnavailable')
+        if _percent(unavailable) is not None and _percent(unavailable) > 100:
+            problems.append('%s.strategy.maxUnavailable: %s is more than 100%%' % (where, show(unavailable)))
+        if surge in (0, '0%') and unavailable in (0, '0%') and not isinstance(surge, bool) and not isinstance(unavailable, bool):
+            problems.append('%s.strategy: maxSurge and maxUnavailable cannot both be 0 (the rollout could not progress)' % where)
+    pdb = _mapping(svc.get('pdb'))
+    for field in ('minAvailable', 'maxUnavailable'):
+        if _percent(pdb.get(field)) is not None and _percent(pdb.get(field)) > 100:
+            problems.append('%s.pdb.%s: %s is more than 100%%' % (where, field, show(pdb[field])))
+
+    if svc.get('createServiceAccount') is True and not svc.get('serviceAccount') and not bad('.serviceAccount'):
         problems.append('%s.createServiceAccount: set serviceAccount to the name of the ServiceAccount to create' % where)
+    if 'configMountPath' in svc and not _mapping(svc.get('config')) and not bad('.config'):
+        problems.append('%s.configMountPath: there is nothing to mount: set config too (or remove configMountPath)' % where)
+    for key in _mapping(svc.get('labels')):
+        if key in RESERVED_LABELS:
+            problems.append("%s.labels: %s is set by kubeseed on every object (ownership and the pod selector); use another key"
+                            % (where, show(key)))
+
+    config = _mapping(svc.get('config'))
+    if _data_bytes(config) > MAX_DATA_BYTES:
+        problems.append('%s.config: the values hold %d bytes; a ConfigMap holds at most %d (1 MiB): put large files in the image or a volume'
+                        % (where, _data_bytes(config), MAX_DATA_BYTES))
+    secret_data = dict(_mapping(svc.get('secrets')))
+    secret_data.update(_mapping(option_secrets))
+    if _data_bytes(secret_data) > MAX_DATA_BYTES:
+        problems.append('%s: the values hold %d bytes; a Secret holds at most %d (1 MiB)' % (
+            where + '.secrets' if 'secrets' in svc else format_path('secrets', [svc.get('name')]), _data_bytes(secret_data), MAX_DATA_BYTES))
+    common = _mapping(svc.get('annotations'))
+    for field, extra in (('annotations', {}), ('service.annotations', _mapping(service.get('annotations'))),
+                         ('ingress.annotations', _mapping(_mapping(ingress).get('annotations'))),
+                         ('podAnnotations', _mapping(svc.get('podAnnotations')))):
+        size = _annotation_bytes(extra) + (_annotation_bytes(common) if field != 'podAnnotations' else 0)
+        if size > MAX_ANNOTATION_BYTES and (extra or field == 'annotations'):
+            problems.append('%s.%s: the annotations of one object hold %d bytes; Kubernetes allows at most %d (256 KiB)'
+                            % (where, field, size, MAX_ANNOTATION_BYTES))
     return problems
 
 

@@ -8,89 +8,145 @@ checks that every role default equals the default declared here.
 
 Keys inside one service follow the Kubernetes spelling (targetPort, nodePort, serviceAccount,
 initialDelaySeconds ...) so that what a team writes reads like the object it becomes.
-``x-hint`` says how to fix a value that does not match its pattern.
+``x-hint`` says how to fix a value that does not match its pattern; ``x-aliases`` maps a key a new user writes
+there by mistake (often the Kubernetes spelling, e.g. livenessProbe) to what to write instead.
+
+Every pattern describes the whole string (the validator also refuses control and invisible characters).
+Relations between fields (ports, probes, requests and limits, sizes, node ports) are checked in
+_microservices_render.validate_services.
 """
 from __future__ import annotations
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema import CLUSTER_SCHEMA
 
+INT32_MAX = 2147483647
+NODE_PORT_RANGE = (30000, 32767)   # the API server's default --service-node-port-range
+MAX_DATA_BYTES = 1024 * 1024       # a ConfigMap's or Secret's values together (MaxSecretSize)
+MAX_ANNOTATION_BYTES = 256 * 1024  # every annotation key and value of one object together
+
 DNS_LABEL = r'^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'          # RFC 1035 label: Service and Deployment names
 DNS_LABEL_1123 = r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'   # RFC 1123 label: namespaces
-DNS_SUBDOMAIN = r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
-PORT_NAME = r'^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$'
-ENV_NAME = r'^[-._a-zA-Z][-._a-zA-Z0-9]*$'
-CONFIG_KEY = r'^[-._a-zA-Z0-9]+$'
-QUANTITY = r'^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$'
+DNS_SUBDOMAIN = r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'   # with maxLength 253
+# IANA service name: at most 15 lowercase letters, digits and single dashes, at least one letter.
+PORT_NAME = r'^(?=.{1,15}$)(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$'
+# Since Kubernetes 1.34 (RelaxedEnvironmentVariableValidation, GA): any printable ASCII character except '='.
+ENV_NAME = r'^[ -<>-~]+$'
+# ConfigMap and Secret keys: at most 253 of [-._a-zA-Z0-9], not '.' and not starting with '..'.
+CONFIG_KEY = r'^(?!\.$)(?!\.\.)[-._a-zA-Z0-9]{1,253}$'
+# A Kubernetes quantity: a decimal number with an optional SI, binary or exponent suffix (100m, 0.5, 128Mi, 1G, 1e3).
+QUANTITY = r'^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$'
 INT_OR_PERCENT = r'^[0-9]+%$'
-LABEL_KEY = r'^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'
+_QUALIFIED_NAME = r'[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'
+# Label key: an optional DNS subdomain prefix (at most 253) and '/', then a name of at most 63.
+LABEL_KEY = r'^((?=[^/]{1,253}/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?' + _QUALIFIED_NAME
+# Annotation keys are checked lowercased by the API server, so the prefix may hold capitals.
+ANNOTATION_KEY = r'^((?=[^/]{1,253}/)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*/)?' + _QUALIFIED_NAME
 LABEL_VALUE = r'^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'
 HOSTNAME = r'^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+URL_PATH = r'^/\S*$'
+ABSOLUTE_PATH = r'^/.*$'
+
+# An image reference as containerd and the kubelet parse it (github.com/distribution/reference):
+# [host[:port]/]path[:tag][@digest]. The first component is a registry host only when it has a '.' or a ':'
+# or is localhost; the path is lowercase; a tag has at most 128 characters.
+_DOMAIN_COMPONENT = r'(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
+_REGISTRY = r'(?:{d}(?:\.{d})+(?::[0-9]+)?|{d}:[0-9]+|localhost|\[[0-9a-fA-F:]+\](?::[0-9]+)?)'.format(d=_DOMAIN_COMPONENT)
+_PATH_COMPONENT = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
+IMAGE_TAG = r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}'
+IMAGE_DIGEST = r'(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})'
+IMAGE = r'^(?:{r}/)?{p}(?:/{p})*(?::{t})?(?:@{g})?$'.format(r=_REGISTRY, p=_PATH_COMPONENT, t=IMAGE_TAG, g=IMAGE_DIGEST)
+IMAGE_HINT = 'use [registry[:port]/]lowercase/path[:tag][@sha256:digest], no scheme, e.g. registry.example.com/team/api:1.4.2'
 
 SERVICE_TYPES = ('ClusterIP', 'NodePort', 'LoadBalancer', 'Headless')
+# Labels kubeseed sets on every object (ownership and the Deployment selector): a service cannot set them.
+RESERVED_LABELS = ('app.kubernetes.io/managed-by', 'app.kubernetes.io/name', 'kubeseed.io/set')
+
+
+def _int(description: str = '', minimum: int = 0, maximum: int = INT32_MAX, **extra) -> dict:
+    out = {'type': 'integer', 'minimum': minimum, 'maximum': maximum}
+    if description:
+        out['description'] = description
+    out.update(extra)
+    return out
 
 
 def _port_number(description: str) -> dict:
-    return {'type': 'integer', 'minimum': 1, 'maximum': 65535, 'description': description}
+    return _int(description, 1, 65535)
 
 
 def _port_ref(description: str) -> dict:
-    return {'oneOf': [_port_number('port number'),
-                      {'type': 'string', 'pattern': PORT_NAME, 'x-hint': 'use the name of one of the ports (at most 15 characters)'}],
+    return {'type': ['integer', 'string'], 'minimum': 1, 'maximum': 65535, 'pattern': PORT_NAME,
+            'x-hint': 'use the number or the name of one of the ports (a name has at most 15 lowercase letters, digits and dashes)',
             'description': description}
 
 
 def _int_or_percent(description: str) -> dict:
-    return {'oneOf': [{'type': 'integer', 'minimum': 0},
-                      {'type': 'string', 'pattern': INT_OR_PERCENT, 'x-hint': 'use a whole number or a percentage such as 25%'}],
-            'description': description}
+    return {'type': ['integer', 'string'], 'minimum': 0, 'maximum': INT32_MAX, 'pattern': INT_OR_PERCENT,
+            'x-hint': 'use a whole number or a percentage such as 25%', 'description': description}
 
 
 _KEY_HINTS = {
-    ENV_NAME: 'not a valid key: environment variable names are letters, digits, -, _ and ., not starting with a digit',
-    CONFIG_KEY: 'not a valid key: use letters, digits, -, _ and . only',
-    LABEL_KEY: 'not a valid key: use an optional DNS prefix and / then at most 63 letters, digits, -, _ or .',
+    ENV_NAME: 'environment variable names are printable ASCII characters other than =',
+    CONFIG_KEY: 'keys are at most 253 letters, digits, -, _ and ., not . or starting with ..',
+    LABEL_KEY: 'use an optional lowercase DNS prefix and / then at most 63 letters, digits, -, _ or .',
+    ANNOTATION_KEY: 'use an optional DNS prefix and / then at most 63 letters, digits, -, _ or .',
 }
 
 
-def _string_map(description: str, key_pattern: str = LABEL_KEY, value: dict | None = None) -> dict:
+def _string_map(description: str, key_pattern: str = ANNOTATION_KEY, value: dict | None = None) -> dict:
     return {'type': 'object', 'description': description,
-            'propertyNames': {'pattern': key_pattern, 'x-hint': _KEY_HINTS.get(key_pattern, 'use letters, digits, -, _ and .')},
+            'propertyNames': {'pattern': key_pattern, 'x-hint': _KEY_HINTS[key_pattern]},
             'additionalProperties': value or {'type': 'string'}}
 
 
+_QUANTITY_HINT = 'use a Kubernetes quantity such as '
 _RESOURCE_AMOUNTS = {
     'type': 'object', 'additionalProperties': False,
+    'x-aliases': {'requests': 'resources.requests and resources.limits are siblings: resources: {requests: {...}, limits: {...}}',
+                  'limits': 'resources.requests and resources.limits are siblings: resources: {requests: {...}, limits: {...}}'},
     'properties': {
-        'cpu': {'type': ['string', 'number'], 'pattern': QUANTITY, 'exclusiveMinimum': 0,
-                'x-hint': 'use a Kubernetes quantity such as 100m or 0.5', 'description': 'CPU, e.g. 100m or 1.'},
-        'memory': {'type': ['string', 'integer'], 'pattern': QUANTITY, 'exclusiveMinimum': 0,
-                   'x-hint': 'use a Kubernetes quantity such as 128Mi or 1Gi', 'description': 'Memory, e.g. 128Mi.'},
-        'ephemeral-storage': {'type': ['string', 'integer'], 'pattern': QUANTITY,
-                              'x-hint': 'use a Kubernetes quantity such as 1Gi', 'description': 'Scratch disk, e.g. 1Gi.'},
+        'cpu': {'type': ['string', 'number'], 'pattern': QUANTITY, 'minimum': 0,
+                'x-hint': _QUANTITY_HINT + '100m or 0.5', 'description': 'CPU, e.g. 100m or 1.'},
+        'memory': {'type': ['string', 'integer'], 'pattern': QUANTITY, 'minimum': 0,
+                   'x-hint': _QUANTITY_HINT + '128Mi or 1Gi (not 1GB)', 'description': 'Memory in bytes, e.g. 128Mi.'},
+        'ephemeral-storage': {'type': ['string', 'integer'], 'pattern': QUANTITY, 'minimum': 0,
+                              'x-hint': _QUANTITY_HINT + '1Gi', 'description': 'Scratch disk in bytes, e.g. 1Gi.'},
     },
 }
 
 _PROBE = {
     'type': 'object', 'additionalProperties': False,
-    'description': 'A container probe: exactly one of httpGet, tcpSocket, exec, plus optional timings (Kubernetes Probe fields).',
+    'description': 'A container probe: exactly one of httpGet, tcpSocket, grpc, exec, plus optional timings (Kubernetes Probe fields). '
+                   'The port may be any container port, exposed by the Service or not.',
+    'x-aliases': {'path': 'put the path under httpGet: {httpGet: {path: /healthz, port: http}}',
+                  'port': 'put the port under httpGet or tcpSocket: {tcpSocket: {port: 8080}}',
+                  'command': 'put the command under exec: {exec: {command: [cat, /tmp/ready]}}',
+                  'http': 'use httpGet: {httpGet: {path: /healthz, port: http}}',
+                  'tcp': 'use tcpSocket: {tcpSocket: {port: 8080}}',
+                  'timeout': 'use timeoutSeconds', 'period': 'use periodSeconds', 'initialDelay': 'use initialDelaySeconds'},
     'properties': {
         'httpGet': {'type': 'object', 'additionalProperties': False, 'required': ['port'], 'properties': {
-            'path': {'type': 'string', 'pattern': '^/', 'x-hint': 'start the path with /', 'default': '/'},
+            'path': {'type': 'string', 'pattern': URL_PATH, 'x-hint': 'start the path with / (no spaces)', 'default': '/'},
             'port': _port_ref('Container port (number or name).'),
             'scheme': {'enum': ['HTTP', 'HTTPS'], 'default': 'HTTP'},
         }},
         'tcpSocket': {'type': 'object', 'additionalProperties': False, 'required': ['port'], 'properties': {
             'port': _port_ref('Container port (number or name).')}},
+        'grpc': {'type': 'object', 'additionalProperties': False, 'required': ['port'], 'properties': {
+            'port': _port_number('Container port (a number).'),
+            'service': {'type': 'string', 'description': 'gRPC health service name (default: the server).'}}},
         'exec': {'type': 'object', 'additionalProperties': False, 'required': ['command'], 'properties': {
             'command': {'type': 'array', 'minItems': 1, 'items': {'type': 'string'}}}},
-        'initialDelaySeconds': {'type': 'integer', 'minimum': 0},
-        'periodSeconds': {'type': 'integer', 'minimum': 1},
-        'timeoutSeconds': {'type': 'integer', 'minimum': 1},
-        'successThreshold': {'type': 'integer', 'minimum': 1},
-        'failureThreshold': {'type': 'integer', 'minimum': 1},
+        'initialDelaySeconds': _int(),
+        'periodSeconds': _int(minimum=1),
+        'timeoutSeconds': _int(minimum=1),
+        'successThreshold': _int('Must be 1 for liveness.', minimum=1),
+        'failureThreshold': _int(minimum=1),
     },
-    'oneOf': [{'required': ['httpGet']}, {'required': ['tcpSocket']}, {'required': ['exec']}],
+    'oneOf': [{'required': ['httpGet']}, {'required': ['tcpSocket']}, {'required': ['grpc']}, {'required': ['exec']}],
 }
+
+_SCALAR_NOTE = 'Values are strings: quote numbers and booleans ("8080", "0755", "true"), YAML would change them.'
 
 SERVICE_SCHEMA: dict = {
     'type': 'object',
@@ -99,40 +155,76 @@ SERVICE_SCHEMA: dict = {
                    'HorizontalPodAutoscaler, PodDisruptionBudget and ServiceAccount.',
     'additionalProperties': False,
     'required': ['name', 'image'],
+    # Kubernetes (and docker-compose) spellings a new user writes, and where the setting lives here.
+    'x-aliases': {
+        'livenessProbe': 'use liveness (same fields as a Kubernetes livenessProbe)',
+        'readinessProbe': 'use readiness (same fields as a Kubernetes readinessProbe)',
+        'startupProbe': 'startup probes are not supported; use liveness with a larger initialDelaySeconds',
+        'serviceAccountName': 'use serviceAccount',
+        'containerPort': 'use ports: [{port: <number>}] (targetPort when the Service port differs)',
+        'containerPorts': 'use ports: [{port: <number>}]',
+        'port': 'use ports: [{port: <number>}]',
+        'nodePort': 'put it in the port: ports: [{port: 80, nodePort: 30080}]',
+        'type': 'use service: {type: NodePort} (ClusterIP, NodePort, LoadBalancer or Headless)',
+        'serviceType': 'use service: {type: NodePort} (ClusterIP, NodePort, LoadBalancer or Headless)',
+        'host': 'use ingress: {host: app.example.com}',
+        'hostname': 'use ingress: {host: app.example.com}',
+        'minReplicas': 'use autoscaling: {min: 2, max: 5}',
+        'maxReplicas': 'use autoscaling: {min: 2, max: 5}',
+        'hpa': 'use autoscaling: {min: 2, max: 5}',
+        'podDisruptionBudget': 'use pdb: {minAvailable: 1}',
+        'environment': 'use env: {NAME: "value"}',
+        'envVars': 'use env: {NAME: "value"}',
+        'configMap': 'use config: {KEY: "value"}',
+        'configmap': 'use config: {KEY: "value"}',
+        'secret': 'use secrets: {KEY: "value"}',
+        'cpu': 'use resources: {requests: {cpu: 100m}, limits: {cpu: 1}}',
+        'memory': 'use resources: {requests: {memory: 128Mi}, limits: {memory: 256Mi}}',
+        'limits': 'use resources: {limits: {...}}',
+        'requests': 'use resources: {requests: {...}}',
+        'tag': 'put the tag in image: registry.example.com/team/api:1.4.2',
+        'version': 'put the version in image as its tag: registry.example.com/team/api:1.4.2',
+    },
     'properties': {
         'name': {'type': 'string', 'pattern': DNS_LABEL, 'x-hint': 'use lowercase letters, digits and dashes, starting with a letter, at most 63 characters',
                  'description': 'Name of the Deployment, Service and every other object of this service.'},
-        'image': {'type': 'string', 'minLength': 1, 'pattern': r'^[^\s]+$',
-                  'x-hint': 'an image reference has no spaces, e.g. registry.example.com/team/api:1.4.2',
-                  'description': 'Container image reference.'},
+        'image': {'type': 'string', 'minLength': 1, 'pattern': IMAGE, 'x-hint': IMAGE_HINT,
+                  'description': 'Container image reference: [registry[:port]/]path[:tag][@sha256:digest], path in lowercase.'},
         'imagePullPolicy': {'enum': ['Always', 'IfNotPresent', 'Never'], 'description': 'Kubernetes default when unset.'},
         'namespace': {'type': 'string', 'pattern': DNS_LABEL_1123, 'x-hint': 'use lowercase letters, digits and dashes, at most 63 characters',
                       'description': 'Namespace of this service (default: kubeseed_microservices_namespace).'},
-        'replicas': {'type': 'integer', 'minimum': 0, 'default': 1, 'description': 'Pod count (ignored when autoscaling is set: the HPA owns it).'},
+        'replicas': _int('Pod count (ignored when autoscaling is set: the HPA owns it).', default=1),
         'ports': {
             'type': 'array', 'default': [], 'description': 'Ports the container listens on; a Service is created when there is at least one.',
-            'items': {'type': 'object', 'additionalProperties': False, 'required': ['port'], 'properties': {
-                'name': {'type': 'string', 'pattern': PORT_NAME, 'x-hint': 'use at most 15 lowercase letters, digits and dashes, with at least one letter',
-                         'description': 'Port name (default: http for the first port, port-<port> for the others).'},
-                'port': _port_number('Service port.'),
-                'targetPort': _port_number('Container port (default: port).'),
-                'protocol': {'enum': ['TCP', 'UDP', 'SCTP'], 'default': 'TCP'},
-                'nodePort': {'type': 'integer', 'minimum': 30000, 'maximum': 32767,
-                             'description': 'Fixed node port (NodePort and LoadBalancer services only; default: chosen by Kubernetes).'},
-            }},
+            'items': {'type': 'object', 'additionalProperties': False, 'required': ['port'],
+                      'x-aliases': {'containerPort': 'use targetPort (the container port; port is the Service port)',
+                                    'servicePort': 'use port (the Service port)', 'hostPort': 'host ports are not supported; use nodePort'},
+                      'properties': {
+                          'name': {'type': 'string', 'pattern': PORT_NAME,
+                                   'x-hint': 'use at most 15 lowercase letters, digits and single dashes, with at least one letter',
+                                   'description': 'Port name (default: http for the first port, port-<port> for the others).'},
+                          'port': _port_number('Service port.'),
+                          'targetPort': _port_number('Container port (default: port).'),
+                          'protocol': {'enum': ['TCP', 'UDP', 'SCTP'], 'default': 'TCP'},
+                          'nodePort': _int('Fixed node port (NodePort and LoadBalancer services only; default: chosen by Kubernetes); '
+                                           'unique in the cluster.', *NODE_PORT_RANGE),
+                      }},
         },
         'command': {'type': 'array', 'items': {'type': 'string'}, 'description': 'Container entrypoint (replaces the image ENTRYPOINT).'},
         'args': {'type': 'array', 'items': {'type': 'string'}, 'description': 'Container arguments (replaces the image CMD).'},
-        'env': _string_map('Environment variables (name: value); numbers and booleans are turned into strings.', ENV_NAME,
-                           {'type': ['string', 'number', 'boolean']}),
+        'env': _string_map('Environment variables (name: value). ' + _SCALAR_NOTE, ENV_NAME),
         'config': _string_map('Configuration values (key: value) stored in the ConfigMap <name>-config and exported as environment '
-                              'variables; a change rolls the pods. Use lookup("file", ...) for whole files.', CONFIG_KEY,
-                              {'type': ['string', 'number', 'boolean']}),
-        'configMountPath': {'type': 'string', 'pattern': '^/', 'x-hint': 'use an absolute path such as /etc/app',
-                            'description': 'Also mount the ConfigMap keys as files in this directory.'},
+                              'variables; a change rolls the pods. Use lookup("file", ...) for whole files; at most 1 MiB in all. '
+                              + _SCALAR_NOTE, CONFIG_KEY),
+        'configMountPath': {'type': 'string', 'pattern': ABSOLUTE_PATH, 'x-hint': 'use an absolute path such as /etc/app',
+                            'description': 'Also mount the ConfigMap keys as files in this directory (needs config).'},
         'secrets': _string_map('Secret values (key: value) stored in the Secret <name>-secrets and exported as environment variables; '
-                               'never logged or shown in a diff; a change rolls the pods.', CONFIG_KEY, {'type': ['string', 'number', 'boolean']}),
-        'resources': {'type': 'object', 'additionalProperties': False, 'description': 'Container requests and limits.',
+                               'never logged or shown in a diff; a change rolls the pods; at most 1 MiB in all. ' + _SCALAR_NOTE,
+                               CONFIG_KEY),
+        'resources': {'type': 'object', 'additionalProperties': False,
+                      'description': 'Container requests and limits; a request may not be above its limit.',
+                      'x-aliases': {'cpu': 'put it under requests or limits: resources: {requests: {cpu: 100m}}',
+                                    'memory': 'put it under requests or limits: resources: {limits: {memory: 256Mi}}'},
                       'properties': {'requests': _RESOURCE_AMOUNTS, 'limits': _RESOURCE_AMOUNTS}},
         'liveness': dict(_PROBE, description='Liveness probe: ' + _PROBE['description']),
         'readiness': dict(_PROBE, description='Readiness probe: ' + _PROBE['description']),
@@ -143,39 +235,46 @@ SERVICE_SCHEMA: dict = {
                     }},
         'ingress': {
             'type': 'object', 'additionalProperties': False, 'required': ['host'], 'description': 'An Ingress to the Service.',
+            'x-aliases': {'hostname': 'use host', 'hosts': 'use host (one host name)', 'tls': 'use tlsSecret: <name of a kubernetes.io/tls Secret>',
+                          'ingressClassName': 'use className', 'class': 'use className'},
             'properties': {
-                'host': {'type': 'string', 'pattern': HOSTNAME, 'x-hint': 'use a lowercase DNS name such as api.example.com'},
-                'path': {'type': 'string', 'pattern': '^/', 'default': '/', 'x-hint': 'start the path with /'},
+                'host': {'type': 'string', 'pattern': HOSTNAME, 'maxLength': 253, 'x-hint': 'use a lowercase DNS name such as api.example.com'},
+                'path': {'type': 'string', 'pattern': URL_PATH, 'default': '/', 'x-hint': 'start the path with / (no spaces)'},
                 'pathType': {'enum': ['Prefix', 'Exact', 'ImplementationSpecific'], 'default': 'Prefix'},
                 'port': _port_ref('Service port to route to (default: the first port).'),
-                'className': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'description': 'IngressClass name (default: the cluster default).'},
-                'tlsSecret': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'x-hint': 'use the name of an existing kubernetes.io/tls Secret',
+                'className': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'maxLength': 253, 'x-hint': 'use a lowercase DNS name',
+                              'description': 'IngressClass name (default: the cluster default).'},
+                'tlsSecret': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'maxLength': 253, 'x-hint': 'use the name of an existing kubernetes.io/tls Secret',
                               'description': 'TLS Secret for the host (HTTPS).'},
                 'annotations': _string_map('Annotations of the Ingress only.'),
             }},
         'autoscaling': {
-            'type': 'object', 'additionalProperties': False, 'required': ['max'], 'description': 'HorizontalPodAutoscaler (autoscaling/v2).',
+            'type': 'object', 'additionalProperties': False, 'required': ['max'],
+            'description': 'HorizontalPodAutoscaler (autoscaling/v2) on CPU utilisation; needs resources.requests.cpu (or limits.cpu).',
+            'x-aliases': {'minReplicas': 'use min', 'maxReplicas': 'use max', 'targetCPUUtilizationPercentage': 'use cpu',
+                          'targetCPU': 'use cpu', 'cpuUtilization': 'use cpu', 'averageUtilization': 'use cpu'},
             'properties': {
-                'min': {'type': 'integer', 'minimum': 1, 'default': 1},
-                'max': {'type': 'integer', 'minimum': 1},
-                'cpu': {'type': 'integer', 'minimum': 1, 'maximum': 1000, 'default': 80, 'description': 'Target average CPU utilisation in percent.'},
+                'min': _int(minimum=1, default=1),
+                'max': _int(minimum=1),
+                'cpu': _int('Target average CPU utilisation in percent of the request.', 1, 1000, default=80),
             }},
         'pdb': {'type': 'object', 'additionalProperties': False, 'description': 'PodDisruptionBudget: exactly one of minAvailable or maxUnavailable.',
-                'properties': {'minAvailable': _int_or_percent('Pods that must stay up.'),
-                               'maxUnavailable': _int_or_percent('Pods that may be down.')},
+                'properties': {'minAvailable': _int_or_percent('Pods that must stay up (a percentage at most 100%).'),
+                               'maxUnavailable': _int_or_percent('Pods that may be down (a percentage at most 100%).')},
                 'oneOf': [{'required': ['minAvailable']}, {'required': ['maxUnavailable']}]},
-        'labels': _string_map('Extra labels on every object and pod of this service.', LABEL_KEY,
+        'labels': _string_map('Extra labels on every object and pod of this service (not the ones kubeseed sets: %s). ' % ', '.join(RESERVED_LABELS)
+                              + _SCALAR_NOTE, LABEL_KEY,
                               {'type': 'string', 'pattern': LABEL_VALUE, 'x-hint': 'label values have at most 63 letters, digits, -, _ or .'}),
-        'annotations': _string_map('Extra annotations on every object of this service.'),
-        'podAnnotations': _string_map('Extra annotations on the pods only.'),
-        'serviceAccount': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'x-hint': 'use a lowercase DNS name',
+        'annotations': _string_map('Extra annotations on every object of this service. ' + _SCALAR_NOTE),
+        'podAnnotations': _string_map('Extra annotations on the pods only. ' + _SCALAR_NOTE),
+        'serviceAccount': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'maxLength': 253, 'x-hint': 'use a lowercase DNS name',
                            'description': 'ServiceAccount the pods run as.'},
         'createServiceAccount': {'type': 'boolean', 'default': False, 'description': 'Create (and own) serviceAccount (default: it must exist).'},
         'strategy': {'type': 'object', 'additionalProperties': False, 'description': 'Rollout strategy of the Deployment.',
                      'properties': {
                          'type': {'enum': ['RollingUpdate', 'Recreate'], 'default': 'RollingUpdate'},
                          'maxSurge': _int_or_percent('RollingUpdate only.'),
-                         'maxUnavailable': _int_or_percent('RollingUpdate only.'),
+                         'maxUnavailable': _int_or_percent('RollingUpdate only; at most 100%; not 0 when maxSurge is 0.'),
                      }},
     },
 }
@@ -208,6 +307,10 @@ MICROSERVICES_SCHEMA: dict = {
                                          'description': 'absent deletes every object of the set (never namespaces).'},
         'kubeseed_microservices_prune': {'type': 'boolean', 'default': True,
                                          'description': 'Delete objects of this set that are no longer in kubeseed_microservices.'},
+        'kubeseed_microservices_allow_empty': {'type': 'boolean', 'default': False,
+                                               'description': 'An empty kubeseed_microservices with prune would delete every object of the '
+                                                              'set: refused unless this is true (so a misspelt or empty variable never '
+                                                              'deletes a whole set).'},
         'kubeseed_microservices_create_namespaces': {'type': 'boolean', 'default': True,
                                                      'description': 'Create missing namespaces (they are never deleted).'},
         'kubeseed_microservices_wait': {'type': 'boolean', 'default': True, 'description': 'Wait until every Deployment has rolled out.'},

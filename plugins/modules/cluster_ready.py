@@ -10,8 +10,8 @@ version_added: 0.2.0
 description:
   - Runs on a control plane with its admin kubeconfig and asks the API server, every two seconds, until every node of
     O(nodes) is Ready and every Deployment of O(deployments) has all its replicas available, or O(timeout) passes.
-  - On timeout it fails and names each node that is not Ready with its conditions (for example
-    C(w1: Ready=Unknown NodeStatusUnknown: Kubelet stopped posting node status.)), and each Deployment that is not available.
+  - "On timeout it fails and names each node that is not Ready with its conditions (for example
+    C(w1: Ready=Unknown NodeStatusUnknown: Kubelet stopped posting node status.)), and each Deployment that is not available."
   - Read-only. In check mode it looks once and does not wait; what is not ready is reported as a warning, because a real run
     would first make the changes the check predicts (for example start a stopped kubelet).
 author:

@@ -26,7 +26,8 @@ MINIMUM = {'cluster': 100, 'microservices': 100}
 MAX_LENGTH = 300
 # A problem starts with its path: a variable, an indexed/dotted path into it, or 'inventory'.
 PATH = re.compile(r"^(inventory|secrets(\.[^:\s]+)?|kubeseed_[a-z0-9_]+(\[[^\]]+\]|\.[^:\s\[]+)*)(: | \()")
-FORBIDDEN = ('Traceback', '<class', 'Ansible', 'object at 0x')
+# Python internals: a traceback, a class repr, Ansible's internal (tagged) type names, an object repr.
+FORBIDDEN = re.compile(r"Traceback|<class|\b_?Ansible[A-Z]\w+|_AnsibleTagged|object at 0x")
 
 DEFAULT_GROUPS = {'control_plane': ['cp1'], 'workers': ['w1', 'w2'], 'etcd': []}
 DEFAULT_ADDRESSES = {'cp1': '192.168.50.10', 'w1': '192.168.50.11', 'w2': '192.168.50.12'}
@@ -80,7 +81,7 @@ def check(kind: str, path: str) -> list:
     for problem in problems:
         if not PATH.match(problem):
             reasons.append('problem does not start with its path: %r' % problem)
-        if any(word in problem for word in FORBIDDEN):
+        if FORBIDDEN.search(problem):
             reasons.append('problem shows Python internals: %r' % problem)
         if len(problem) > MAX_LENGTH:
             reasons.append('problem is longer than %d characters: %r...' % (MAX_LENGTH, problem[:80]))

@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import base64
+import glob
 import json
+import os
+
+import pytest
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
 
@@ -21,6 +25,9 @@ FULL = {
     'labels': {'team': 'shop'}, 'annotations': {'example.com/owner': 'shop'}, 'podAnnotations': {'prometheus.io/scrape': 'true'},
     'serviceAccount': 'api-sa', 'createServiceAccount': True, 'strategy': {'type': 'RollingUpdate', 'maxSurge': 1},
 }
+
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 
 
 def _by_kind(objects):
@@ -130,6 +137,46 @@ def test_render_all_adds_namespaces_and_sorts_by_kind():
         ('Service', 'main', 'b'), ('Deployment', 'main', 'b'), ('Deployment', 'other', 'a')]
     assert all(o['kind'] != 'Namespace' for o in render.render_all(services, 's', 'main', create_namespaces=False))
     assert render.render_all([], 's', 'main') == []
+
+
+def _valid_corpus_cases() -> list:
+    yaml = pytest.importorskip('yaml')
+    cases = []
+    for path in sorted(glob.glob(os.path.join(ROOT, 'tests', 'corpus', 'microservices', '*.yml'))):
+        with open(path, encoding='utf-8') as handle:
+            case = yaml.safe_load(handle)
+        if (case.get('expect') or {}).get('valid'):
+            cases.append((os.path.basename(path), case['input']))
+    return cases
+
+
+def test_what_validation_accepts_renders_to_objects_of_strings():
+    """Every valid case of the new-user corpus validates, renders, and gives Kubernetes text where it needs text."""
+    cases = _valid_corpus_cases()
+    assert len(cases) >= 15
+    for name, given in cases:
+        services = given['kubeseed_microservices']
+        namespace, set_name = given.get('kubeseed_microservices_namespace', 'default'), given.get('kubeseed_microservices_set', 'apps')
+        assert render.validate_services(services, namespace, set_name) == [], name
+        objects = render.render_all(services, set_name, namespace)
+        assert json.loads(json.dumps(objects)) == objects, name
+        for obj in objects:
+            meta = obj['metadata']
+            assert all(isinstance(v, str) for v in list((meta.get('labels') or {}).values()) + list((meta.get('annotations') or {}).values())), name
+            if obj['kind'] == 'ConfigMap':
+                assert all(isinstance(v, str) for v in obj['data'].values()), name
+            if obj['kind'] == 'Deployment':
+                (container,) = obj['spec']['template']['spec']['containers']
+                assert all(isinstance(e['name'], str) and isinstance(e['value'], str) for e in container.get('env', [])), name
+                assert all(isinstance(a, str) for a in container.get('command', []) + container.get('args', [])), name
+
+
+def test_validation_refuses_what_rendering_would_silently_stringify():
+    """The renderer turns any scalar into text (_str); validation makes sure it is only ever given text."""
+    for env in ({'MODE': 493}, {'ON': True}, {'EMPTY': None}, {'V': 1.1}):
+        svc = {'name': 'api', 'image': 'registry.example.com/shop/api:1', 'env': env}
+        problems = render.validate_services([svc])
+        assert len(problems) == 1 and problems[0].startswith('kubeseed_microservices[0].env.') and 'Kubernetes needs a string' in problems[0]
 
 
 # ---------------------------------------------------------------- comparison and diff ----
