@@ -20,6 +20,40 @@ TOKEN = re.compile(r'\b[a-z0-9]{6}\.[a-z0-9]{16}\b')
 STATE: dict = {}
 
 
+SNAPSHOT = ("{ for d in /etc /usr/local /opt /var/cache/kubeseed /var/lib/kubelet /var/lib/containerd; do "
+            "[ -d $d ] && find $d -xdev \\( -type f -o -type l \\) -print0 | sort -z | xargs -0r sha256sum; done; "
+            "dpkg-query --show; systemctl list-unit-files --no-legend; "
+            "sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables; cat /proc/swaps; } | sha256sum")
+
+
+def _snapshots(inventory) -> dict:
+    """{host: sha256 of every file under /etc, /usr/local, ..., the package list, the unit files, the sysctls kubeseed sets, swap}."""
+    proc = subprocess.run(
+        [str(ROOT / '.venv' / 'bin' / 'ansible'), '-i', str(inventory), 'control_plane:workers', '-m', 'ansible.builtin.shell',
+         '-a', SNAPSHOT, '--one-line'], cwd=ROOT, capture_output=True, text=True, check=False,
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'), ANSIBLE_NOCOLOR='1'))
+    found = dict(re.findall(r'^(\S+) \| CHANGED \| rc=0 \| \(stdout\) ([0-9a-f]{64})', proc.stdout, re.M))
+    assert len(found) == 3, proc.stdout + proc.stderr
+    return found
+
+
+def test_check_mode_on_bare_hosts_predicts_and_changes_nothing(lab_cluster):
+    before = _snapshots(lab_cluster)
+    run = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
+    print('check mode on bare hosts: %.0fs' % run.seconds)
+    run.assert_ok()
+    assert {h for h, r in run.recap.items() if r['changed']} == {'ks-cp1', 'ks-w1', 'ks-w2'}
+    changed = _changed_tasks(run.output)
+    for task in ('kubeseed.cluster.node : Swap off, kernel features and sysctls, now and across reboots',
+                 'kubeseed.cluster.node : Install the bundle\'s Debian packages that are missing (checked against the manifest)',
+                 'kubeseed.cluster.kube_packages : Install binaries, CNI plugins and images from the bundle (checked against the manifest)'):
+        assert sorted(set(changed.get(task, []))) == ['ks-cp1', 'ks-w1', 'ks-w2'], (task, changed)
+    assert changed['kubeseed.cluster.control_plane : Initialise the first control plane (once; afterwards compare the live configuration)'] \
+        == ['ks-cp1']
+    assert sorted(changed['kubeseed.cluster.workers : Join as a worker']) == ['ks-w1', 'ks-w2']
+    assert _snapshots(lab_cluster) == before, 'check mode changed a file, a package, a unit or a sysctl on a bare host'
+
+
 def test_site_from_bare_hosts(lab_cluster, tmp_path_factory):
     log = tmp_path_factory.mktemp('e2e') / 'site-first-vvv.log'
     run = playbook('-vvv', 'site.yml', '-i', str(lab_cluster), log=log)
