@@ -26,9 +26,8 @@ class ActionModule(ActionBase):
         if args.pop('check_variables', False) in (True, 'true', 'True', 'yes', 1):
             problems = guard.unknown_variables(list(task_vars))
             if problems:
-                result.update(failed=True, changed=False, problems=problems,
-                               msg='%d problem(s) in the microservices variables; nothing was applied:\n- %s'
-                                   % (len(problems), '\n- '.join(problems)))
+                message = '%d problem(s) in the microservices variables; nothing was applied:\n- %s' % (len(problems), '\n- '.join(problems))
+                result.update(failed=True, changed=False, problems=problems, msg=message)
                 return result
         services, inline = guard.split_secrets(args.get('services', []))
         if any(entry is not None for entry in inline):

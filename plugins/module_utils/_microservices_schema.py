@@ -196,19 +196,21 @@ SERVICE_SCHEMA: dict = {
         'replicas': _int('Pod count (ignored when autoscaling is set: the HPA owns it).', default=1),
         'ports': {
             'type': 'array', 'default': [], 'description': 'Ports the container listens on; a Service is created when there is at least one.',
-            'items': {'type': 'object', 'additionalProperties': False, 'required': ['port'],
-                      'x-aliases': {'containerPort': 'use targetPort (the container port; port is the Service port)',
-                                    'servicePort': 'use port (the Service port)', 'hostPort': 'host ports are not supported; use nodePort'},
-                      'properties': {
-                          'name': {'type': 'string', 'pattern': PORT_NAME,
-                                   'x-hint': 'use at most 15 lowercase letters, digits and single dashes, with at least one letter',
-                                   'description': 'Port name (default: http for the first port, port-<port> for the others).'},
-                          'port': _port_number('Service port.'),
-                          'targetPort': _port_number('Container port (default: port).'),
-                          'protocol': {'enum': ['TCP', 'UDP', 'SCTP'], 'default': 'TCP'},
-                          'nodePort': _int('Fixed node port (NodePort and LoadBalancer services only; default: chosen by Kubernetes); '
-                                           'unique in the cluster.', *NODE_PORT_RANGE),
-                      }},
+            'items': {
+                'type': 'object', 'additionalProperties': False, 'required': ['port'],
+                'x-aliases': {'containerPort': 'use targetPort (the container port; port is the Service port)',
+                              'servicePort': 'use port (the Service port)', 'hostPort': 'host ports are not supported; use nodePort'},
+                'properties': {
+                    'name': {'type': 'string', 'pattern': PORT_NAME,
+                             'x-hint': 'use at most 15 lowercase letters, digits and single dashes, with at least one letter',
+                             'description': 'Port name (default: http for the first port, port-<port> for the others).'},
+                    'port': _port_number('Service port.'),
+                    'targetPort': _port_number('Container port (default: port).'),
+                    'protocol': {'enum': ['TCP', 'UDP', 'SCTP'], 'default': 'TCP'},
+                    'nodePort': _int('Fixed node port (NodePort and LoadBalancer services only; default: chosen by Kubernetes); '
+                                     'unique in the cluster.', *NODE_PORT_RANGE),
+                },
+            },
         },
         'command': {'type': 'array', 'items': {'type': 'string'}, 'description': 'Container entrypoint (replaces the image ENTRYPOINT).'},
         'args': {'type': 'array', 'items': {'type': 'string'}, 'description': 'Container arguments (replaces the image CMD).'},

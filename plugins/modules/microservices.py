@@ -29,8 +29,8 @@ options:
     description:
       - The services, as described by the C($defs.service) schema in C(schemas/microservices.schema.json)
         (see the C(microservices) role's C(kubeseed_microservices) variable).
-      - Any value is accepted here and checked by that schema, so a wrong type is reported with its path
-        (C(kubeseed_microservices[0].ports: 8080 is an integer, expected a list)) instead of failing the argument parsing.
+      - "Any value is accepted here and checked by that schema, so a wrong type is reported with its path
+        (C(kubeseed_microservices[0].ports: 8080 is an integer, expected a list)) instead of failing the argument parsing."
       - A service's C(secrets) may be given inline; the action plugin moves them into O(service_secrets) before the module
         runs, so they are hidden in every output like O(secrets).
     type: raw

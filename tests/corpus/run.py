@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: kubeseed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the new-user corpora: every file is one plausible input (mostly a mistake) and what the user meant.
@@ -120,8 +119,8 @@ def main(argv: list) -> int:
                 if verbose:
                     print('ok   %s/%s' % (kind, os.path.basename(path)))
         short = len(files) < MINIMUM.get(kind, 1)
-        print('%s corpus: %d passed, %d failed%s' % (kind, passed, failed,
-                                                      ' (only %d cases, at least %d wanted)' % (len(files), MINIMUM[kind]) if short else ''))
+        note = ' (only %d cases, at least %d wanted)' % (len(files), MINIMUM[kind]) if short else ''
+        print('%s corpus: %d passed, %d failed%s' % (kind, passed, failed, note))
         ok = ok and failed == 0 and not short
     return 0 if ok else 1
 

@@ -339,7 +339,7 @@ def test_garbage_in_every_variable_never_raises_and_reads_well():
     rng = random.Random(18)
     names = sorted(CLUSTER_SCHEMA['properties']) + sorted(ROLE_OPTIONS) + ['kubeseed_typo', 'kubeseed_node_label']
     path = re.compile(r'^(inventory|kubeseed_[a-z0-9_]+(\[[^\]]+\]|\.[^:\s\[]+)*)(: | \()')
-    for _ in range(400):
+    for _round in range(400):
         cluster_vars = {name: rng.choice(GARBAGE) for name in rng.sample(names, rng.randrange(1, 8))}
         host_vars = {rng.choice(['cp1', 'w1', 'w2']): {rng.choice(names): rng.choice(GARBAGE)}}
         hosts = copy.deepcopy(HOSTS)

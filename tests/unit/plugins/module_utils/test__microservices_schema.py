@@ -400,15 +400,15 @@ def _garbage(rng: random.Random, depth: int = 0) -> object:
     if kind in (4, 5):
         return rng.randrange(-3, 70000)
     if kind == 6:
-        return [_garbage(rng, depth + 1) for _ in range(rng.randrange(3))]
+        return [_garbage(rng, depth + 1) for _item in range(rng.randrange(3))]
     keys = list(SERVICE_SCHEMA['properties']) + ['port', 'targetPort', 'nodePort', 'httpGet', 'tcpSocket', 'path', 'requests', 'limits',
                                                  'cpu', 'memory', 'min', 'max', 'type', 1, True, None]
-    return {rng.choice(keys): _garbage(rng, depth + 1) for _ in range(rng.randrange(4))}
+    return {rng.choice(keys): _garbage(rng, depth + 1) for _key in range(rng.randrange(4))}
 
 
 def test_random_nested_garbage_never_raises():
     rng = random.Random(18)
-    for _ in range(600):
+    for _round in range(600):
         svc = copy.deepcopy(GOOD)
         for _change in range(rng.randrange(1, 5)):
             svc = _set(svc, rng.choice(SCHEMA_PATHS), _garbage(rng))
@@ -435,7 +435,7 @@ NUMBER = 987654321
     ([{'image': 'a:1', 'secrets': {'PASSWORD': MARKER}}], None),                           # no name
     ([{'name': ['api'], 'image': 'a:1', 'secrets': {'PASSWORD': MARKER}}], None),
     ([{'name': 'api', 'image': 'a:1', 'secrets': {'P': MARKER}}, {'name': 'api', 'image': 'b:1', 'secrets': {'P': MARKER}}], None),
-    ([{'name': 'api', 'image': 'a:1', 'secrets': {'bad key!': MARKER, '..x': MARKER, 1: MARKER, True: MARKER, None: MARKER}}], None),
+    ([{'name': 'api', 'image': 'a:1', 'secrets': {'bad key!': MARKER, '..x': MARKER, 2: MARKER, True: MARKER, None: MARKER}}], None),
     ([{'name': 'api', 'image': 'a:1', 'secret': {'PASSWORD': MARKER}}], None),              # alias
     ([{'name': 'api', 'image': 'a:1', 'Secrets': {'PASSWORD': MARKER}}], None),             # unknown setting
     ([{'name': 'api', 'image': 'a:1', 'env': {'secrets': MARKER}, 'config': {'secrets': {'x': MARKER}}}], None),
