@@ -212,6 +212,19 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
          '-a', 'systemctl is-active kubelet', '--one-line'], cwd=ROOT, capture_output=True, text=True, check=False,
         env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'))).stdout
 
+    # Only the readiness phase, limited to the worker whose kubelet is stopped: once the API server sees the node
+    # NotReady, the run fails and names it with its conditions.
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        node = json.loads(kubectl('get', 'node', 'ks-w1', '-o', 'json').stdout)
+        if [c['status'] for c in node['status']['conditions'] if c['type'] == 'Ready'] != ['True']:
+            break
+        time.sleep(3)
+    not_ready = playbook('site.yml', '-i', str(lab_cluster), '--tags', 'ready', '-l', 'ks-w1', '-e', 'kubeseed_control_plane_ready_timeout=6')
+    assert not_ready.rc != 0 and not_ready.recap['ks-w1']['failed'] == 1, not_ready.output[-3000:]
+    assert 'not ready after 6s' in not_ready.output and 'ks-w1: Ready=Unknown NodeStatusUnknown' in not_ready.output, not_ready.output[-3000:]
+    assert not_ready.recap['ks-w1']['changed'] == 0
+
     # A run limited to the worker heals it and waits until that node is Ready again.
     limited = playbook('site.yml', '-i', str(lab_cluster), '-l', 'ks-w1')
     limited.assert_ok()
