@@ -73,7 +73,7 @@ docs-check: venv ## galaxy build, offline install of the tarball, ansible-doc of
 
 .PHONY: compat
 compat: ## sanity + units on the newest ansible-core with Python 3.12 (skipped without 3.12)
-	@if [ -z "$(PYTHON312)" ]; then echo "compat: no Python 3.12 interpreter on this machine: skipped"; else \
+	@if [ -z "$(PYTHON312)" ]; then echo "compat: no Python 3.12 interpreter on this machine: skipped (a failure under CI)"; [ -z "$${CI:-}" ]; else \
 	  scripts/venv.sh $(VENV_COMPAT) $(PYTHON312) requirements/compat.txt && \
 	  scripts/ansible-test.sh $(VENV_COMPAT) sanity --venv --color no --python 3.12 && \
 	  scripts/ansible-test.sh $(VENV_COMPAT) units --venv --color no --python 3.12; fi

@@ -38,6 +38,8 @@ if want static; then
   step contract pytest_run tests/contract
   # tools/awx/awx_job.py (AWX-style jobs): its pieces and one real local job through ansible-runner
   step awx-tool pytest_run tests/tools/awx
+  # the pure unit tests of the lab and bundle tools need neither root, the bundle nor a lab: they run here, not after the Go build
+  step tool-units pytest_run tests/tools/lab/test_lab_unit.py tests/tools/bundle/test_builder_unit.py
   step molecule bash -c 'cd extensions && molecule test -s preflight'
   # the new-user corpora: plausible mistakes, each with what the user meant (prints "N passed, N failed")
   step corpus python tests/corpus/run.py
@@ -51,7 +53,7 @@ if want bundle; then
   step bundle-build make --no-print-directory bundle || true
   [[ " ${failures[*]} " == *" bundle-build "* ]] && bundle_ok=0
   if [ $bundle_ok = 1 ]; then
-    step bundle-tests pytest_run tests/tools/bundle
+    step bundle-tests pytest_run tests/tools/bundle --deselect tests/tools/bundle/test_builder_unit.py
     step localcp pytest_run tests/tools/localcp
     # the microservices module and role against a real kube-apiserver (the local control plane)
     step apps-integration pytest_run tests/integration
@@ -64,7 +66,7 @@ for tier in lab e2e; do
   if [ $bundle_ok = 0 ]; then
     skipped+=("$tier")
   elif [ $tier = lab ]; then
-    step lab pytest_run tests/tools/lab
+    step lab pytest_run tests/tools/lab/test_lab_e2e.py
   else
     # site.yml on bare lab hosts, its re-run and check mode, then real pod traffic across nodes.
     step e2e-cluster pytest_run -s tests/e2e

@@ -108,9 +108,9 @@ CLUSTER_SCHEMA: dict = {
             'description': 'Remove the control-plane taint so ordinary pods may run on control-plane nodes.',
         },
         'kubeseed_etcd_mode': {
-            'type': 'string', 'enum': ['stacked', 'external'], 'default': 'stacked',
+            'type': 'string', 'enum': ['stacked'], 'default': 'stacked',
             'description': 'stacked: etcd runs on every control-plane node (their count must be odd). '
-                           'external: etcd runs on the hosts of the inventory group etcd (odd count).',
+                           'External etcd (an etcd group of its own) is not supported yet.',
         },
         # ---- CNI -------------------------------------------------------------------------------
         'kubeseed_cni_plugin': {

@@ -445,16 +445,9 @@ def _inventory(groups: dict, cluster: dict) -> list[str]:
             messages.append("inventory: group '%s' has %d hosts (%s); stacked etcd needs an odd number of control planes "
                             "for quorum: use %d or %d" % (CONTROL_PLANE, len(control_planes), _names(control_planes),
                                                           len(control_planes) - 1, len(control_planes) + 1))
-        if etcd:
-            messages.append("inventory: group '%s' has hosts (%s) but kubeseed_etcd_mode is 'stacked'; set kubeseed_etcd_mode: external "
-                            "or remove the group" % (ETCD, _names(etcd)))
-    elif mode == 'external':
-        if not etcd:
-            messages.append("inventory: group '%s' has no hosts but kubeseed_etcd_mode is 'external'; add an odd number of etcd hosts "
-                            "under all.children.%s.hosts" % (ETCD, ETCD))
-        elif len(etcd) % 2 == 0:
-            messages.append("inventory: group '%s' has %d hosts (%s); etcd needs an odd number of members for quorum"
-                            % (ETCD, len(etcd), _names(etcd)))
+    if etcd:
+        messages.append("inventory: group '%s' has hosts (%s) but etcd runs on the control planes (stacked; external etcd is "
+                        "not supported yet); remove the group" % (ETCD, _names(etcd)))
     if control_planes and not workers and cluster.get('kubeseed_control_plane_schedulable') is False:
         messages.append("inventory: group '%s' has no hosts and kubeseed_control_plane_schedulable is false, so no pod could run; "
                         "add workers or set kubeseed_control_plane_schedulable: true" % WORKERS)

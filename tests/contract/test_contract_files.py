@@ -200,3 +200,13 @@ def test_boolean_and_integer_role_variables_are_converted_where_used(root):
                         continue  # a module argument: the module's argspec converts it
                     unconverted.append('%s:%d: %s' % (path.relative_to(root), number, line.strip()))
     assert unconverted == []
+
+
+def test_requires_ansible_is_the_oldest_ansible_core_ci_tests(root):
+    runtime = yaml.safe_load((root / 'meta' / 'runtime.yml').read_text(encoding='utf-8'))
+    tested = []
+    for name in ('dev.txt', 'compat.txt'):
+        pins = re.findall(r'^ansible-core==([0-9.]+)$', (root / 'requirements' / name).read_text(encoding='utf-8'), re.M)
+        tested += [tuple(int(x) for x in pin.split('.')[:2]) for pin in pins]
+    oldest = min(tested)
+    assert runtime['requires_ansible'] == '>=%d.%d.0' % oldest, (runtime['requires_ansible'], tested)
