@@ -7,11 +7,20 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import tempfile
 
 from ansible.module_utils.urls import open_url
 
 MANIFEST = 'manifest.json'
+
+
+# The options of every module that reads a bundle (documented by the kubeseed.cluster.bundle doc fragment).
+SOURCE_ARG_SPEC = {
+    'url': {'type': 'str', 'required': True},
+    'timeout': {'type': 'int', 'default': 300},
+    'validate_certs': {'type': 'bool', 'default': True},
+}
 
 
 class BundleError(Exception):
@@ -46,6 +55,17 @@ def select(manifest: dict, items: list) -> list:
         for entry in matched:
             chosen.append((entry['path'], entry['sha256'], posixpath.join(item['dest'], posixpath.basename(entry['path'])), item['mode']))
     return chosen
+
+
+def mode_problems(items: list) -> list:
+    """'items[i].mode: ...' for every file mode that is not an octal string such as '0755' (YAML turns an unquoted 0755 into 493)."""
+    problems = []
+    for index, item in enumerate(items):
+        mode = str(item.get('mode', '0644'))
+        if not re.match(r'^0?[0-7]{3,4}$', mode):
+            problems.append("items[%d].mode: %r is not an octal file mode; quote it, e.g. '0755' (an unquoted 0755 is read as 493)"
+                            % (index, mode[:20]))
+    return problems
 
 
 def sha256_file(path: str) -> str | None:

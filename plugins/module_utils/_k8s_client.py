@@ -40,6 +40,17 @@ RESOURCES = {
 }
 
 
+# The options of every module that talks to an API server (documented by the kubeseed.cluster.k8s_auth doc fragment).
+AUTH_ARG_SPEC = {
+    'kubeconfig': {'type': 'path'},
+    'context': {'type': 'str'},
+    'host': {'type': 'str'},
+    'api_key': {'type': 'str', 'no_log': True},
+    'validate_certs': {'type': 'bool', 'aliases': ['verify_ssl']},
+    'ca_cert': {'type': 'path'},
+}
+
+
 class K8sError(Exception):
     """An API or connection error; str() says what failed (never a request body)."""
 

@@ -27,6 +27,10 @@ _BINARIES = {'kubeadm_path': 'kubeadm', 'kubectl_path': 'kubectl'}
 _CERTIFICATE_KEY = re.compile(r'(?<![0-9a-f])[a-f0-9]{64}(?![0-9a-f])')
 
 
+# The option of every module that runs kubeadm (documented by the kubeseed.cluster.kubeadm doc fragment).
+KUBEADM_ARG_SPEC = {'kubeadm_path': {'type': 'path', 'default': 'kubeadm'}}
+
+
 def redact(text: str, secrets=()) -> str:
     """text without the given secrets (in any form) and anything that looks like a token, a certificate key or a private key."""
     return kubeadm.redact(text, secrets)

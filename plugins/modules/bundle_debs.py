@@ -14,22 +14,14 @@ description:
 author:
   - kubeseed maintainers (@kubeseed)
 options:
-  url:
-    description: URL of the bundle directory (the one holding C(manifest.json)); http, https or file.
-    type: str
-    required: true
   cache_dir:
     description: Where the .deb files are kept on the host.
     type: path
     default: /var/cache/kubeseed/debs
-  timeout:
-    description: Timeout of each download in seconds.
-    type: int
-    default: 300
-  validate_certs:
-    description: Verify TLS certificates of an https bundle URL.
-    type: bool
-    default: true
+extends_documentation_fragment:
+  - kubeseed.cluster.bundle
+  - kubeseed.cluster.attributes
+  - kubeseed.cluster.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -72,10 +64,8 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils import _bundle as
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            url=dict(type='str', required=True),
             cache_dir=dict(type='path', default='/var/cache/kubeseed/debs'),
-            timeout=dict(type='int', default=300),
-            validate_certs=dict(type='bool', default=True),
+            **bundle.SOURCE_ARG_SPEC,
         ),
         supports_check_mode=True,
     )

@@ -15,10 +15,6 @@ description:
 author:
   - kubeseed maintainers (@kubeseed)
 options:
-  url:
-    description: URL of the bundle directory (the one holding C(manifest.json)); http, https or file.
-    type: str
-    required: true
   items:
     description: What to install.
     type: list
@@ -42,14 +38,10 @@ options:
         description: File mode (octal string).
         type: str
         default: '0644'
-  timeout:
-    description: Timeout of each download in seconds.
-    type: int
-    default: 300
-  validate_certs:
-    description: Verify TLS certificates of an https bundle URL.
-    type: bool
-    default: true
+extends_documentation_fragment:
+  - kubeseed.cluster.bundle
+  - kubeseed.cluster.attributes
+  - kubeseed.cluster.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -97,18 +89,19 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils import _bundle as
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            url=dict(type='str', required=True),
             items=dict(type='list', elements='dict', required=True, options=dict(
                 prefix=dict(type='str', required=True),
                 names=dict(type='list', elements='str', default=[]),
                 dest=dict(type='path', required=True),
                 mode=dict(type='str', default='0644'),
             )),
-            timeout=dict(type='int', default=300),
-            validate_certs=dict(type='bool', default=True),
+            **bundle.SOURCE_ARG_SPEC,
         ),
         supports_check_mode=True,
     )
+    problems = bundle.mode_problems(module.params['items'])
+    if problems:
+        module.fail_json(msg='; '.join(problems))
     source = bundle.Source(module.params['url'], module.params['timeout'], module.params['validate_certs'])
     try:
         manifest = source.manifest()

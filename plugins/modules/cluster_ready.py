@@ -35,6 +35,9 @@ options:
     description: Seconds to wait for all of them together.
     type: int
     default: 300
+extends_documentation_fragment:
+  - kubeseed.cluster.attributes
+  - kubeseed.cluster.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -42,10 +45,6 @@ attributes:
   diff_mode:
     support: none
     description: Changes nothing.
-  platform:
-    support: full
-    platforms: posix
-    description: A control plane host with C(kubectl).
 '''
 
 EXAMPLES = r'''

@@ -27,6 +27,9 @@ options:
     description: containerd namespace (Kubernetes uses V(k8s.io)).
     type: str
     default: k8s.io
+extends_documentation_fragment:
+  - kubeseed.cluster.attributes
+  - kubeseed.cluster.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -34,10 +37,6 @@ attributes:
   diff_mode:
     support: none
     description: The C(imported) list says what changes.
-  platform:
-    support: full
-    platforms: posix
-    description: Hosts with containerd and its C(ctr) command.
 '''
 
 EXAMPLES = r'''

@@ -95,12 +95,6 @@ options:
     description: Where the rendered configuration is written (mode 0600).
     type: path
     default: /etc/kubernetes/kubeseed-init.yaml
-  kubeadm_path:
-    description:
-      - kubeadm binary, a name or a path. It is looked up with C(get_bin_path) in C(/usr/local/bin), C(/usr/bin) and
-        E(PATH); when it is missing the module fails naming it, before anything is changed.
-    type: path
-    default: kubeadm
   kubectl_path:
     description:
       - kubectl binary (reads the live configuration of an initialised node), looked up like O(kubeadm_path).
@@ -108,6 +102,10 @@ options:
     default: kubectl
 requirements:
   - kubeadm and kubectl on the node; PyYAML (python3-yaml) on the node to compare the live configuration
+extends_documentation_fragment:
+  - kubeseed.cluster.kubeadm
+  - kubeseed.cluster.attributes
+  - kubeseed.cluster.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -162,7 +160,7 @@ drift:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm_ops import init
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm_ops import KUBEADM_ARG_SPEC, init
 
 
 def main():
@@ -186,7 +184,7 @@ def main():
             conntrack_max_per_core_zero=dict(type='bool', default=False),
             ignore_preflight_errors=dict(type='list', elements='str', default=[]),
             config_path=dict(type='path', default='/etc/kubernetes/kubeseed-init.yaml'),
-            kubeadm_path=dict(type='path', default='kubeadm'),
+            **KUBEADM_ARG_SPEC,
             kubectl_path=dict(type='path', default='kubectl'),
         ),
         supports_check_mode=True,

@@ -64,12 +64,10 @@ options:
     description: Temporary JoinConfiguration path (removed after the join).
     type: path
     default: /etc/kubernetes/kubeseed-join.yaml
-  kubeadm_path:
-    description:
-      - kubeadm binary, a name or a path. It is looked up with C(get_bin_path) in C(/usr/local/bin), C(/usr/bin) and
-        E(PATH); when it is missing the module fails naming it, before anything is changed.
-    type: path
-    default: kubeadm
+extends_documentation_fragment:
+  - kubeseed.cluster.kubeadm
+  - kubeseed.cluster.attributes
+  - kubeseed.cluster.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -108,7 +106,7 @@ state_before:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm_ops import join
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm_ops import KUBEADM_ARG_SPEC, join
 
 
 def main():
@@ -126,7 +124,7 @@ def main():
             ignore_preflight_errors=dict(type='list', elements='str', default=[]),
             recover_partial=dict(type='bool', default=True),
             config_path=dict(type='path', default='/etc/kubernetes/kubeseed-join.yaml'),
-            kubeadm_path=dict(type='path', default='kubeadm'),
+            **KUBEADM_ARG_SPEC,
         ),
         supports_check_mode=True,
     )

@@ -30,12 +30,10 @@ options:
     description: Also upload the control-plane certificates (for control-plane joins) and return the certificate key.
     type: bool
     default: false
-  kubeadm_path:
-    description:
-      - kubeadm binary, a name or a path. It is looked up with C(get_bin_path) in C(/usr/local/bin), C(/usr/bin) and
-        E(PATH); when it is missing the module fails naming it, before anything is changed.
-    type: path
-    default: kubeadm
+extends_documentation_fragment:
+  - kubeseed.cluster.kubeadm
+  - kubeseed.cluster.attributes
+  - kubeseed.cluster.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -75,7 +73,7 @@ ca_cert_hash:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm_ops import token
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm_ops import KUBEADM_ARG_SPEC, token
 
 
 def main():
@@ -84,7 +82,7 @@ def main():
             ttl=dict(type='str', default='15m'),
             description=dict(type='str', default='created by kubeseed for joining nodes'),
             upload_certs=dict(type='bool', default=False),
-            kubeadm_path=dict(type='path', default='kubeadm'),
+            **KUBEADM_ARG_SPEC,
         ),
         supports_check_mode=True,
     )

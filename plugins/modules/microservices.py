@@ -108,26 +108,9 @@ options:
     description: Concurrent API requests.
     type: int
     default: 8
-  kubeconfig:
-    description:
-      - Path of the kubeconfig. Default is E(K8S_AUTH_KUBECONFIG), then C(~/.kube/config), then the in-cluster service account.
-    type: path
-  context:
-    description: Kubeconfig context (default E(K8S_AUTH_CONTEXT), then the current context).
-    type: str
-  host:
-    description: API server URL, instead of a kubeconfig (default E(K8S_AUTH_HOST)).
-    type: str
-  api_key:
-    description: Bearer token for O(host) (default E(K8S_AUTH_API_KEY)).
-    type: str
-  validate_certs:
-    description: Verify the API server certificate (default E(K8S_AUTH_VERIFY_SSL), then the kubeconfig).
-    type: bool
-    aliases: [verify_ssl]
-  ca_cert:
-    description: CA certificate of the API server (default E(K8S_AUTH_SSL_CA_CERT), then the kubeconfig).
-    type: path
+extends_documentation_fragment:
+  - kubeseed.cluster.k8s_auth
+  - kubeseed.cluster.attributes
 requirements:
   - kubernetes >= 24.2 (Python library) where the module runs
   - jsonschema >= 4.18 where the module runs
@@ -225,12 +208,7 @@ def main() -> None:
             'field_manager': {'type': 'str', 'default': 'kubeseed'},
             'validate_only': {'type': 'bool', 'default': False},
             'workers': {'type': 'int', 'default': 8},
-            'kubeconfig': {'type': 'path'},
-            'context': {'type': 'str'},
-            'host': {'type': 'str'},
-            'api_key': {'type': 'str', 'no_log': True},
-            'validate_certs': {'type': 'bool', 'aliases': ['verify_ssl']},
-            'ca_cert': {'type': 'path'},
+            **k8s.AUTH_ARG_SPEC,
         },
         supports_check_mode=True,
     )

@@ -44,6 +44,9 @@ options:
     description: File that sets O(sysctls) at boot.
     type: path
     default: /etc/sysctl.d/99-kubeseed.conf
+extends_documentation_fragment:
+  - kubeseed.cluster.attributes
+  - kubeseed.cluster.attributes.platform
 attributes:
   check_mode:
     support: full
@@ -51,10 +54,6 @@ attributes:
   diff_mode:
     support: full
     description: The files before and after, and the running sysctls and swap as C((running kernel)).
-  platform:
-    support: full
-    platforms: posix
-    description: Linux hosts.
 '''
 
 EXAMPLES = r'''

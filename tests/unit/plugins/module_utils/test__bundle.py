@@ -106,3 +106,11 @@ def test_source_names_the_url_it_cannot_read(tmp_path):
     source = bundle.Source('file://%s' % (tmp_path / 'missing'), timeout=5, validate_certs=True)
     with pytest.raises(bundle.BundleError, match='cannot read file://.*/missing/manifest.json.*kubeseed_offline_bundle_url'):
         source.manifest()
+
+
+def test_file_modes_must_be_octal_strings():
+    from ansible_collections.kubeseed.cluster.plugins.module_utils._bundle import mode_problems
+    assert mode_problems([{'mode': '0755'}, {'mode': '644'}, {}]) == []
+    problems = mode_problems([{'mode': '493'}, {'mode': 'rwxr-xr-x'}, {'mode': '0755'}])
+    assert [p.split(':')[0] for p in problems] == ['items[0].mode', 'items[1].mode']
+    assert "quote it, e.g. '0755'" in problems[0]
