@@ -11,6 +11,8 @@ import hashlib
 import os
 import re
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils._endpoint import api_endpoint
+
 API_VERSION = 'kubeadm.k8s.io/v1beta4'
 KUBELET_API_VERSION = 'kubelet.config.k8s.io/v1beta1'
 KUBE_PROXY_API_VERSION = 'kubeproxy.config.k8s.io/v1alpha1'
@@ -24,14 +26,8 @@ def _args(mapping: dict) -> list:
 
 
 def endpoint(params: dict) -> str:
-    """controlPlaneEndpoint: the configured one (with the API port added) or this node's address."""
-    configured = params.get('control_plane_endpoint') or ''
-    port = params['apiserver_port']
-    if configured:
-        host_part = configured.rsplit(']', 1)[-1] if configured.startswith('[') else configured
-        return configured if ':' in host_part else '%s:%d' % (configured, port)
-    address = params['advertise_address']
-    return '[%s]:%d' % (address, port) if ':' in address else '%s:%d' % (address, port)
+    """controlPlaneEndpoint: the configured one (with the API port added) or this node's address (_endpoint, shared with the roles)."""
+    return api_endpoint(params.get('control_plane_endpoint') or '', params['advertise_address'], params['apiserver_port'])
 
 
 def _node_registration(params: dict, control_plane: bool) -> dict:
