@@ -1,6 +1,8 @@
 """Provisioning speed on the lab: cold site.yml from bare hosts, kubeadm's own share of it, and the no-op re-run.
 
-Usage (root, after `make bundle`): .venv/bin/python benchmarks/cluster_provision.py [--workers 2] [--keep]
+Usage (root, after `make bundle`): .venv/bin/python benchmarks/cluster_provision.py [--workers 2[,4,8]] [--keep]
+For each worker count: a fresh lab of 1 control plane + N workers, the cold run, the no-op re-run, the tasks each host
+ran in the no-op run and the seconds per task; with several counts, the seconds each added node costs.
 Prints figures; asserts nothing about them. It replaces any running lab.
 """
 from __future__ import annotations
@@ -51,26 +53,49 @@ def kubeadm_share(output: str) -> tuple[float, float]:
     return init, max(joins, default=0.0)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--workers', type=int, default=2)
-    parser.add_argument('--keep', action='store_true', help='leave the lab up')
-    args = parser.parse_args()
+RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=\d+\s+skipped=(\d+)', re.M)
+
+
+def one(workers: int, keep: bool) -> dict:
+    """Cold and no-op figures for 1 control plane + workers."""
     lab('down')
     started = time.monotonic()
-    lab('up', '--control-planes', '1', '--workers', str(args.workers))
+    lab('up', '--control-planes', '1', '--workers', str(workers))
     lab_seconds = time.monotonic() - started
     cold, output = site(verbose=True)
     init, join = kubeadm_share(output)
     noop, output2 = site(verbose=False)
-    changed = sum(int(n) for n in re.findall(r'changed=(\d+)', output2.split('PLAY RECAP')[-1]))
-    print('lab hosts: 1 control plane + %d workers (lab up %.1fs)' % (args.workers, lab_seconds))
+    recap = {m.group(1): tuple(int(x) for x in m.groups()[1:]) for m in RECAP.finditer(output2.split('PLAY RECAP')[-1])}
+    changed = sum(r[1] for r in recap.values())
+    node_tasks = {h: r[0] + r[2] for h, r in recap.items() if h != 'localhost'}
+    print('lab hosts: 1 control plane + %d workers (lab up %.1fs)' % (workers, lab_seconds))
     print('cold site.yml from bare hosts: %.1fs' % cold)
     print('  kubeadm init: %.1fs, kubeadm join (parallel, longest): %.1fs -> kubeadm %.1fs = %.0f%% of the run'
           % (init, join, init + join, 100 * (init + join) / cold))
     print('no-op re-run of site.yml: %.1fs (changed=%d)' % (noop, changed))
-    if not args.keep:
+    most = max(node_tasks.values(), default=0)
+    print('  tasks per host in the no-op run (ok + skipped): %s; %.2fs per task of the busiest host'
+          % (', '.join('%s %d' % kv for kv in sorted(node_tasks.items())), noop / most if most else 0.0))
+    if not keep:
         lab('down')
+    return {'workers': workers, 'cold': cold, 'noop': noop}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--workers', default='2', help='worker count, or several separated by commas (2,4,8)')
+    parser.add_argument('--keep', action='store_true', help='leave the (last) lab up')
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(',')]
+    results = [one(n, args.keep and n == counts[-1]) for n in counts]
+    if len(results) > 1:
+        print('\n| nodes | cold | no-op |\n| --- | --- | --- |')
+        for r in results:
+            print('| 1 + %d | %.1fs | %.1fs |' % (r['workers'], r['cold'], r['noop']))
+        first, last = results[0], results[-1]
+        added = last['workers'] - first['workers']
+        if added:
+            print('per added node: cold %+.1fs, no-op %+.1fs' % ((last['cold'] - first['cold']) / added, (last['noop'] - first['noop']) / added))
     return 0
 
 
