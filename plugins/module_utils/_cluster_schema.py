@@ -29,6 +29,8 @@ IMAGE_REPOSITORY = (r'^(([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)(\.([a-zA-Z0-9](
 # Kubernetes label key ([DNS prefix/]name, name at most 63) and value (at most 63, may be empty).
 LABEL_KEY = r'^(' + _HOST + r'/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'
 LABEL_VALUE = r'^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'
+# Node taint effects the API server accepts.
+TAINT_EFFECTS = ('NoSchedule', 'PreferNoSchedule', 'NoExecute')
 
 
 def _workaround(description: str) -> dict:
@@ -185,8 +187,30 @@ CLUSTER_SCHEMA: dict = {
             'propertyNames': {'pattern': LABEL_KEY, 'x-hint': 'use an optional DNS prefix and /, then at most 63 letters, digits, -, _ or .'},
             'additionalProperties': {'type': 'string', 'pattern': LABEL_VALUE,
                                      'x-hint': 'label values have at most 63 letters, digits, -, _ or . (or are empty)'},
-            'description': 'Labels added to this node. Keys: an optional lowercase DNS prefix and /, then a name of at most 63 '
-                           'letters, digits, -, _ and . (starting and ending with a letter or digit); values: the same, or empty.',
+            'description': 'Labels kubeseed sets on this node, on join and on every run. Keys: an optional lowercase DNS prefix and /, '
+                           'then a name of at most 63 letters, digits, -, _ and . (starting and ending with a letter or digit); values: '
+                           'the same, or empty. A label kubeseed added or changed is recorded in the node annotation kubeseed.io/labels '
+                           'and removed from the node when it is removed from here; labels set by others (the kubelet, kubeadm, '
+                           'kubectl) are never removed.',
+        },
+        'kubeseed_node_taints': {
+            'type': 'array', 'default': [], 'x-scope': 'host',
+            'items': {
+                'type': 'object', 'required': ['key', 'effect'], 'additionalProperties': False,
+                'properties': {
+                    'key': {'type': 'string', 'pattern': LABEL_KEY,
+                            'x-hint': 'use an optional DNS prefix and /, then at most 63 letters, digits, -, _ or .'},
+                    'value': {'type': 'string', 'pattern': LABEL_VALUE,
+                              'x-hint': 'taint values have at most 63 letters, digits, -, _ or . (or are empty)'},
+                    'effect': {'type': 'string', 'enum': list(TAINT_EFFECTS)},
+                },
+            },
+            'description': 'Taints kubeseed sets on this node, on join and on every run: a list of {key, value (optional), effect}, '
+                           'e.g. [{key: dedicated, value: gpu, effect: NoSchedule}]. key and value follow the label rules; effect is '
+                           'NoSchedule, PreferNoSchedule or NoExecute; one taint per key and effect. A taint kubeseed added or changed '
+                           'is recorded (key:effect) in the node annotation kubeseed.io/taints and removed from the node when it is '
+                           'removed from here; taints set by others (kubeadm\'s control-plane taint, the node controller, kubectl) are '
+                           'never removed.',
         },
         # ---- Environment workarounds (all off in the real world) ----------------------------------
         'kubeseed_workaround_cgroup_v1': _workaround(

@@ -21,6 +21,7 @@ import re
 from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema import (
     CLUSTER_SCHEMA,
     SUPPORTED_MINORS,
+    TAINT_EFFECTS,
     cluster_defaults,
     host_scoped,
 )
@@ -31,6 +32,7 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validatio
     show,
     space_problem,
     string_problem,
+    suggest,
     type_name,
     validate,
 )
@@ -310,8 +312,11 @@ def image_repository_problem(value: str) -> str:
     return ''
 
 
-def label_key_problem(key: object) -> str:
-    """'' for a valid Kubernetes label key ([prefix/]name), else what is wrong."""
+def label_key_problem(key: object, kind: str = 'label') -> str:
+    """'' for a valid Kubernetes label key ([prefix/]name), else what is wrong (starting with 'key <key>').
+
+    kind names what the key is for in the message (taint keys follow the same rules).
+    """
     hint = "(an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
     if not isinstance(key, str):
         return 'key %s is %s %s; put it in quotes so YAML keeps it as text' % (
@@ -335,7 +340,7 @@ def label_key_problem(key: object) -> str:
     if len(name) > 63:
         return 'key %s: the name after the prefix has %d characters, at most 63 are allowed' % (show(key), len(name))
     if not _LABEL_NAME.fullmatch(name):
-        return 'key %s is not a valid label key %s' % (show(key), hint)
+        return 'key %s is not a valid %s key %s' % (show(key), kind, hint)
     return ''
 
 
@@ -356,6 +361,92 @@ def label_value_problem(value: object) -> str:
         return "%s is not a valid label value (letters, digits, '-', '_' or '.', starting and ending with a letter or digit, or empty)" \
             % show(value)
     return ''
+
+
+_TAINT_FIELDS = ('key', 'value', 'effect')
+_TAINT_EXAMPLE = '{key: dedicated, value: gpu, effect: NoSchedule}'
+_TOLERATION_FIELDS = ('operator', 'tolerationSeconds')
+_KUBECTL_TAINT = re.compile(r'^([^=:\s]+)(=([^:\s]*))?:([A-Za-z]+)-?$')
+
+
+def _taint_form(text: str) -> str:
+    """The mapping to write for a taint given as kubectl's key=value:effect text, or the generic example."""
+    match = _KUBECTL_TAINT.fullmatch(text)
+    if not match:
+        return _TAINT_EXAMPLE
+    key, value, effect = match.group(1), match.group(3), match.group(4)
+    return '{key: %s, %seffect: %s}' % (key, 'value: %s, ' % value if value else '', effect)
+
+
+def _effect_problem(effect: object) -> str:
+    choices = ', '.join(TAINT_EFFECTS)
+    if effect is None:
+        return 'is null (empty in YAML), expected one of: %s' % choices
+    if not isinstance(effect, str):
+        return '%sis %s %s, expected one of: %s' % (_scalar(effect), _a(effect), type_name(effect), choices)
+    if effect in TAINT_EFFECTS:
+        return ''
+    problem = string_problem(effect) or space_problem(effect)
+    if problem:
+        return '%s %s (remove it)' % (show(effect), problem)
+    same = [e for e in TAINT_EFFECTS if e.lower() == effect.replace('_', '').replace('-', '').lower()]
+    if same:
+        return '%s is not one of: %s (the effect is case-sensitive: write %s)' % (show(effect), choices, same[0])
+    return '%s is not one of: %s' % (show(effect), choices)
+
+
+def taint_problems(taints: object) -> list[str]:
+    """Every problem of kubeseed_node_taints as 'path: what is wrong (what is expected)' (empty when valid).
+
+    Complete for a list (the schema's messages about it are not shown when this finds one); a mapping or a
+    string gets the form to write; other types are left to the schema.
+    """
+    name = 'kubeseed_node_taints'
+    if isinstance(taints, dict):
+        return ['%s: is a mapping, expected a list of taints, each %s' % (name, _TAINT_EXAMPLE)]
+    if isinstance(taints, str):
+        return ['%s: %sis a string, expected a list of taints (write [%s])' % (name, _scalar(taints), _taint_form(taints))]
+    if not isinstance(taints, list):
+        return []
+    messages = []
+    seen: dict[tuple, int] = {}
+    for index, taint in enumerate(taints):
+        path = '%s[%d]' % (name, index)
+        if isinstance(taint, str):
+            messages.append('%s: %sis a string, expected a mapping (write %s)' % (path, _scalar(taint), _taint_form(taint)))
+            continue
+        if not isinstance(taint, dict):
+            what = 'is null (empty in YAML)' if taint is None else '%sis %s %s' % (_scalar(taint), _a(taint), type_name(taint))
+            messages.append('%s: %s, expected a mapping such as %s' % (path, what, _TAINT_EXAMPLE))
+            continue
+        for field in sorted((k for k in taint if k not in _TAINT_FIELDS), key=str):
+            if field in _TOLERATION_FIELDS:
+                messages.append('%s: %s belongs to tolerations (on pods), not to taints (a taint has key, value and effect)'
+                                % (path, show(field)))
+            else:
+                match = suggest(field, _TAINT_FIELDS) if isinstance(field, str) else ''
+                messages.append('%s: %s is not a taint field%s (known: key, value, effect)'
+                                % (path, show(field), '; did you mean %r?' % match if match else ''))
+        if 'key' not in taint:
+            messages.append('%s: has no key (add one, e.g. %s)' % (path, _TAINT_EXAMPLE))
+        elif taint['key'] is None:
+            messages.append('%s.key: is null (empty in YAML), expected a string such as dedicated or example.com/pool' % path)
+        elif label_key_problem(taint['key'], 'taint'):
+            messages.append('%s.key: %s' % (path, label_key_problem(taint['key'], 'taint')[len('key '):]))
+        if 'value' in taint and label_value_problem(taint['value']):
+            messages.append('%s.value: %s' % (path, label_value_problem(taint['value']).replace('label value', 'taint value')))
+        if 'effect' not in taint:
+            messages.append('%s: has no effect (add effect: %s)' % (path, ', '.join(TAINT_EFFECTS[:-1]) + ' or ' + TAINT_EFFECTS[-1]))
+        elif _effect_problem(taint['effect']):
+            messages.append('%s.effect: %s' % (path, _effect_problem(taint['effect'])))
+        identity = (taint.get('key'), taint.get('effect'))
+        if all(isinstance(part, str) for part in identity):
+            if identity in seen:
+                messages.append('%s: duplicates %s[%d] (key %s with effect %s); a node has one taint per key and effect (remove one)'
+                                % (path, name, seen[identity], show(identity[0]), identity[1]))
+            else:
+                seen[identity] = index
+    return messages
 
 
 def _syntax(values: dict) -> dict:
@@ -383,6 +474,8 @@ def _syntax(values: dict) -> dict:
                 add('kubeseed_node_labels', 'kubeseed_node_labels: %s' % label_key_problem(key))
             if label_value_problem(value):
                 add('kubeseed_node_labels', '%s: %s' % (format_path('kubeseed_node_labels', [key]), label_value_problem(value)))
+    for message in taint_problems(values.get('kubeseed_node_taints')):
+        add('kubeseed_node_taints', message)
     return found
 
 

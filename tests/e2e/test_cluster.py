@@ -241,3 +241,58 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     assert {h: r['changed'] for h, r in again.recap.items() if r['changed']} == {}
     nodes = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
     assert all([c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'] == ['True'] for n in nodes)
+
+
+NODE_METADATA_TASK = 'kubeseed.cluster.control_plane : Labels and taints of the nodes of this run (kubeseed_node_labels, kubeseed_node_taints)'
+E2E_LABEL = ('kubeseed.io/e2e', 'yes')
+E2E_TAINT = {'key': 'kubeseed.io/e2e', 'value': 'x', 'effect': 'PreferNoSchedule'}  # PreferNoSchedule: running pods stay
+
+
+def _labels_and_taints() -> dict:
+    """{node: (labels, taints, kubeseed's ownership annotations)} from the API server."""
+    nodes = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
+    return {n['metadata']['name']: (n['metadata'].get('labels') or {}, n['spec'].get('taints') or [],
+                                    {k: v for k, v in (n['metadata'].get('annotations') or {}).items() if k.startswith('kubeseed.io/')})
+            for n in nodes}
+
+
+def test_node_labels_and_taints_are_applied_kept_and_removed_leaving_the_others(lab_cluster, tmp_path):
+    before = _labels_and_taints()
+    assert sorted(before) == ['ks-cp1', 'ks-w1', 'ks-w2']
+    assert {'key': 'node-role.kubernetes.io/control-plane', 'effect': 'NoSchedule'} in before['ks-cp1'][1]
+    assert all(labels.get('kubernetes.io/hostname') == name and annotations == {} for name, (labels, _t, annotations) in before.items())
+    extra = tmp_path / 'node-metadata.json'
+    extra.write_text(json.dumps({'kubeseed_node_labels': dict([E2E_LABEL]), 'kubeseed_node_taints': [E2E_TAINT]}), encoding='utf-8')
+
+    applied = playbook('site.yml', '-i', str(lab_cluster), '-e', '@%s' % extra)
+    print('labels and taints applied: %.0fs' % applied.seconds)
+    applied.assert_ok()
+    assert NODE_METADATA_TASK in _changed_tasks(applied.output)
+    now = _labels_and_taints()
+    for name, (labels, taints, annotations) in now.items():
+        assert labels == dict(before[name][0], **dict([E2E_LABEL])), name
+        assert taints == before[name][1] + [E2E_TAINT], name
+        assert annotations == {'kubeseed.io/labels': 'kubeseed.io/e2e', 'kubeseed.io/taints': 'kubeseed.io/e2e:PreferNoSchedule'}, name
+
+    again = playbook('site.yml', '-i', str(lab_cluster), '-e', '@%s' % extra)
+    again.assert_ok()
+    assert {h: r['changed'] for h, r in again.recap.items() if r['changed']} == {}
+
+    # Without the variables: check mode predicts the removal on every node (diff) and changes nothing.
+    check = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
+    check.assert_ok()
+    assert NODE_METADATA_TASK in _changed_tasks(check.output)
+    assert {h for h, r in check.recap.items() if r['changed']} == {'ks-cp1'}  # one call, run once (delegated) for the whole run
+    for name in ('ks-cp1', 'ks-w1', 'ks-w2'):
+        assert '--- before: node %s' % name in check.output
+    assert '-  kubeseed.io/e2e: yes' in check.output and '-  - kubeseed.io/e2e=x:PreferNoSchedule' in check.output
+    assert _labels_and_taints() == now
+
+    removed = playbook('site.yml', '-i', str(lab_cluster))
+    removed.assert_ok()
+    assert NODE_METADATA_TASK in _changed_tasks(removed.output)
+    assert _labels_and_taints() == before  # exactly ours gone: kubeadm's control-plane taint and the kubelet's labels stay
+
+    last = playbook('site.yml', '-i', str(lab_cluster))
+    last.assert_ok()
+    assert {h: r['changed'] for h, r in last.recap.items() if r['changed']} == {}

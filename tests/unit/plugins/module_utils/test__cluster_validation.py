@@ -108,6 +108,25 @@ INVALID_VARS = [
     ('label-value', {'kubeseed_node_labels': {'pool': 'batch jobs'}}, 'kubeseed_node_labels.pool:', 'is not a valid label value'),
     ('label-value-bool', {'kubeseed_node_labels': {'gpu': True}}, 'kubeseed_node_labels.gpu:', 'put it in quotes'),
     ('label-value-long', {'kubeseed_node_labels': {'pool': 'a' * 64}}, 'kubeseed_node_labels.pool:', 'at most 63'),
+    ('taints-mapping', {'kubeseed_node_taints': {'dedicated': 'gpu:NoSchedule'}}, 'kubeseed_node_taints:', 'is a mapping, expected a list'),
+    ('taints-kubectl-text', {'kubeseed_node_taints': ['dedicated=gpu:NoSchedule']}, 'kubeseed_node_taints[0]:',
+     '(write {key: dedicated, value: gpu, effect: NoSchedule})'),
+    ('taint-effect-case', {'kubeseed_node_taints': [{'key': 'a', 'effect': 'noSchedule'}]}, 'kubeseed_node_taints[0].effect:',
+     'case-sensitive: write NoSchedule'),
+    ('taint-effect-unknown', {'kubeseed_node_taints': [{'key': 'a', 'effect': 'NoScheduleNoAdmit'}]}, 'kubeseed_node_taints[0].effect:',
+     'is not one of: NoSchedule, PreferNoSchedule, NoExecute'),
+    ('taint-no-effect', {'kubeseed_node_taints': [{'key': 'a', 'value': 'b'}]}, 'kubeseed_node_taints[0]:', 'has no effect'),
+    ('taint-no-key', {'kubeseed_node_taints': [{'value': 'b', 'effect': 'NoSchedule'}]}, 'kubeseed_node_taints[0]:', 'has no key'),
+    ('taint-key', {'kubeseed_node_taints': [{'key': 'Example.com/gpu', 'effect': 'NoSchedule'}]}, 'kubeseed_node_taints[0].key:',
+     'the prefix'),
+    ('taint-value-long', {'kubeseed_node_taints': [{'key': 'a', 'value': 'v' * 64, 'effect': 'NoSchedule'}]},
+     'kubeseed_node_taints[0].value:', 'a taint value has at most 63'),
+    ('taint-value-int', {'kubeseed_node_taints': [{'key': 'a', 'value': 1, 'effect': 'NoSchedule'}]}, 'kubeseed_node_taints[0].value:',
+     'put it in quotes'),
+    ('taint-toleration-field', {'kubeseed_node_taints': [{'key': 'a', 'operator': 'Exists', 'effect': 'NoSchedule'}]},
+     'kubeseed_node_taints[0]:', 'belongs to tolerations'),
+    ('taint-duplicate', {'kubeseed_node_taints': [{'key': 'a', 'effect': 'NoSchedule'}, {'key': 'a', 'value': 'b', 'effect': 'NoSchedule'}]},
+     'kubeseed_node_taints[1]:', 'duplicates kubeseed_node_taints[0]'),
     ('apiserver-port', {'kubeseed_apiserver_port': 70000}, 'kubeseed_apiserver_port:', 'greater than the maximum of 65535'),
     ('apiserver-port-type', {'kubeseed_apiserver_port': 'six'}, 'kubeseed_apiserver_port:', 'is not a whole number'),
     ('apiserver-port-list', {'kubeseed_apiserver_port': [6443]}, 'kubeseed_apiserver_port:', 'is a list, expected an integer'),
@@ -207,6 +226,8 @@ VALID = [
     {'kubeseed_image_repository': 'Registry.Example.com/k8s'},
     {'kubeseed_image_repository': '[fd00::1]:5000/k8s'},
     {'kubeseed_node_labels': {'node-role.kubernetes.io/worker': '', 'pool': 'batch_1', 'example.com/Team.Name': 'A-b.c'}},
+    {'kubeseed_node_taints': [{'key': 'dedicated', 'value': 'gpu', 'effect': 'NoSchedule'}, {'key': 'dedicated', 'effect': 'NoExecute'},
+                              {'key': 'example.com/spot', 'value': '', 'effect': 'PreferNoSchedule'}]},
     {'kubeseed_containerd_registry_mirrors': {'docker.io': ['https://m1.example.com', 'http://m2:5000']}},
     {'kubeseed_https_proxy': 'http://proxy.example.com:3128', 'kubeseed_no_proxy': ['.corp']},
     {'kubeseed_workaround_cgroup_v1': True, 'kubeseed_workaround_no_kernel_modules': True, 'kubeseed_cni_mtu': 1400},
@@ -232,7 +253,17 @@ def test_per_host_violation_names_the_host():
 
 
 def test_host_scoped_variables_may_differ():
-    assert run(host_vars={'w1': {'kubeseed_node_ip': '192.168.50.11', 'kubeseed_node_labels': {'pool': 'a'}}}) == []
+    assert run(host_vars={'w1': {'kubeseed_node_ip': '192.168.50.11', 'kubeseed_node_labels': {'pool': 'a'},
+                                 'kubeseed_node_taints': [{'key': 'pool', 'value': 'a', 'effect': 'NoSchedule'}]}}) == []
+
+
+def test_taint_problems_replace_the_schema_messages_of_the_variable():
+    messages = run(host_vars={'w1': {'kubeseed_node_taints': [{'key': 'a', 'effect': 'Never', 'tolerationSeconds': 30}]}})
+    assert sorted(messages) == [
+        "kubeseed_node_taints[0].effect: 'Never' is not one of: NoSchedule, PreferNoSchedule, NoExecute (on w1)",
+        "kubeseed_node_taints[0]: 'tolerationSeconds' belongs to tolerations (on pods), not to taints (a taint has key, value and "
+        "effect) (on w1)",
+    ]
 
 
 def test_cluster_wide_variable_must_not_differ_between_hosts():
