@@ -1,4 +1,9 @@
-"""The lab cluster: fresh lab hosts, and ansible-playbook runs against them."""
+"""The lab clusters and ansible-playbook runs against them.
+
+One cluster per topology per run: the 1 control plane + 2 workers lab is shared by the whole session, and the test
+modules run in the order of MODULE_ORDER on it (the role-include examples build it from bare hosts, then the cluster
+checks, fault drills and demo services, then the AWX jobs); the 3 control plane lab comes last, from bare hosts.
+"""
 from __future__ import annotations
 
 import os
@@ -85,10 +90,56 @@ def fresh_lab(control_planes: int, workers: int):
         subprocess.run([*LAB, 'down'], cwd=ROOT, check=True)
 
 
-@pytest.fixture(scope='module')
-def lab_cluster():
-    """1 control plane + 2 workers."""
+# The modules that share the 1 + 2 lab, in the order they build on each other, then the one that replaces it.
+MODULE_ORDER = ('test_role_includes.py', 'test_cluster.py', 'test_awx_jobs.py', 'test_control_plane_join.py')
+
+
+def pytest_collection_modifyitems(items):
+    """Run the modules in MODULE_ORDER (tests keep their file order within a module)."""
+    def rank(item):
+        name = pathlib.Path(str(item.fspath)).name
+        return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
+    items.sort(key=rank)
+
+
+@pytest.fixture(scope='session')
+def shared_lab():
+    """1 control plane + 2 workers, bare at first; shared by every module of MODULE_ORDER but the last."""
     yield from fresh_lab(1, 2)
+
+
+@pytest.fixture(scope='module')
+def lab_cluster(shared_lab):  # pylint: disable=redefined-outer-name
+    """The shared 1 + 2 lab."""
+    return shared_lab
+
+
+def needs_cluster() -> None:
+    """Fail (not error) with the reason when the shared lab has no cluster yet (an earlier module failed or was deselected)."""
+    proc = kubectl('get', 'nodes', '--request-timeout=10s', check=False) if os.path.exists(kubeconfig()) else None
+    if proc is None or proc.returncode != 0:
+        pytest.fail('no cluster on the shared lab: tests/e2e/test_role_includes.py builds it and must run first')
+
+
+def adhoc(pattern: str, module: str, args: str, inventory: pathlib.Path = INVENTORY) -> subprocess.CompletedProcess:
+    """One ad-hoc ansible command on lab hosts: one line per host (--one-line), whose escaped newlines are turned back into
+    line breaks in .stdout (so `host | CHANGED | rc=0 | (stdout) ...` starts each host's part)."""
+    proc = subprocess.run([str(VENV_BIN / 'ansible'), '-i', str(inventory), pattern, '-m', module, '-a', args, '--one-line'],
+                          cwd=ROOT, capture_output=True, text=True, check=False,
+                          env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'), ANSIBLE_NOCOLOR='1'))
+    proc.stdout = proc.stdout.replace('\\n', '\n')
+    return proc
+
+
+def changed_tasks(output: str) -> dict:
+    """{task name: [hosts it changed]} from the default callback's output."""
+    tasks, task = {}, None
+    for line in output.splitlines():
+        if line.startswith('TASK ['):
+            task = line[len('TASK ['):].split(']')[0]
+        elif task and line.startswith('changed: ['):
+            tasks.setdefault(task, []).append(line[len('changed: ['):].split(']')[0].split(' ->')[0])
+    return tasks
 
 
 @pytest.fixture(scope='module')

@@ -1,92 +1,21 @@
-"""site.yml on bare lab hosts (real kubeadm, kubelet, containerd over SSH): a working cluster, idempotent, no secrets in logs.
+"""The cluster on the shared 1 control plane + 2 workers lab (real kubeadm, kubelet, containerd over SSH), built by
+tests/e2e/test_role_includes.py: check mode on it changes nothing, nodes and CoreDNS Ready, pod traffic across
+workers, the demo services, drift made by hand predicted and repaired, node labels and taints.
 
-The tests run in file order and share one cluster (session fixture); each later test needs the first.
+The tests run in file order on that one cluster.
 """
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import re
 import subprocess
 import time
 
-import pytest
-
-from _secrets import assert_no_secret
-from conftest import ROOT, kubeconfig, kubectl, playbook
-
-TOKEN = re.compile(r'\b[a-z0-9]{6}\.[a-z0-9]{16}\b')
-STATE: dict = {}
-
-
-SNAPSHOT = ("{ for d in /etc /usr/local /opt /var/cache/kubeseed /var/lib/kubelet /var/lib/containerd; do "
-            "[ -d $d ] && find $d -xdev \\( -type f -o -type l \\) -print0 | sort -z | xargs -0r sha256sum; done; "
-            "dpkg-query --show; systemctl list-unit-files --no-legend; "
-            "sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables; cat /proc/swaps; } | sha256sum")
-
-
-def _snapshots(inventory) -> dict:
-    """{host: sha256 of every file under /etc, /usr/local, ..., the package list, the unit files, the sysctls kubeseed sets, swap}."""
-    proc = subprocess.run(
-        [str(ROOT / '.venv' / 'bin' / 'ansible'), '-i', str(inventory), 'control_plane:workers', '-m', 'ansible.builtin.shell',
-         '-a', SNAPSHOT, '--one-line'], cwd=ROOT, capture_output=True, text=True, check=False,
-        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'), ANSIBLE_NOCOLOR='1'))
-    found = dict(re.findall(r'^(\S+) \| CHANGED \| rc=0 \| \(stdout\) ([0-9a-f]{64})', proc.stdout, re.M))
-    assert len(found) == 3, proc.stdout + proc.stderr
-    return found
-
-
-def test_check_mode_on_bare_hosts_predicts_and_changes_nothing(lab_cluster):
-    before = _snapshots(lab_cluster)
-    run = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
-    print('check mode on bare hosts: %.0fs' % run.seconds)
-    run.assert_ok()
-    assert {h for h, r in run.recap.items() if r['changed']} == {'ks-cp1', 'ks-w1', 'ks-w2'}
-    changed = _changed_tasks(run.output)
-    for task in ('kubeseed.cluster.node : Swap off, kernel features and sysctls, now and across reboots',
-                 'kubeseed.cluster.node : Install the bundle\'s Debian packages that are missing (checked against the manifest)',
-                 'kubeseed.cluster.kube_packages : Install binaries, CNI plugins and images from the bundle (checked against the manifest)'):
-        assert sorted(set(changed.get(task, []))) == ['ks-cp1', 'ks-w1', 'ks-w2'], (task, changed)
-    assert changed['kubeseed.cluster.control_plane : Initialise the first control plane (once; afterwards compare the live configuration)'] \
-        == ['ks-cp1']
-    assert sorted(changed['kubeseed.cluster.workers : Join as a worker']) == ['ks-w1', 'ks-w2']
-    assert _snapshots(lab_cluster) == before, 'check mode changed a file, a package, a unit or a sysctl on a bare host'
-
-
-def test_site_from_bare_hosts(lab_cluster, tmp_path_factory):
-    log = tmp_path_factory.mktemp('e2e') / 'site-first-vvv.log'
-    run = playbook('-vvv', 'site.yml', '-i', str(lab_cluster), log=log)
-    STATE['first'] = run
-    print('first run: %.0fs, log %s' % (run.seconds, log))
-    run.assert_ok()
-    assert sum(r['changed'] for r in run.recap.values()) > 0
-
-
-def test_verbose_output_holds_no_join_token():
-    first = STATE.get('first')
-    if first is None:
-        pytest.fail('the first run did not happen')
-    tokens = subprocess.run(
-        [str(ROOT / '.venv' / 'bin' / 'ansible'), '-i', str(ROOT / 'inventories' / 'lab'), 'control_plane', '-m', 'ansible.builtin.command',
-         '-a', 'kubeadm token list --kubeconfig /etc/kubernetes/admin.conf'],
-        cwd=ROOT, capture_output=True, text=True, check=True, env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections')))
-    live = TOKEN.findall(tokens.stdout)
-    assert live, 'expected the join token created by the run to be listed: %s' % tokens.stdout
-    # every form: raw, the secret half, base64 at any alignment (e.g. inside a kubeconfig or a Secret)
-    assert_no_secret(first.output, live, 'site.yml -vvv output')
-    assert not TOKEN.findall(first.output), 'something shaped like a bootstrap token is in the -vvv output'
-
-
-def test_second_run_changes_nothing(lab_cluster):
-    run = playbook('site.yml', '-i', str(lab_cluster))
-    STATE['second'] = run
-    print('second run: %.0fs' % run.seconds)
-    run.assert_ok()
-    assert {h: r['changed'] for h, r in run.recap.items() if r['changed']} == {}
+from conftest import ROOT, adhoc, changed_tasks, kubeconfig, kubectl, needs_cluster, playbook
 
 
 def test_check_diff_on_the_converged_cluster_changes_nothing(lab_cluster):
+    needs_cluster()
     run = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
     run.assert_ok()
     assert {h: r['changed'] for h, r in run.recap.items() if r['changed']} == {}
@@ -166,23 +95,9 @@ def test_demo_services_answer_through_node_port_and_rerun_changes_nothing():
 
 def _on(host: str, *argv: str) -> str:
     """Run a command on a lab host (as root), return its stdout."""
-    proc = subprocess.run(
-        [str(ROOT / '.venv' / 'bin' / 'ansible'), '-i', str(ROOT / 'inventories' / 'lab'), host, '-m', 'ansible.builtin.command',
-         '-a', ' '.join(argv), '--one-line'], cwd=ROOT, capture_output=True, text=True, check=False,
-        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'), ANSIBLE_NOCOLOR='1'))
+    proc = adhoc(host, 'ansible.builtin.command', ' '.join(argv))
     assert ' | CHANGED | rc=0 ' in proc.stdout or ' | SUCCESS ' in proc.stdout, proc.stdout + proc.stderr
     return proc.stdout.split('(stdout) ', 1)[-1] if '(stdout) ' in proc.stdout else ''
-
-
-def _changed_tasks(output: str) -> dict:
-    """{task name: [hosts it changed]} from the default callback's output."""
-    tasks, task = {}, None
-    for line in output.splitlines():
-        if line.startswith('TASK ['):
-            task = line[len('TASK ['):].split(']')[0]
-        elif task and line.startswith('changed: ['):
-            tasks.setdefault(task, []).append(line[len('changed: ['):].split(']')[0].split(' ->')[0])
-    return tasks
 
 
 def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
@@ -195,7 +110,7 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
 
     check = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
     check.assert_ok()
-    changed = _changed_tasks(check.output)
+    changed = changed_tasks(check.output)
     print('check mode predicted: %s' % changed)
     assert 'ks-w1' in changed['kubeseed.cluster.node : Swap off, kernel features and sysctls, now and across reboots']
     assert 'net.ipv4.ip_forward = 0' in check.output and 'net.ipv4.ip_forward = 1' in check.output
@@ -207,10 +122,7 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     assert {h for h, r in check.recap.items() if r['changed']} == {'ks-w1', 'ks-w2'}
     # ... and changed nothing
     assert _on('ks-w1', 'sysctl', '-n', 'net.ipv4.ip_forward').strip() == '0'
-    assert 'inactive' in subprocess.run(
-        [str(ROOT / '.venv' / 'bin' / 'ansible'), '-i', str(ROOT / 'inventories' / 'lab'), 'ks-w1', '-m', 'ansible.builtin.command',
-         '-a', 'systemctl is-active kubelet', '--one-line'], cwd=ROOT, capture_output=True, text=True, check=False,
-        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'))).stdout
+    assert 'inactive' in adhoc('ks-w1', 'ansible.builtin.command', 'systemctl is-active kubelet').stdout
 
     # Only the readiness phase, limited to the worker whose kubelet is stopped: once the API server sees the node
     # NotReady, the run fails and names it with its conditions.
@@ -267,7 +179,7 @@ def test_node_labels_and_taints_are_applied_kept_and_removed_leaving_the_others(
     applied = playbook('site.yml', '-i', str(lab_cluster), '-e', '@%s' % extra)
     print('labels and taints applied: %.0fs' % applied.seconds)
     applied.assert_ok()
-    assert NODE_METADATA_TASK in _changed_tasks(applied.output)
+    assert NODE_METADATA_TASK in changed_tasks(applied.output)
     now = _labels_and_taints()
     for name, (labels, taints, annotations) in now.items():
         assert labels == dict(before[name][0], **dict([E2E_LABEL])), name
@@ -281,7 +193,7 @@ def test_node_labels_and_taints_are_applied_kept_and_removed_leaving_the_others(
     # Without the variables: check mode predicts the removal on every node (diff) and changes nothing.
     check = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
     check.assert_ok()
-    assert NODE_METADATA_TASK in _changed_tasks(check.output)
+    assert NODE_METADATA_TASK in changed_tasks(check.output)
     assert {h for h, r in check.recap.items() if r['changed']} == {'ks-cp1'}  # one call, run once (delegated) for the whole run
     for name in ('ks-cp1', 'ks-w1', 'ks-w2'):
         assert '--- before: node %s' % name in check.output
@@ -290,7 +202,7 @@ def test_node_labels_and_taints_are_applied_kept_and_removed_leaving_the_others(
 
     removed = playbook('site.yml', '-i', str(lab_cluster))
     removed.assert_ok()
-    assert NODE_METADATA_TASK in _changed_tasks(removed.output)
+    assert NODE_METADATA_TASK in changed_tasks(removed.output)
     assert _labels_and_taints() == before  # exactly ours gone: kubeadm's control-plane taint and the kubelet's labels stay
 
     last = playbook('site.yml', '-i', str(lab_cluster))

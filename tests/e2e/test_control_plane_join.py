@@ -1,4 +1,6 @@
-"""Three control planes (stacked etcd) and a worker: control-plane joins with the uploaded certificate key.
+"""Three control planes (stacked etcd) and a worker, from bare hosts in one site.yml run: control-plane joins with the
+uploaded certificate key, no token or certificate key in the -vvv output, a no-op re-run. (This lab replaces the shared
+1 + 2 lab, so this module runs last; see MODULE_ORDER in conftest.py.)
 
 The lab has no load balancer, so the endpoint is the first control plane's address: that proves the
 joins (certificate key, etcd growth one member at a time), not failover.
@@ -8,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import kubectl, playbook
+from _secrets import assert_no_secret
+from conftest import adhoc, kubectl, playbook
 
 ENDPOINT = ['-e', 'kubeseed_control_plane_endpoint=10.117.0.11:6443']
 CERT_KEY = re.compile(r'(certificate_key|certificateKey|certificate key)\W{1,6}[a-f0-9]{64}', re.I)
@@ -22,6 +25,10 @@ def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
     assert {'ks-cp1', 'ks-cp2', 'ks-cp3', 'ks-w1'} <= set(first.recap)
     assert not CERT_KEY.search(first.output), 'a certificate key is in the -vvv output'
     assert not TOKEN.search(first.output), 'a bootstrap token is in the -vvv output'
+    live = TOKEN.findall(adhoc('ks-cp1', 'ansible.builtin.command', 'kubeadm token list --kubeconfig /etc/kubernetes/admin.conf',
+                               lab_ha).stdout)
+    assert live, 'expected the join tokens created by the run to be listed'
+    assert_no_secret(first.output, live, 'site.yml -vvv output (3 control planes)')
 
     second = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT)
     print('no-op re-run: %.0fs' % second.seconds)
