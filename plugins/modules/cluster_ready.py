@@ -68,13 +68,12 @@ not_ready:
   elements: str
 '''
 
-import json
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _cluster_ready as ready
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import Kubectl
 
 POLL_SECONDS = 2
 
@@ -93,21 +92,11 @@ def main() -> None:
     for ref in params['deployments']:
         if ref.count('/') != 1:
             module.fail_json(msg='deployments: %r is not namespace/name' % ref)
-    kubectl = module.get_bin_path('kubectl')
-    if module.check_mode and (kubectl is None or not os.path.exists(params['kubeconfig'])):
+    kubectl = Kubectl(module, params['kubeconfig'])
+    if module.check_mode and kubectl.cluster_missing():
         module.exit_json(changed=False, nodes=[], not_ready=[], msg='no cluster yet (check mode): nothing to wait for')
-    if kubectl is None:
-        module.fail_json(msg='kubectl is not installed on this host (role kube_packages installs it)')
-    base = [kubectl, '--kubeconfig', params['kubeconfig']]
-
-    def get(*args: str) -> tuple:
-        rc, out, err = module.run_command(base + list(args) + ['--output', 'json'])
-        if rc != 0:
-            return None, err.strip()
-        try:
-            return json.loads(out), None
-        except ValueError:
-            return None, 'kubectl printed no JSON'
+    kubectl.require()
+    get = kubectl.json
 
     deadline = time.monotonic() + max(params['timeout'], 0)
     while True:

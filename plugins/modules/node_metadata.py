@@ -91,12 +91,12 @@ not_registered:
 '''
 
 import json
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _node_metadata as meta
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import Kubectl
 
 POLL_SECONDS = 2
 ATTEMPTS = 5
@@ -117,22 +117,12 @@ def main() -> None:
     problems = meta.input_problems(wanted)
     if problems:
         module.fail_json(msg='invalid nodes option:\n- ' + '\n- '.join(problems))
-    kubectl = module.get_bin_path('kubectl')
-    if module.check_mode and (kubectl is None or not os.path.exists(params['kubeconfig'])):
+    kubectl = Kubectl(module, params['kubeconfig'])
+    if module.check_mode and kubectl.cluster_missing():
         module.exit_json(changed=False, changes={}, not_registered=sorted(wanted),
                          msg='no cluster yet (check mode): the nodes get their labels and taints once they have joined')
-    if kubectl is None:
-        module.fail_json(msg='kubectl is not installed on this host (role kube_packages installs it)')
-    base = [kubectl, '--kubeconfig', params['kubeconfig']]
-
-    def call(*args: str) -> tuple:
-        rc, out, err = module.run_command(base + list(args) + ['--output', 'json'])
-        if rc != 0:
-            return None, err.strip()
-        try:
-            return json.loads(out), None
-        except ValueError:
-            return None, 'kubectl printed no JSON'
+    kubectl.require()
+    call = kubectl.json
 
     deadline = time.monotonic() + max(params['timeout'], 0)
     while True:
