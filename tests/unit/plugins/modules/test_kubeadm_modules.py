@@ -23,6 +23,7 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm a
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm_ops as ops
 from ansible_collections.kubeseed.cluster.plugins.modules import kubeadm_init, kubeadm_join, kubeadm_node_info, kubeadm_token
 from ansible_collections.kubeseed.cluster.tests.e2e._secrets import assert_no_secret
+from ansible_collections.kubeseed.cluster.tests.unit.plugins.module_utils.test__kubeadm import _der
 
 TOKEN = 'mark3r.s3cr3tm4rk3rv4lu'                      # bootstrap-token shaped marker
 CERT_KEY = 'deadbeef' * 8                               # 64-hex certificate-key shaped marker
@@ -51,14 +52,6 @@ def leaky(argv: list, secrets=(TOKEN, CERT_KEY)) -> str:
             lines += ['token-id: %s' % b64(token_id), 'token-secret: %s' % b64(token_secret), token_secret]
     lines += [PRIVATE_KEY, 'client-key-data: %s' % b64(PRIVATE_KEY), 'error execution phase: it failed']
     return '\n'.join(lines)
-
-
-def _der(tag: int, body: bytes) -> bytes:
-    length = len(body)
-    if length < 0x80:
-        return bytes([tag, length]) + body
-    raw = length.to_bytes((length.bit_length() + 7) // 8, 'big')
-    return bytes([tag, 0x80 | len(raw)]) + raw + body
 
 
 def ca_pem() -> tuple:
