@@ -10,7 +10,7 @@ import yaml
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_validation import validate_cluster
+from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_validation import CONTROL_PLANE, ETCD, WORKERS, validate_cluster
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import HAS_JSONSCHEMA
 
 PREFIX = 'kubeseed_'
@@ -59,6 +59,12 @@ class ActionModule(ActionBase):
                                            '(pip install jsonschema in the environment that runs ansible-playbook)')
             return result
 
+        if len(args['groups']) != 3 or len(set(args['groups'])) != 3:
+            result.update(failed=True, msg='groups: give three different inventory groups: the control planes, the workers and the '
+                                           'etcd members, e.g. [control_plane, workers, etcd] (got %s)' % args['groups'])
+            return result
+        # the groups' roles are positional: the inventory may name them (kubeseed_control_plane_group, kubeseed_workers_group)
+        names = dict(zip((CONTROL_PLANE, WORKERS, ETCD), args['groups']))
         inventory_groups = task_vars.get('groups', {})
         groups = {name: list(inventory_groups.get(name, [])) for name in args['groups']}
         hostvars = task_vars.get('hostvars', {})
@@ -77,7 +83,7 @@ class ActionModule(ActionBase):
             address = host_vars.get('ansible_host', host)
             hosts[host] = {'address': self._templar.template(address), 'vars': user_vars}
 
-        violations = problems + validate_cluster(groups, hosts, _role_options())
+        violations = problems + validate_cluster(groups, hosts, _role_options(), names)
         result['violations'] = violations
         result['hosts_checked'] = len(hosts)
         result['changed'] = False

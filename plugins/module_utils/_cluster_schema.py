@@ -16,6 +16,8 @@ SUPPORTED_MINORS = (34, 35, 36, 37)
 DEFAULT_KUBERNETES_VERSION = '1.37.2'
 
 _DNS_LABEL = r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
+# what Ansible accepts as a group name without a warning
+_GROUP_NAME = r'^[A-Za-z_][A-Za-z0-9_]*$'
 _DNS_SUBDOMAIN = r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
 _HOST = r'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'
 # host, host:port, IPv4[:port] or [IPv6][:port] (kubeadm controlPlaneEndpoint); port ranges and IP validity are checked in Python.
@@ -113,6 +115,18 @@ CLUSTER_SCHEMA: dict = {
             'type': 'string', 'enum': ['stacked'], 'default': 'stacked',
             'description': 'stacked: etcd runs on every control-plane node (their count must be odd). '
                            'External etcd (an etcd group of its own) is not supported yet.',
+        },
+        # ---- Inventory groups ------------------------------------------------------------------
+        'kubeseed_control_plane_group': {
+            'type': 'string', 'default': 'control_plane', 'pattern': _GROUP_NAME,
+            'x-hint': 'use an inventory group name: letters, digits and underscores, not starting with a digit',
+            'description': 'Inventory group of the control planes (its first host is initialised). Set it in group_vars/all or '
+                           'with -e: the playbooks read it on the controller and run their plays on its hosts.',
+        },
+        'kubeseed_workers_group': {
+            'type': 'string', 'default': 'workers', 'pattern': _GROUP_NAME,
+            'x-hint': 'use an inventory group name: letters, digits and underscores, not starting with a digit',
+            'description': 'Inventory group of the workers. Set it in group_vars/all or with -e, like kubeseed_control_plane_group.',
         },
         # ---- CNI -------------------------------------------------------------------------------
         'kubeseed_cni_plugin': {

@@ -521,29 +521,30 @@ def _consistency(effective: dict) -> list[str]:
 
 # ---------------------------------------------------------------- inventory ----
 
-def _inventory(groups: dict, cluster: dict) -> list[str]:
+def _inventory(groups: dict, cluster: dict, names: dict) -> list[str]:
+    """groups is keyed by role (CONTROL_PLANE, WORKERS, ETCD); names gives each role's inventory group name."""
     messages = []
     control_planes = _group(groups, CONTROL_PLANE)
     workers = _group(groups, WORKERS)
     etcd = _group(groups, ETCD)
     if not control_planes:
         messages.append("inventory: group '%s' has no hosts; put the host(s) that run the control plane under "
-                        "all.children.%s.hosts" % (CONTROL_PLANE, CONTROL_PLANE))
+                        "all.children.%s.hosts" % (names[CONTROL_PLANE], names[CONTROL_PLANE]))
     for host in sorted(set(control_planes) & set(workers)):
         messages.append("inventory: host %s is in both groups '%s' and '%s'; keep it in one (set "
-                        "kubeseed_control_plane_schedulable: true to run workloads on control planes)" % (show(host), CONTROL_PLANE, WORKERS))
+                        "kubeseed_control_plane_schedulable: true to run workloads on control planes)" % (show(host), names[CONTROL_PLANE], names[WORKERS]))
     mode = cluster.get('kubeseed_etcd_mode')
     if mode == 'stacked':
         if control_planes and len(control_planes) % 2 == 0:
             messages.append("inventory: group '%s' has %d hosts (%s); stacked etcd needs an odd number of control planes "
-                            "for quorum: use %d or %d" % (CONTROL_PLANE, len(control_planes), _names(control_planes),
+                            "for quorum: use %d or %d" % (names[CONTROL_PLANE], len(control_planes), _names(control_planes),
                                                           len(control_planes) - 1, len(control_planes) + 1))
     if etcd:
         messages.append("inventory: group '%s' has hosts (%s) but etcd runs on the control planes (stacked; external etcd is "
-                        "not supported yet); remove the group" % (ETCD, _names(etcd)))
+                        "not supported yet); remove the group" % (names[ETCD], _names(etcd)))
     if control_planes and not workers and cluster.get('kubeseed_control_plane_schedulable') is False:
         messages.append("inventory: group '%s' has no hosts and kubeseed_control_plane_schedulable is false, so no pod could run; "
-                        "add workers or set kubeseed_control_plane_schedulable: true" % WORKERS)
+                        "add workers or set kubeseed_control_plane_schedulable: true" % names[WORKERS])
     return messages
 
 
@@ -645,7 +646,7 @@ def _endpoint_host(cluster: dict):
     return (ipaddress.ip_address(address) if is_ip(address) else None), (int(port) if port else None)
 
 
-def _endpoint(cluster: dict, groups: dict, hosts: dict, named: dict) -> list[str]:
+def _endpoint(cluster: dict, groups: dict, hosts: dict, named: dict, names: dict) -> list[str]:
     messages = []
     address, port = _endpoint_host(cluster)
     if address is None:
@@ -657,7 +658,7 @@ def _endpoint(cluster: dict, groups: dict, hosts: dict, named: dict) -> list[str
     addresses = {}
     for group in (WORKERS, ETCD):
         for host in _group(groups, group):
-            addresses.setdefault(str(_address_of(hosts, host)), (host, group))
+            addresses.setdefault(str(_address_of(hosts, host)), (host, names[group]))
     owner = addresses.get(str(address))
     if owner and owner[0] not in _group(groups, CONTROL_PLANE):
         messages.append("kubeseed_control_plane_endpoint: %s is the address of host %s of group '%s', which runs no API server; use "
@@ -672,7 +673,7 @@ def _endpoint(cluster: dict, groups: dict, hosts: dict, named: dict) -> list[str
     return messages
 
 
-def _networks(cluster: dict, groups: dict, hosts: dict, effective: dict) -> list[str]:
+def _networks(cluster: dict, groups: dict, hosts: dict, effective: dict, names: dict) -> list[str]:
     messages = []
     named = {}
     for name in ('kubeseed_pod_subnet', 'kubeseed_service_subnet'):
@@ -707,7 +708,7 @@ def _networks(cluster: dict, groups: dict, hosts: dict, effective: dict) -> list
                                     'addresses' % (name, source, ip, host, name, net))
     node_count = len(set(_group(groups, CONTROL_PLANE)) | set(_group(groups, WORKERS)))
     messages += _subnet_sizes(pod, svc, cluster.get('kubeseed_node_cidr_mask_size'), node_count)
-    messages += _endpoint(cluster, groups, hosts, named)
+    messages += _endpoint(cluster, groups, hosts, named, names)
     return messages
 
 
@@ -812,28 +813,45 @@ def _role_settings(hosts: dict, role_options: dict) -> tuple[list[str], dict]:
     return _merged(by_message, len(hosts)), remaining
 
 
+def _group_names(cluster: dict, names: dict) -> list[str]:
+    """The hosts' kubeseed_*_group must be the names the controller used to find them (the plays run on those)."""
+    messages = []
+    for variable, role in (('kubeseed_control_plane_group', CONTROL_PLANE), ('kubeseed_workers_group', WORKERS)):
+        value = cluster.get(variable)
+        if isinstance(value, str) and value != names[role]:
+            messages.append("%s: the hosts have %s but the controller (localhost) has %s, and the playbooks run on the controller's "
+                            "group; set it once for all hosts and the controller: in group_vars/all or with -e"
+                            % (variable, show(value), show(names[role])))
+    return messages
+
+
 # ---------------------------------------------------------------- entry point ----
 
-def validate_cluster(groups: dict, hosts: dict, role_options: dict | None = None) -> list[str]:
+def validate_cluster(groups: dict, hosts: dict, role_options: dict | None = None, names: dict | None = None) -> list[str]:
     """Return every violation found in the inventory and its variables (empty when valid).
 
     groups: {group name: [host, ...]} as in Ansible's ``groups``.
     hosts: {host: {'address': ansible_host or None, 'vars': {kubeseed_*: value set by the user}}}.
     role_options: {variable: argument_specs option} of the roles' own settings, allowed next to the contract variables.
+    names: the inventory group name of the control planes, workers and etcd members ({CONTROL_PLANE: 'masters', ...});
+    default: the names themselves (kubeseed_control_plane_group and kubeseed_workers_group as the controller sees them).
     """
+    names = {**{CONTROL_PLANE: CONTROL_PLANE, WORKERS: WORKERS, ETCD: ETCD}, **(names or {})}
     groups = groups if isinstance(groups, dict) else {}
+    groups = {role: list(groups.get(names[role]) or []) for role in (CONTROL_PLANE, WORKERS, ETCD)}
     members = set(_group(groups, CONTROL_PLANE)) | set(_group(groups, WORKERS)) | set(_group(groups, ETCD))
     checked = {host: (hosts or {}).get(host) or {} for host in sorted(members)}
     if not checked:
-        return _inventory(groups, cluster_defaults())
+        return _inventory(groups, cluster_defaults(), names)
     setting_messages, checked = _role_settings(checked, role_options or {})
     messages, effective = _schema_violations(checked)
     messages += setting_messages
     messages += _consistency(effective)
     first = sorted(_group(groups, CONTROL_PLANE) or checked)[0]
     cluster = effective[first]
-    messages += _inventory(groups, cluster)
+    messages += _group_names(effective[first], names)
+    messages += _inventory(groups, cluster, names)
     messages += _hosts(groups, checked, effective)
-    messages += _networks(cluster, groups, checked, effective)
+    messages += _networks(cluster, groups, checked, effective, names)
     messages += _settings(cluster, groups)
     return messages

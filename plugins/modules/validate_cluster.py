@@ -9,7 +9,8 @@ module: validate_cluster
 short_description: Validate a kubeseed inventory and its variables on the controller
 version_added: 0.1.0
 description:
-  - Checks the inventory groups C(control_plane), C(workers) and C(etcd) and every C(kubeseed_*) variable of their
+  - Checks the inventory groups of the control planes, workers and etcd members (default C(control_plane), C(workers)
+    and C(etcd)) and every C(kubeseed_*) variable of their
     hosts against the cluster variable contract (the JSON Schema in C(schemas/cluster.schema.json)) before any host is touched.
   - "Reports every violation at once. Each message names the variable path, for example
     C(kubeseed_pod_subnet: '10.244.0.0/33' is not a valid CIDR), and for inventory problems the host and group."
@@ -22,7 +23,9 @@ author:
 options:
   groups:
     description:
-      - Inventory groups whose hosts are checked; the first three must keep their meaning (control planes, workers, etcd).
+      - The inventory groups of the control planes, the workers and the etcd members, in this order (the
+        preflight role passes the variables C(kubeseed_control_plane_group) and C(kubeseed_workers_group)). Messages name the
+        groups as given here.
     type: list
     elements: str
     default: [control_plane, workers, etcd]

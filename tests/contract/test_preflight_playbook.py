@@ -81,3 +81,29 @@ def test_site_has_a_tag_per_phase_and_validation_runs_whatever_the_tags(playbook
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "kubeseed_cni_plugin: 'weave' is not one of" in out
     assert set(recap(out)) == {'localhost'}, out
+
+
+def test_renamed_groups_are_what_the_plays_run_on(playbook, tmp_path):
+    """Groups named masters and nodes (kubeseed_control_plane_group, kubeseed_workers_group in group_vars/all): validation
+    passes and the host plays target their hosts (ssh is /bin/false here, so the first host task fails on each of them)."""
+    inventory = tmp_path / 'hosts.yml'
+    inventory.write_text(
+        'all:\n  vars:\n    kubeseed_control_plane_group: masters\n    kubeseed_workers_group: nodes\n'
+        '  children:\n    masters:\n      hosts:\n        cp1: {ansible_host: 192.0.2.10}\n'
+        '    nodes:\n      hosts:\n        w1: {ansible_host: 192.0.2.20}\n        w2: {ansible_host: 192.0.2.21}\n', encoding='utf-8')
+    for book, first_host_task in (('site.yml', 'kubeseed.cluster.preflight : Gather the facts the checks need'),
+                                  ('playbooks/cluster.yml', 'kubeseed.cluster.node : ')):
+        result = playbook(book, '-i', str(inventory), '--check')
+        out = result.stdout + result.stderr
+        # the first task that reached for a host: its role, and it reached all three
+        section = next(s for s in re.split(r'\n(?:TASK|PLAY) \[', out) if 'fatal: [' in s)
+        assert section.startswith(first_host_task) and all('fatal: [%s]' % h in section for h in ('cp1', 'w1', 'w2')), out
+        counts = recap(out)
+        assert counts.pop('localhost')[3] == 0, out  # the validation passed
+        assert {host: failed for host, (_ok, _changed, _unreachable, failed) in counts.items()} == {'cp1': 1, 'w1': 1, 'w2': 1}, out
+    # the same inventory without the variables: the validation names the missing group, no host is reached
+    inventory.write_text(inventory.read_text(encoding='utf-8').replace('    kubeseed_control_plane_group: masters\n', ''), encoding='utf-8')
+    result = playbook('site.yml', '-i', str(inventory), '--check')
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "group 'control_plane' has no hosts" in out, out
+    assert set(recap(out)) == {'localhost'}, out

@@ -8,17 +8,37 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 import subprocess
 import time
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm import ca_cert_hash
 from conftest import ROOT, adhoc, changed_tasks, kubeconfig, kubectl, needs_cluster, playbook
 
 
-def test_check_diff_on_the_converged_cluster_changes_nothing(lab_cluster):
+def _renamed_inventory(inventory: pathlib.Path, tmp_path: pathlib.Path) -> pathlib.Path:
+    """A copy of the lab inventory whose groups are masters and nodes, named by the group variables in group_vars/all."""
+    copy = tmp_path / 'renamed'
+    shutil.copytree(inventory, copy)
+    hosts = (copy / 'hosts.yml').read_text(encoding='utf-8')
+    assert '    control_plane:\n' in hosts and '    workers:\n' in hosts
+    (copy / 'hosts.yml').write_text(hosts.replace('    control_plane:\n', '    masters:\n').replace('    workers:\n', '    nodes:\n'),
+                                    encoding='utf-8')
+    (copy / 'group_vars' / 'all' / 'groups.yml').write_text('kubeseed_control_plane_group: masters\nkubeseed_workers_group: nodes\n',
+                                                            encoding='utf-8')
+    return copy
+
+
+def test_check_diff_on_the_converged_cluster_changes_nothing(lab_cluster, tmp_path):
+    """Also with the inventory's groups renamed (masters, nodes): every phase reaches every host and predicts nothing."""
     needs_cluster()
-    run = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
+    run = playbook('site.yml', '-i', str(_renamed_inventory(lab_cluster, tmp_path)), '--check', '--diff')
     run.assert_ok()
     assert {h: r['changed'] for h, r in run.recap.items() if r['changed']} == {}
+    assert {h for h, r in run.recap.items() if r['ok'] > 10} == {'ks-cp1', 'ks-w1', 'ks-w2'}, run.recap
+    for task in ('kubeseed.cluster.control_plane : Initialise the first control plane', 'kubeseed.cluster.workers : Find out which workers',
+                 'kubeseed.cluster.cni : CNI configuration for this node'):
+        assert 'TASK [%s' % task in run.output, task
 
 
 def test_all_nodes_and_coredns_ready():
@@ -158,6 +178,23 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
 NODE_METADATA_TASK = 'kubeseed.cluster.control_plane : Labels and taints of the nodes of this run (kubeseed_node_labels, kubeseed_node_taints)'
 E2E_LABEL = ('kubeseed.io/e2e', 'yes')
 E2E_TAINT = {'key': 'kubeseed.io/e2e', 'value': 'x', 'effect': 'PreferNoSchedule'}  # PreferNoSchedule: running pods stay
+
+
+def test_pod_interfaces_take_the_mtu_of_the_node_interface():
+    """kubeseed_cni_mtu 0 (the default): the CNI configuration carries the MTU of the interface with the node's address."""
+    for host in ('ks-cp1', 'ks-w1', 'ks-w2'):
+        bridge = json.loads(_on(host, 'cat', '/etc/cni/net.d/10-kubeseed-bridge.conflist'))['plugins'][0]
+        assert bridge['mtu'] == int(_on(host, 'cat', '/sys/class/net/host0/mtu')), host
+
+
+def test_ca_hash_matches_openssl_on_the_lab_ca():
+    """The join discovery hash (our DER walk in module_utils/_kubeadm.py) against openssl on the cluster's real CA."""
+    pem = _on('ks-cp1', 'cat', '/etc/kubernetes/pki/ca.crt')
+    proc = adhoc('ks-cp1', 'ansible.builtin.shell',
+                 'openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt | openssl pkey -pubin -outform der | sha256sum')
+    assert ' | CHANGED | rc=0 ' in proc.stdout, proc.stdout + proc.stderr
+    digest = proc.stdout.split('(stdout) ', 1)[-1].split()[0]
+    assert len(digest) == 64 and ca_cert_hash(pem) == 'sha256:' + digest
 
 
 def _labels_and_taints() -> dict:

@@ -8,14 +8,29 @@ joins (certificate key, etcd growth one member at a time), not failover.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 
 from _secrets import assert_no_secret
-from conftest import adhoc, kubectl, playbook
+from conftest import ROOT, VENV_BIN, adhoc, kubectl, playbook
 
 ENDPOINT = ['-e', 'kubeseed_control_plane_endpoint=10.117.0.11:6443']
 CERT_KEY = re.compile(r'(certificate_key|certificateKey|certificate key)\W{1,6}[a-f0-9]{64}', re.I)
 TOKEN = re.compile(r'\b[a-z0-9]{6}\.[a-z0-9]{16}\b')
+
+
+def test_molecule_converges_the_node_role_on_a_bare_host(lab_ha):
+    """extensions/molecule/node on the bare worker of this lab: converge, idempotence (changed=0), verify."""
+    env = dict(os.environ, KUBESEED_LAB_INVENTORY=str(lab_ha), KUBESEED_MOLECULE_HOST='ks-w1', ANSIBLE_NOCOLOR='1', NO_COLOR='1', PY_COLORS='0',
+               ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'), PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
+    proc = subprocess.run([str(VENV_BIN / 'molecule'), 'test', '-s', 'node'], cwd=ROOT / 'extensions', env=env,
+                          capture_output=True, text=True, timeout=900, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    # the host was bare: the first converge changed it (molecule's idempotence step fails the run on a change)
+    first = next(re.finditer(r'^ks-w1\s+: ok=\d+\s+changed=(\d+)', out, re.M), None)
+    assert first and int(first.group(1)) > 0, out[-4000:]
 
 
 def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):

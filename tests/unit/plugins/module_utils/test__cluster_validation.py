@@ -383,3 +383,43 @@ def test_garbage_in_every_variable_never_raises_and_reads_well():
         for message in validate_cluster(groups, hosts, ROLE_OPTIONS):
             assert path.match(message), message
             assert len(message) <= 300 and '<class' not in message and 'Tagged' not in message and 'Ansible' not in message, message
+
+
+# ---- renamed inventory groups (kubeseed_control_plane_group, kubeseed_workers_group) ----
+
+
+def test_renamed_groups_are_validated_under_their_names():
+    names = {'control_plane': 'masters', 'workers': 'nodes', 'etcd': 'etcd'}
+    groups = {'masters': ['cp1'], 'nodes': ['w1', 'w2'], 'control_plane': [], 'workers': []}
+    cluster = {'kubeseed_control_plane_group': 'masters', 'kubeseed_workers_group': 'nodes'}
+    hosts = copy.deepcopy(HOSTS)
+    for spec in hosts.values():
+        spec['vars'].update(cluster)
+    assert validate_cluster(groups, hosts, None, names) == []
+    # the same inventory with the default names finds no control plane
+    assert any("group 'control_plane' has no hosts" in m for m in validate_cluster(groups, hosts))
+    # messages name the user's groups
+    groups['masters'] = ['cp1', 'w1']
+    messages = validate_cluster(groups, hosts, None, names)
+    assert any("host 'w1' is in both groups 'masters' and 'nodes'" in m for m in messages), messages
+    assert any("group 'masters' has 2 hosts" in m for m in messages), messages
+    assert validate_cluster({'nodes': ['w1']}, hosts, None, names)[0].startswith("inventory: group 'masters' has no hosts")
+
+
+def test_group_names_on_the_hosts_must_be_the_controllers():
+    """Set in group_vars/masters only, the playbooks (which read it on the controller) would run on another group."""
+    names = {'control_plane': 'masters', 'workers': 'workers', 'etcd': 'etcd'}
+    groups = {'masters': ['cp1'], 'workers': ['w1', 'w2']}
+    hosts = copy.deepcopy(HOSTS)
+    messages = validate_cluster(groups, hosts, None, names)
+    assert any(m.startswith("kubeseed_control_plane_group: the hosts have 'control_plane' but the controller (localhost) has 'masters'")
+               for m in messages), messages
+    for spec in hosts.values():
+        spec['vars']['kubeseed_control_plane_group'] = 'masters'
+    assert validate_cluster(groups, hosts, None, names) == []
+
+
+@pytest.mark.parametrize('value', ['1masters', 'mas-ters', '', 'a b'])
+def test_group_name_variables_must_be_group_names(value):
+    messages = run({'kubeseed_workers_group': value})
+    assert any(m.startswith('kubeseed_workers_group:') for m in messages), messages
