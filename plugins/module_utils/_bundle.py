@@ -1,6 +1,10 @@
 # Copyright: kubeseed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Install files from a kubeseed offline bundle: select them from the manifest, fetch only what differs, verify sha256."""
+"""Install files from a kubeseed offline bundle: select them from the manifest, fetch only what differs, verify sha256.
+
+The bundle builder (tools/bundle) imports this file as a plain module to write and check its manifest with the same
+parser, so everything outside ``Source`` uses the standard library only.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -10,9 +14,10 @@ import posixpath
 import re
 import tempfile
 
-from ansible.module_utils.urls import open_url
-
 MANIFEST = 'manifest.json'
+# The manifest format: the builder writes it, parse_manifest() accepts only it.
+SCHEMA = 1
+FILE_TEXT_FIELDS = ('kind', 'component', 'version')
 
 
 # The options of every module that reads a bundle (documented by the kubeseed.cluster.bundle doc fragment).
@@ -27,13 +32,43 @@ class BundleError(Exception):
     """A bundle problem the user has to fix (message says what)."""
 
 
+def file_problem(entry) -> str | None:
+    """What is wrong with one entry of a manifest's file list (None when nothing is)."""
+    if not isinstance(entry, dict):
+        return 'is not an object'
+    path = entry.get('path')
+    if (not isinstance(path, str) or not path or path.startswith('/') or path == MANIFEST
+            or any(part in ('', '.', '..') for part in path.split('/'))):
+        return 'path %r is not a relative path inside the bundle' % (path,)
+    sha = entry.get('sha256')
+    if not isinstance(sha, str) or not re.fullmatch(r'[0-9a-f]{64}', sha):
+        return '(%s) sha256 %r is not 64 lowercase hex digits' % (path, sha)
+    size = entry.get('size')
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        return '(%s) size %r is not a byte count' % (path, size)
+    for key in FILE_TEXT_FIELDS:
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            return '(%s) %s %r is not a non-empty string' % (path, key, entry.get(key))
+    return None
+
+
 def parse_manifest(text: str, url: str) -> dict:
+    """The manifest of the bundle at url, checked: schema, and path, sha256, size, kind, component, version of every file."""
     try:
         manifest = json.loads(text)
     except ValueError as exc:
         raise BundleError('%s/%s is not a kubeseed bundle manifest: %s' % (url, MANIFEST, exc)) from exc
-    if not isinstance(manifest, dict) or manifest.get('schema') != 1 or not isinstance(manifest.get('files'), list):
-        raise BundleError('%s/%s is not a kubeseed bundle manifest (schema 1 with a file list)' % (url, MANIFEST))
+    schema = manifest.get('schema') if isinstance(manifest, dict) else None
+    if isinstance(schema, bool) or schema != SCHEMA or not isinstance(manifest.get('files'), list):
+        raise BundleError('%s/%s is not a kubeseed bundle manifest (schema %d with a file list)' % (url, MANIFEST, SCHEMA))
+    seen = set()
+    for index, entry in enumerate(manifest['files']):
+        problem = file_problem(entry)
+        if problem is None and entry['path'] in seen:
+            problem = '(%s) lists a path twice' % entry['path']
+        if problem is not None:
+            raise BundleError('%s/%s is not a kubeseed bundle manifest: files[%d] %s' % (url, MANIFEST, index, problem))
+        seen.add(entry['path'])
     return manifest
 
 
@@ -69,6 +104,7 @@ def mode_problems(items: list) -> list:
 
 
 def sha256_file(path: str) -> str | None:
+    """Hex sha256 of a file, None when it cannot be read (missing, say)."""
     try:
         digest = hashlib.sha256()
         with open(path, 'rb') as handle:
@@ -133,6 +169,8 @@ class Source:
         self.validate_certs = validate_certs
 
     def _open(self, path: str):
+        # Imported here: the bundle builder imports this file without Ansible (AnsiballZ still finds and ships it).
+        from ansible.module_utils.urls import open_url
         try:
             return open_url('%s/%s' % (self.url, path), timeout=self.timeout, validate_certs=self.validate_certs)
         except Exception as exc:  # pylint: disable=broad-except  # open_url raises many types for network errors

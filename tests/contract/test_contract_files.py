@@ -191,6 +191,34 @@ def test_microservices_guard_knows_exactly_the_role_variables(root):
     assert documented == set(ROLE_VARIABLES)
 
 
+CONDITIONALS = ('when', 'that', 'until', 'failed_when', 'changed_when')
+JINJA = re.compile(r'\{\{(.*?)\}\}|\{%(.*?)%\}', re.S)
+
+
+def _jinja_expressions(path) -> list:
+    """The Jinja a file evaluates: {{ }} and {% %} anywhere, and the bare expressions of conditional keys (text, names
+    of tasks and comments read no variable). A module argument given as exactly "{{ var }}" is converted by the module."""
+    text = path.read_text(encoding='utf-8')
+    if path.suffix not in ('.yml', '.yaml'):
+        return [a or b for a, b in JINJA.findall(text)]
+    found = []
+
+    def walk(node, key=None):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, k)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, key)
+        elif isinstance(node, str):
+            if key in CONDITIONALS:
+                found.append(node)
+            elif not re.fullmatch(r'\s*\{\{\s*[a-z_]+\s*\}\}\s*', node):
+                found.extend(a or b for a, b in JINJA.findall(node))
+    walk(yaml.safe_load(text))
+    return found
+
+
 def test_boolean_and_integer_role_variables_are_converted_where_used(root):
     """An INI inventory or an AWX survey gives 'false' and '6443' as strings, and argument_specs only check them (the
     role still reads the string): every use outside a module argument (which converts) needs `| bool` or `| int`."""
@@ -206,14 +234,11 @@ def test_boolean_and_integer_role_variables_are_converted_where_used(root):
     files += list((root / 'playbooks').glob('*.yml'))
     unconverted = []
     for path in files:
-        for number, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+        for expression in _jinja_expressions(path):
             for name, kind in typed.items():
-                for match in re.finditer(r'\b%s\b' % name, line):
-                    if re.match(r'\s*\|\s*%s\b' % kind, line[match.end():]):
-                        continue
-                    if re.match(r'^\s*[a-z_]+: "\{\{ %s \}\}"\s*$' % name, line):
-                        continue  # a module argument: the module's argspec converts it
-                    unconverted.append('%s:%d: %s' % (path.relative_to(root), number, line.strip()))
+                for match in re.finditer(r'\b%s\b' % name, expression):
+                    if not re.match(r'\s*\|\s*%s\b' % kind, expression[match.end():]):
+                        unconverted.append('%s: %s' % (path.relative_to(root), expression.strip()[:160]))
     assert unconverted == []
 
 

@@ -5,7 +5,6 @@ default).  The tests fail, not skip, when the bundle was not built.
 """
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import subprocess
@@ -17,7 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUNDLE_TOOL = ROOT / 'tools' / 'bundle' / 'bundle.py'
 sys.path.insert(0, str(BUNDLE_TOOL.parent))
 
-import bundle  # noqa: E402  pylint: disable=wrong-import-position
+from kubeseed_bundle import pins, shared  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _version_args() -> list[str]:
@@ -28,7 +27,7 @@ def _version_args() -> list[str]:
 @pytest.fixture(scope='session')
 def requested_version() -> str:
     """The Kubernetes version under test, without the leading v (e.g. 1.37.2)."""
-    return bundle.normalize_version(os.environ.get('KUBESEED_KUBERNETES_VERSION') or bundle.DEFAULT_VERSION)
+    return pins.normalize_version(os.environ.get('KUBESEED_KUBERNETES_VERSION') or pins.DEFAULT_VERSION)
 
 
 @pytest.fixture(scope='session')
@@ -44,5 +43,5 @@ def bundle_dir() -> pathlib.Path:
 
 @pytest.fixture(scope='session')
 def manifest(bundle_dir: pathlib.Path) -> dict:
-    """The parsed manifest.json."""
-    return json.loads((bundle_dir / 'manifest.json').read_text(encoding='utf-8'))
+    """manifest.json, parsed by the collection's parser (plugins/module_utils/_bundle.py), which refuses a malformed one."""
+    return shared.parse_manifest((bundle_dir / 'manifest.json').read_text(encoding='utf-8'), str(bundle_dir))

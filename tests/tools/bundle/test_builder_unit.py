@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / 'tools' / 'bundle'))
 
-import bundle  # noqa: E402  pylint: disable=wrong-import-position
+from kubeseed_bundle import cache, cli, debs, errors, gobuild, images, manifest, pins, shared  # noqa: E402  pylint: disable=wrong-import-position
 
 KUBERNETES_GOMOD = """module k8s.io/kubernetes
 
@@ -50,22 +50,22 @@ replace go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY
 
 
 def test_derive_replaces_maps_staging_modules_to_their_v0_version() -> None:
-    replaces = bundle.derive_replaces(KUBERNETES_GOMOD, lambda module: 'v0.37.2')
+    replaces = gobuild.derive_replaces(KUBERNETES_GOMOD, lambda module: 'v0.37.2')
     assert replaces == [('k8s.io/api', 'v0.37.2'), ('k8s.io/client-go', 'v0.37.2'), ('k8s.io/kubectl', 'v0.37.2')]
 
 
 def test_derive_replaces_keeps_required_versions_and_skips_unrequired_paths() -> None:
-    replaces = bundle.derive_replaces(ETCD_GOMOD, None)
+    replaces = gobuild.derive_replaces(ETCD_GOMOD, None)
     assert replaces == [('go.etcd.io/etcd/api/v3', 'v3.7.0'), ('go.etcd.io/etcd/client/v3', 'v3.7.0')]
 
 
 def test_parse_depends_keeps_alternatives_and_drops_versions() -> None:
     value = 'libc6 (>= 2.34), runc (>= 1.0.0~rc2~) | crun, debconf (>= 0.5) | debconf-2.0, libfoo:any'
-    assert bundle.parse_depends(value) == (('libc6',), ('runc', 'crun'), ('debconf', 'debconf-2.0'), ('libfoo',))
+    assert debs.parse_depends(value) == (('libc6',), ('runc', 'crun'), ('debconf', 'debconf-2.0'), ('libfoo',))
 
 
 def test_kubernetes_ldflags_set_both_version_packages() -> None:
-    flags = bundle.kubernetes_ldflags('1.37.2', '2026-10-27T12:01:04Z')
+    flags = gobuild.kubernetes_ldflags('1.37.2', '2026-10-27T12:01:04Z')
     for pkg in ('k8s.io/component-base/version', 'k8s.io/client-go/pkg/version'):
         assert f'-X {pkg}.gitVersion=v1.37.2' in flags
         assert f'-X {pkg}.gitMajor=1' in flags
@@ -74,20 +74,20 @@ def test_kubernetes_ldflags_set_both_version_packages() -> None:
 
 
 def test_image_basename() -> None:
-    assert bundle.image_basename('registry.k8s.io/coredns/coredns:v1.14.6') == 'coredns'
-    assert bundle.image_basename('registry.k8s.io/etcd:3.7.0-0') == 'etcd'
+    assert images.image_basename('registry.k8s.io/coredns/coredns:v1.14.6') == 'coredns'
+    assert images.image_basename('registry.k8s.io/etcd:3.7.0-0') == 'etcd'
 
 
 def test_pins_and_version_normalisation() -> None:
-    assert bundle.pins_for('v1.37.2') == bundle.PINS['1.37.2']
-    with pytest.raises(bundle.BundleError, match='not pinned'):
-        bundle.pins_for('1.20.0')
+    assert pins.pins_for('v1.37.2') == pins.PINS['1.37.2']
+    with pytest.raises(errors.BundleError, match='not pinned'):
+        pins.pins_for('1.20.0')
 
 
 def test_bundle_dir_depends_on_version_and_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
     monkeypatch.setenv('KUBESEED_CACHE', str(tmp_path))
-    new = bundle.bundle_dir(bundle.PINS['1.37.2'])
-    old = bundle.bundle_dir(bundle.PINS['1.36.3'])
+    new = cache.bundle_dir(pins.PINS['1.37.2'])
+    old = cache.bundle_dir(pins.PINS['1.36.3'])
     assert new.parent == old.parent == tmp_path / 'bundles'
     assert new.name.startswith('1.37.2-') and old.name.startswith('1.36.3-')
     assert len(new.name.split('-', 1)[1]) == 12
@@ -103,21 +103,89 @@ def _fake_bundle(root: pathlib.Path) -> pathlib.Path:
 
 
 def test_verify_dir_accepts_a_matching_bundle(tmp_path: pathlib.Path) -> None:
-    assert not bundle.verify_dir(_fake_bundle(tmp_path / 'b'))
+    assert not manifest.verify_dir(_fake_bundle(tmp_path / 'b'))
 
 
 def test_verify_dir_reports_corrupt_missing_and_unlisted_files(tmp_path: pathlib.Path) -> None:
     root = _fake_bundle(tmp_path / 'b')
     (root / 'bin' / 'tool').write_bytes(b'BINARY')
     (root / 'bin' / 'extra').write_bytes(b'x')
-    assert bundle.verify_dir(root) == ['checksum mismatch: bin/tool', 'not in manifest: bin/extra']
+    assert manifest.verify_dir(root) == ['checksum mismatch: bin/tool', 'not in manifest: bin/extra']
     (root / 'bin' / 'tool').unlink()
-    assert 'missing: bin/tool' in bundle.verify_dir(root)
+    assert 'missing: bin/tool' in manifest.verify_dir(root)
+
+
+def test_recipe_covers_the_builder_and_the_collection_parser_but_no_caches() -> None:
+    names = [name for name, _path in cache.recipe_files()]
+    assert 'bundle.py' in names and 'kubeseed_bundle/manifest.py' in names and 'go/go.mod' in names
+    assert names[-1] == 'plugins/module_utils/_bundle.py'
+    assert not [name for name in names if '__pycache__' in name or not name.endswith(('.py', '.go', '.mod', '.sum'))]
+
+
+def test_the_builder_uses_the_collections_manifest_parser() -> None:
+    root = pathlib.Path(__file__).resolve().parents[3]
+    assert pathlib.Path(shared._bundle.__file__).resolve() == root / 'plugins' / 'module_utils' / '_bundle.py'
+    assert shared.SCHEMA == shared._bundle.SCHEMA == 1
+    assert shared.sha256_file(pathlib.Path(__file__)) == hashlib.sha256(pathlib.Path(__file__).read_bytes()).hexdigest()
+    with pytest.raises(errors.BundleError, match='cannot read'):
+        shared.sha256_file(root / 'no-such-file')
+
+
+def _staged(root: pathlib.Path) -> list[manifest.Entry]:
+    (root / 'bin').mkdir(parents=True)
+    (root / 'bin' / 'kubeadm').write_bytes(b'kubeadm')
+    (root / 'debs').mkdir()
+    (root / 'debs' / 'runc_1.1.5_amd64.deb').write_bytes(b'deb')
+    return [
+        manifest.Entry('bin/kubeadm', root / 'bin' / 'kubeadm', 'binary', 'kubeadm', '1.37.2'),
+        manifest.Entry('debs/runc_1.1.5_amd64.deb', root / 'debs' / 'runc_1.1.5_amd64.deb', 'deb', 'runc', '1.1.5+ds1-1'),
+    ]
+
+
+def test_the_manifest_writer_output_is_accepted_by_the_collection(tmp_path: pathlib.Path) -> None:
+    staging = tmp_path / 'staging'
+    entries = _staged(staging)
+    written = manifest.write_manifest(staging, pins=pins.PINS['1.37.2'], recipe='0' * 12, go_version='go1.26.8', entries=entries,
+                                      images=[], app_images=[], debs={'runc': '1.1.5+ds1-1'})
+    parsed = shared._bundle.parse_manifest((staging / 'manifest.json').read_text(encoding='utf-8'), str(staging))
+    assert parsed == written
+    assert parsed['schema'] == shared._bundle.SCHEMA
+    assert [(f['path'], f['size'], f['sha256']) for f in parsed['files']] == [
+        ('bin/kubeadm', 7, hashlib.sha256(b'kubeadm').hexdigest()),
+        ('debs/runc_1.1.5_amd64.deb', 3, hashlib.sha256(b'deb').hexdigest()),
+    ]
+    assert parsed['components']['runc'] == '1.1.5+ds1-1' and parsed['components']['containerd'] == ''
+    assert shared._bundle.missing_debs(parsed, 'installed runc 1.1.5+ds1-1\n') == []
+    assert not manifest.verify_dir(staging)
+
+
+def test_the_manifest_writer_refuses_what_the_collection_would_refuse(tmp_path: pathlib.Path) -> None:
+    staging = tmp_path / 'staging'
+    entries = _staged(staging) + [manifest.Entry('bin/kubeadm', staging / 'bin' / 'kubeadm', 'binary', 'kubeadm', '1.37.2')]
+    with pytest.raises(errors.BundleError, match=r'refuses the manifest.*files\[2\] \(bin/kubeadm\) lists a path twice'):
+        manifest.write_manifest(staging, pins=pins.PINS['1.37.2'], recipe='0' * 12, go_version='go1.26.8', entries=entries,
+                                images=[], app_images=[], debs={})
+    assert not (staging / 'manifest.json').exists()
+
+
+def test_verify_refuses_a_wrong_schema_as_the_collection_does(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv('KUBESEED_CACHE', str(tmp_path))
+    root = _fake_bundle(cache.bundle_dir(pins.PINS['1.37.2']))
+    text = (root / 'manifest.json').read_text(encoding='utf-8').replace('"schema": 1', '"schema": 2')
+    (root / 'manifest.json').write_text(text, encoding='utf-8')
+    with pytest.raises(shared._bundle.BundleError) as refused:
+        shared._bundle.parse_manifest(text, str(root))
+    assert 'is not a kubeseed bundle manifest (schema 1 with a file list)' in str(refused.value)
+    assert manifest.verify_dir(root) == [str(refused.value)]
+    assert cli.main(['verify', '--kubernetes-version', '1.37.2']) == 1
+    out, err = capsys.readouterr()
+    assert not out and err == f'{refused.value}\n'
 
 
 def test_path_command_fails_when_not_built(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv('KUBESEED_CACHE', str(tmp_path))
-    assert bundle.main(['path', '--kubernetes-version', '1.37.2']) == 1
+    assert cli.main(['path', '--kubernetes-version', '1.37.2']) == 1
     out, err = capsys.readouterr()
     assert out.strip().startswith(str(tmp_path / 'bundles' / '1.37.2-'))
     assert 'bundle.py build' in err

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
+import importlib
 import io
 import json
 import os
@@ -28,6 +28,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 LAB_PY = REPO / "tools" / "lab" / "lab.py"
+# the lab's package (tools/lab/kubeseed_lab) lives next to its CLI entry lab.py
+if str(LAB_PY.parent) not in sys.path:
+    sys.path.insert(0, str(LAB_PY.parent))
 INVENTORY = REPO / "inventories" / "lab"
 CACHE = Path(os.environ.get("KUBESEED_CACHE") or Path.home() / ".cache" / "kubeseed")
 LAB_DIR = CACHE / "lab"
@@ -41,16 +44,8 @@ HELLO_TEXT = b"kubeseed-lab-ok\n"
 
 
 def load_lab_module() -> ModuleType:
-    """tools/lab/lab.py as a module (it is a script, not a package)."""
-    name = "kubeseed_lab"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, LAB_PY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The lab's commands module (tools/lab/kubeseed_lab/commands.py): Lab, and the Paths and LabError it uses."""
+    return importlib.import_module("kubeseed_lab.commands")
 
 
 @dataclasses.dataclass

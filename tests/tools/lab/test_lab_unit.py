@@ -1,51 +1,45 @@
-"""Unit tests of tools/lab/lab.py: the parts that need neither root nor a lab."""
+"""Unit tests of the lab (tools/lab/lab.py and its package tools/lab/kubeseed_lab/): the parts that need
+neither root nor a lab."""
 
 from __future__ import annotations
 
-import importlib.util
+import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-LAB_PY = Path(__file__).resolve().parents[3] / "tools" / "lab" / "lab.py"
+LAB_DIR = Path(__file__).resolve().parents[3] / "tools" / "lab"
+LAB_PY = LAB_DIR / "lab.py"
+# the package lives next to its CLI entry lab.py, which puts this directory on sys.path the same way
+if str(LAB_DIR) not in sys.path:
+    sys.path.insert(0, str(LAB_DIR))
 
-
-def load_lab() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("kubeseed_lab", LAB_PY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["kubeseed_lab"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-lab = load_lab()
+from kubeseed_lab import base, commands, network, plan, proc  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def test_plan_names_and_addresses() -> None:
-    hosts = lab.plan_hosts("10.117.0.0/24", 1, 2)
+    hosts = plan.plan_hosts("10.117.0.0/24", 1, 2)
     assert [(h.name, h.role, h.address) for h in hosts] == [
         ("ks-cp1", "control_plane", "10.117.0.11"),
         ("ks-w1", "workers", "10.117.0.101"),
         ("ks-w2", "workers", "10.117.0.102"),
     ]
-    assert lab.gateway_of("10.117.0.0/24") == "10.117.0.1"
+    assert plan.gateway_of("10.117.0.0/24") == "10.117.0.1"
 
 
 @pytest.mark.parametrize("control_planes,workers,subnet", [(0, 2, "10.117.0.0/24"), (10, 0, "10.117.0.0/24"),
                                                            (1, 100, "10.117.0.0/24"), (1, 2, "10.117.0.0/25"),
                                                            (1, 2, "fd00::/64")])
 def test_plan_rejects_bad_sizes(control_planes: int, workers: int, subnet: str) -> None:
-    with pytest.raises(lab.LabError):
-        lab.plan_hosts(subnet, control_planes, workers)
+    with pytest.raises(plan.LabError):
+        plan.plan_hosts(subnet, control_planes, workers)
 
 
 def test_inventory_groups_and_connection_vars() -> None:
     yaml = pytest.importorskip("yaml")
-    hosts = lab.plan_hosts("10.117.0.0/24", 1, 2)
-    data = yaml.safe_load(lab.render_hosts_yml(hosts, Path("/cache/lab/ssh/id_ed25519")))
+    hosts = plan.plan_hosts("10.117.0.0/24", 1, 2)
+    data = yaml.safe_load(plan.render_hosts_yml(hosts, Path("/cache/lab/ssh/id_ed25519")))
     children = data["all"]["children"]
     assert list(children["control_plane"]["hosts"]) == ["ks-cp1"]
     assert list(children["workers"]["hosts"]) == ["ks-w1", "ks-w2"]
@@ -59,13 +53,13 @@ def test_inventory_groups_and_connection_vars() -> None:
 
 def test_inventory_without_workers_is_valid() -> None:
     yaml = pytest.importorskip("yaml")
-    data = yaml.safe_load(lab.render_hosts_yml(lab.plan_hosts("10.117.0.0/24", 1, 0), Path("/k")))
+    data = yaml.safe_load(plan.render_hosts_yml(plan.plan_hosts("10.117.0.0/24", 1, 0), Path("/k")))
     assert data["all"]["children"]["workers"]["hosts"] == {}
 
 
 def test_group_vars_contract() -> None:
     yaml = pytest.importorskip("yaml")
-    with_url = yaml.safe_load(lab.render_group_vars("http://10.117.0.1:8080/1.37.2-abc"))
+    with_url = yaml.safe_load(plan.render_group_vars("http://10.117.0.1:8080/1.37.2-abc"))
     assert with_url == {
         "kubeseed_package_source": "offline",
         "kubeseed_offline_bundle_url": "http://10.117.0.1:8080/1.37.2-abc",
@@ -74,22 +68,22 @@ def test_group_vars_contract() -> None:
         "kubeseed_workaround_restrict_oom_score_adj": True,
         "kubeseed_workaround_conntrack_max_per_core_zero": True,
     }
-    without = yaml.safe_load(lab.render_group_vars(None))
+    without = yaml.safe_load(plan.render_group_vars(None))
     assert "kubeseed_offline_bundle_url" not in without
     assert without["kubeseed_package_source"] == "offline"
 
 
 def test_etc_hosts_names_every_host() -> None:
-    hosts = lab.plan_hosts("10.117.0.0/24", 1, 2)
-    text = lab.render_etc_hosts(hosts[0], hosts)
+    hosts = plan.plan_hosts("10.117.0.0/24", 1, 2)
+    text = plan.render_etc_hosts(hosts[0], hosts)
     assert "127.0.0.1\tlocalhost" in text
     for host in hosts:
         assert f"{host.address}\t{host.name}" in text.splitlines()
 
 
 def test_recipe_hash_depends_on_distribution() -> None:
-    assert lab.recipe_hash("bookworm") == lab.recipe_hash("bookworm")
-    assert lab.recipe_hash("bookworm") != lab.recipe_hash("trixie")
+    assert base.recipe_hash("bookworm") == base.recipe_hash("bookworm")
+    assert base.recipe_hash("bookworm") != base.recipe_hash("trixie")
 
 
 def test_overlaps_found_on_other_interfaces_only() -> None:
@@ -104,39 +98,55 @@ def test_overlaps_found_on_other_interfaces_only() -> None:
         {"dst": "10.117.0.0/24", "dev": "ksbr0"},
         {"dst": "10.118.0.0/24", "dev": "tun0"},
     ]
-    found = lab.find_overlaps("10.117.0.0/24", "ksbr0", addrs, routes)
+    found = network.find_overlaps("10.117.0.0/24", "ksbr0", addrs, routes)
     assert found == ["address 10.117.0.5/16 on eth0", "route 10.117.0.128/25 dev tun0"]
-    assert not lab.find_overlaps("10.200.0.0/24", "ksbr0", addrs, routes)
+    assert not network.find_overlaps("10.200.0.0/24", "ksbr0", addrs, routes)
 
 
 def test_write_if_changed(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b.txt"
-    assert lab.write_if_changed(target, "x\n", 0o600)
-    assert not lab.write_if_changed(target, "x\n", 0o600)
+    assert proc.write_if_changed(target, "x\n", 0o600)
+    assert not proc.write_if_changed(target, "x\n", 0o600)
     assert (target.stat().st_mode & 0o777) == 0o600
-    assert lab.write_if_changed(target, "y\n", 0o600)
+    assert proc.write_if_changed(target, "y\n", 0o600)
     assert target.read_text(encoding="utf-8") == "y\n"
 
 
 def test_not_root_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lab.os, "geteuid", lambda: 1000)
-    paths = lab.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
-    with pytest.raises(lab.LabError, match="needs root"):
-        lab.Lab(paths, "10.117.0.0/24", "ksbr0", 8080).preflight(0)
+    monkeypatch.setattr(commands.os, "geteuid", lambda: 1000)
+    paths = plan.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
+    with pytest.raises(plan.LabError, match="needs root"):
+        commands.Lab(paths, "10.117.0.0/24", "ksbr0", 8080).preflight(0)
 
 
 def test_missing_command_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lab.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(lab.shutil, "which", lambda cmd: None if cmd == "systemd-nspawn" else "/usr/bin/" + cmd)
-    paths = lab.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
-    with pytest.raises(lab.LabError, match=r"systemd-nspawn \(apt-get install systemd-container\)"):
-        lab.Lab(paths, "10.117.0.0/24", "ksbr0", 8080).preflight(0)
+    monkeypatch.setattr(commands.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(commands.shutil, "which", lambda cmd: None if cmd == "systemd-nspawn" else "/usr/bin/" + cmd)
+    paths = plan.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
+    with pytest.raises(plan.LabError, match=r"systemd-nspawn \(apt-get install systemd-container\)"):
+        commands.Lab(paths, "10.117.0.0/24", "ksbr0", 8080).preflight(0)
 
 
 def test_not_enough_disk_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lab.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(lab.shutil, "which", lambda cmd: "/usr/bin/" + cmd)
-    monkeypatch.setattr(lab, "free_bytes", lambda path: lab.GIB // 2)
-    paths = lab.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
-    with pytest.raises(lab.LabError, match="not enough free disk"):
-        lab.Lab(paths, "10.117.0.0/24", "ksbr0", 8080).preflight(3 * lab.GIB)
+    monkeypatch.setattr(commands.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(commands.shutil, "which", lambda cmd: "/usr/bin/" + cmd)
+    monkeypatch.setattr(commands, "free_bytes", lambda path: plan.GIB // 2)
+    paths = plan.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
+    with pytest.raises(plan.LabError, match="not enough free disk"):
+        commands.Lab(paths, "10.117.0.0/24", "ksbr0", 8080).preflight(3 * plan.GIB)
+
+
+def test_cli_entry_runs_from_any_directory(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(LAB_PY), "--help"], check=False, text=True, capture_output=True,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: lab.py ")
+    assert "{up,down,status,stop,start,isolate,reconnect}" in result.stdout
+
+
+def test_package_finds_the_files_next_to_it() -> None:
+    # lab.py is what a booting host re-executes (`lab.py _exec`); the base files and the template stay in tools/lab
+    assert plan.LAB_PY == LAB_PY and LAB_PY.is_file()
+    assert plan.GROUP_VARS_TEMPLATE.is_file()
+    assert base.BASE_FILES == LAB_DIR / "base-files" and (base.BASE_FILES / "etc" / "systemd" / "system").is_dir()
+    assert plan.REPO_ROOT == LAB_DIR.parent.parent

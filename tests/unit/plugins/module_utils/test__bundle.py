@@ -15,11 +15,12 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils import _bundle as
 MANIFEST = {
     'schema': 1, 'kubernetes_version': '1.37.2',
     'files': [
-        {'path': 'bin/kubeadm', 'sha256': 'a' * 64, 'kind': 'binary', 'component': 'kubeadm', 'version': '1.37.2'},
-        {'path': 'bin/kubelet', 'sha256': 'b' * 64, 'kind': 'binary', 'component': 'kubelet', 'version': '1.37.2'},
-        {'path': 'cni/bridge', 'sha256': 'c' * 64, 'kind': 'cni', 'component': 'bridge', 'version': '1.10.0'},
-        {'path': 'debs/runc_1.1.5_amd64.deb', 'sha256': 'd' * 64, 'kind': 'deb', 'component': 'runc', 'version': '1.1.5+ds1-1'},
-        {'path': 'debs/conntrack_1.4.7_amd64.deb', 'sha256': 'e' * 64, 'kind': 'deb', 'component': 'conntrack', 'version': '1:1.4.7-1+b2'},
+        {'path': 'bin/kubeadm', 'sha256': 'a' * 64, 'size': 1, 'kind': 'binary', 'component': 'kubeadm', 'version': '1.37.2'},
+        {'path': 'bin/kubelet', 'sha256': 'b' * 64, 'size': 2, 'kind': 'binary', 'component': 'kubelet', 'version': '1.37.2'},
+        {'path': 'cni/bridge', 'sha256': 'c' * 64, 'size': 3, 'kind': 'cni', 'component': 'bridge', 'version': '1.10.0'},
+        {'path': 'debs/runc_1.1.5_amd64.deb', 'sha256': 'd' * 64, 'size': 4, 'kind': 'deb', 'component': 'runc', 'version': '1.1.5+ds1-1'},
+        {'path': 'debs/conntrack_1.4.7_amd64.deb', 'sha256': 'e' * 64, 'size': 0, 'kind': 'deb', 'component': 'conntrack',
+         'version': '1:1.4.7-1+b2'},
     ],
 }
 
@@ -29,7 +30,41 @@ def test_parse_rejects_what_is_not_a_manifest():
         bundle.parse_manifest('{"schema": 2, "files": []}', 'http://x')
     with pytest.raises(bundle.BundleError, match='not a kubeseed bundle manifest'):
         bundle.parse_manifest('<html>', 'http://x')
+    with pytest.raises(bundle.BundleError, match=r'http://x/manifest.json is not a kubeseed bundle manifest \(schema 1 with a file list\)'):
+        bundle.parse_manifest('{"schema": true, "files": []}', 'http://x')
+    with pytest.raises(bundle.BundleError, match='not a kubeseed bundle manifest'):
+        bundle.parse_manifest('[1]', 'http://x')
     assert bundle.parse_manifest(json.dumps(MANIFEST), 'http://x')['kubernetes_version'] == '1.37.2'
+    assert bundle.SCHEMA == MANIFEST['schema']
+
+
+@pytest.mark.parametrize('change, problem', [
+    ({'path': '/etc/passwd'}, "files[1] path '/etc/passwd' is not a relative path inside the bundle"),
+    ({'path': 'bin/../../etc/passwd'}, 'is not a relative path inside the bundle'),
+    ({'path': 'manifest.json'}, 'is not a relative path inside the bundle'),
+    ({'path': 'bin/kubeadm'}, 'files[1] (bin/kubeadm) lists a path twice'),
+    ({'sha256': 'B' * 64}, "files[1] (bin/kubelet) sha256 'BBBB"),
+    ({'sha256': 'b' * 63}, 'is not 64 lowercase hex digits'),
+    ({'size': -1}, 'files[1] (bin/kubelet) size -1 is not a byte count'),
+    ({'size': '2'}, 'is not a byte count'),
+    ({'size': None}, 'is not a byte count'),
+    ({'kind': ''}, "files[1] (bin/kubelet) kind '' is not a non-empty string"),
+    ({'version': None}, 'version None is not a non-empty string'),
+])
+def test_parse_checks_every_file_entry(change, problem):
+    files = [dict(entry) for entry in MANIFEST['files']]
+    files[1].update(change)
+    files[1] = {key: value for key, value in files[1].items() if value is not None}
+    with pytest.raises(bundle.BundleError) as refused:
+        bundle.parse_manifest(json.dumps(dict(MANIFEST, files=files)), 'http://x')
+    assert str(refused.value).startswith('http://x/manifest.json is not a kubeseed bundle manifest: files[')
+    assert problem in str(refused.value)
+
+
+def test_sha256_file_is_none_for_a_missing_file(tmp_path):
+    (tmp_path / 'f').write_bytes(b'data')
+    assert bundle.sha256_file(str(tmp_path / 'f')) == hashlib.sha256(b'data').hexdigest()
+    assert bundle.sha256_file(str(tmp_path / 'missing')) is None
 
 
 def test_select_by_prefix_and_names():
@@ -91,8 +126,8 @@ def test_source_reads_manifest_and_fetches_verified_files_from_a_file_url(tmp_pa
     served = tmp_path / 'bundle'
     (served / 'bin').mkdir(parents=True)
     (served / 'bin' / 'kubeadm').write_bytes(b'kubeadm binary')
-    manifest = dict(MANIFEST, files=[{'path': 'bin/kubeadm', 'sha256': hashlib.sha256(b'kubeadm binary').hexdigest(), 'kind': 'binary',
-                                      'component': 'kubeadm', 'version': '1.37.2'}])
+    manifest = dict(MANIFEST, files=[{'path': 'bin/kubeadm', 'sha256': hashlib.sha256(b'kubeadm binary').hexdigest(), 'size': 14,
+                                      'kind': 'binary', 'component': 'kubeadm', 'version': '1.37.2'}])
     (served / 'manifest.json').write_text(json.dumps(manifest), encoding='utf-8')
     source = bundle.Source('file://%s/' % served, timeout=5, validate_certs=True)
     assert source.manifest()['files'][0]['path'] == 'bin/kubeadm'

@@ -26,7 +26,7 @@ import (
 	"time"
 )
 
-// release is the demo image tag (kubeseed.local/demo:<release>); keep it equal to DEMO_IMAGE in bundle.py.
+// release is the demo image tag (kubeseed.local/demo:<release>); keep it equal to DEMO_IMAGE in tools/bundle/kubeseed_bundle/pins.py.
 const release = "0.1.0"
 
 func env(key, fallback string) string {

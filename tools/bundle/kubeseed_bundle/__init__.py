@@ -1,0 +1,1 @@
+"""The kubeseed offline bundle builder (command line: ``tools/bundle/bundle.py``)."""

@@ -1,0 +1,169 @@
+"""Building a bundle: every part (cached or built), then the staging directory, the manifest and the rename into place."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from .cache import bundle_dir, build_lock, cache_root, place
+from .debs import Apt, deb_part, write_packages_index
+from .errors import BundleError
+from .gobuild import GoBuilder, build_etcd, build_kubernetes, build_simple, build_tools
+from .images import ImageSpec, image_basename, kubeadm_images, pack_image
+from .manifest import Entry, write_manifest
+from .pins import CNI_PLUGINS, DEMO_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS, KUBE_PROXY_IMAGE_DEBS, KUBERNETES_COMMANDS, Pins, pins_for
+from .proc import Progress, peak_child_rss_mib
+
+
+def build(version: str) -> Path:
+    """Build the bundle for a version (a no-op when it already exists)."""
+    pins = pins_for(version)
+    final = bundle_dir(pins)
+    if (final / "manifest.json").exists():
+        print(f"[bundle] up to date: {final}", flush=True)
+        return final
+    with build_lock():
+        if (final / "manifest.json").exists():
+            print(f"[bundle] up to date: {final}", flush=True)
+            return final
+        return build_locked(pins, final)
+
+
+def build_locked(pins: Pins, final: Path) -> Path:
+    """Build the bundle; the caller holds the build lock."""
+    progress = Progress(total=9)
+    progress.say(f"building Kubernetes v{pins.kubernetes} bundle into {final}")
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+
+    progress.step("kubernetes binaries (cold: about 10-15 min on 2 cores)")
+    builder = GoBuilder(pins, progress)
+    kube = build_kubernetes(builder, pins)
+
+    progress.step(f"etcd {pins.etcd}")
+    etcd = build_etcd(builder, pins)
+
+    progress.step(f"coredns {pins.coredns}")
+    coredns = build_simple(builder, "coredns", "github.com/coredns/coredns", pins.coredns, {"coredns": ""}, "-s -w")
+
+    progress.step(f"crictl {pins.crictl}")
+    crictl = build_simple(
+        builder, "crictl", "sigs.k8s.io/cri-tools", pins.crictl, {"crictl": "cmd/crictl"},
+        f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=v{pins.crictl}",
+    )
+
+    progress.step(f"cni plugins {pins.cni_plugins}")
+    cni = build_simple(
+        builder, "cni", "github.com/containernetworking/plugins", pins.cni_plugins, CNI_PLUGINS,
+        f"-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=v{pins.cni_plugins}",
+    )
+
+    progress.step("bundle tools (imagepack, pause, demo)")
+    tools = build_tools(builder, pins)
+
+    progress.step("debian packages")
+    apt = Apt(progress)
+    apt.update_if_stale()
+    host_base = HOST_BASE_PACKAGES | {d.name for d in apt.closure(HOST_BASE_PACKAGES, frozenset(), skip_required=False)}
+    host_debs = apt.closure(HOST_DEBS, frozenset(host_base), skip_required=True)
+    progress.say(f"  host packages: {', '.join(f'{d.name}={d.version}' for d in host_debs)}")
+    host_part = deb_part(apt, "debs-host", host_debs, "apt-get download host debs")
+    proxy_debs = apt.closure(KUBE_PROXY_IMAGE_DEBS, frozenset(), skip_required=False)
+    proxy_part = deb_part(apt, "debs-kube-proxy-image", proxy_debs, "apt-get download image debs")
+
+    progress.step("container images")
+    kubeadm = kube.path / "kubeadm"
+    created = str(kube.meta()["build_date"])
+    specs = []
+    for ref in kubeadm_images(kubeadm, pins.kubernetes):
+        base = image_basename(ref)
+        spec = ImageSpec(ref=ref, file=f"images/{base}.tar", component=base, binary_version=pins.kubernetes, files={}, entrypoint=[])
+        if base in KUBERNETES_COMMANDS:
+            spec.files = {f"usr/local/bin/{base}": kube.path / base}
+            spec.entrypoint = [f"/usr/local/bin/{base}"]
+            if base == "kube-proxy":
+                spec.debs = [proxy_part.path / d.deb_file for d in proxy_debs]
+        elif base == "etcd":
+            spec.files = {"usr/local/bin/etcd": etcd.path / "etcd", "usr/local/bin/etcdctl": etcd.path / "etcdctl"}
+            spec.entrypoint, spec.binary_version = ["/usr/local/bin/etcd"], pins.etcd
+        elif base == "coredns":
+            spec.files = {"coredns": coredns.path / "coredns"}
+            spec.entrypoint, spec.binary_version = ["/coredns"], pins.coredns
+        elif base == "pause":
+            spec.files = {"pause": tools.path / "pause"}
+            spec.entrypoint, spec.binary_version = ["/pause"], pins.pause
+        else:
+            raise BundleError(f"kubeadm names an image this builder does not know how to make: {ref}")
+        specs.append(spec)
+    # Workload images (not kubeadm's): the demo service, for the demo applications and the e2e checks.
+    demo = ImageSpec(ref=DEMO_IMAGE, file="images/kubeseed-demo.tar", component="kubeseed-demo", binary_version=pins.pause,
+                     files={"demo": tools.path / "demo"}, entrypoint=["/demo"])
+    images = []
+    app_images = []
+    entries: list[Entry] = []
+    for spec in specs:
+        tarball, result = pack_image(spec, tools.path / "imagepack", created, progress)
+        tag = spec.ref.rsplit(":", 1)[1]
+        entries.append(Entry(spec.file, tarball, "image", spec.component, tag))
+        record = {
+            "name": spec.ref,
+            "file": spec.file,
+            "digest": result["digest"],
+            "config_digest": result["config_digest"],
+            "binary_version": spec.binary_version,
+        }
+        if spec.debs:
+            record["debs"] = [f"{d.name}={d.version}" for d in proxy_debs]
+        images.append(record)
+    tarball, result = pack_image(demo, tools.path / "imagepack", created, progress)
+    entries.append(Entry(demo.file, tarball, "app-image", demo.component, DEMO_IMAGE.rsplit(":", 1)[1]))
+    app_images.append({"name": demo.ref, "file": demo.file, "digest": result["digest"], "config_digest": result["config_digest"]})
+
+    progress.step("assemble and write manifest")
+    for cmd in KUBERNETES_COMMANDS:
+        entries.append(Entry(f"bin/{cmd}", kube.path / cmd, "binary", cmd, pins.kubernetes))
+    entries.append(Entry("bin/etcd", etcd.path / "etcd", "binary", "etcd", pins.etcd))
+    entries.append(Entry("bin/etcdctl", etcd.path / "etcdctl", "binary", "etcdctl", pins.etcd))
+    entries.append(Entry("bin/crictl", crictl.path / "crictl", "binary", "crictl", pins.crictl))
+    for plugin in CNI_PLUGINS:
+        entries.append(Entry(f"cni/{plugin}", cni.path / plugin, "cni", plugin, pins.cni_plugins))
+    for deb in host_debs:
+        entries.append(Entry(f"debs/{deb.deb_file}", host_part.path / deb.deb_file, "deb", deb.name, deb.version))
+
+    staging = root / "bundles" / f".staging-{final.name}-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    for entry in entries:
+        place(entry.source, staging / entry.path)
+    write_packages_index(staging / "debs")
+    for index in ("Packages", "Packages.gz"):
+        entries.append(Entry(f"debs/{index}", staging / "debs" / index, "index", "apt", "flat"))
+    try:
+        manifest = write_manifest(
+            staging,
+            pins=pins,
+            recipe=final.name.rsplit("-", 1)[1],
+            go_version=builder.goversion,
+            entries=entries,
+            images=images,
+            app_images=app_images,
+            debs={d.name: d.version for d in host_debs},
+        )
+    except BundleError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if bundle_dir(pins) != final:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BundleError("the builder's source files changed during the build: run the build again")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(staging, final)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if (final / "manifest.json").exists():
+            progress.say(f"another build finished first: {final}")
+            return final
+        raise BundleError(f"cannot move {staging} to {final}: {exc}") from exc
+    size = sum(f["size"] for f in manifest["files"])
+    progress.say(f"done in {progress.elapsed()}s: {final} ({size / 2**20:.0f} MiB, {len(entries)} files); peak child RSS {peak_child_rss_mib()} MiB")
+    return final

@@ -1,0 +1,77 @@
+"""What a bundle contains: pinned versions per Kubernetes release and the fixed lists of binaries, plugins and packages."""
+from __future__ import annotations
+
+import dataclasses
+
+from .errors import BundleError
+
+DEFAULT_VERSION = "1.37.2"
+ARCH = "amd64"
+
+# The demo service image (tools/bundle/go/cmd/demo), shipped for the demo applications and e2e checks.
+DEMO_IMAGE = "kubeseed.local/demo:0.1.0"
+KUBERNETES_COMMANDS = (
+    "kubeadm",
+    "kubelet",
+    "kubectl",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-proxy",
+)
+CNI_PLUGINS = {
+    "bridge": "plugins/main/bridge",
+    "loopback": "plugins/main/loopback",
+    "host-local": "plugins/ipam/host-local",
+    "portmap": "plugins/meta/portmap",
+}
+# Debian packages a bare bookworm host installs from the bundle (kubeadm's
+# preflight needs conntrack; socat, ebtables and ethtool are checked too;
+# python3-yaml lets kubeseed.cluster.kubeadm_init compare the live ClusterConfiguration).
+HOST_DEBS = ("containerd", "runc", "conntrack", "socat", "ebtables", "ethtool", "iptables", "python3-yaml")
+# Assumed present on every target: a `debootstrap --variant=minbase` bookworm
+# host with these packages.  They and their dependency closure are not shipped
+# (nor are Essential or Priority: required packages, which minbase installs).
+# Anything else the roots need is shipped, even if a typical host has it.
+HOST_BASE_PACKAGES = frozenset({"systemd", "iproute2", "iptables", "python3", "ca-certificates", "kmod", "procps"})
+# Userland of the kube-proxy image (closure from an empty root).
+KUBE_PROXY_IMAGE_DEBS = ("iptables", "conntrack")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pins:
+    """Versions built for one Kubernetes release (binaries; image tags come from kubeadm)."""
+
+    kubernetes: str
+    etcd: str
+    coredns: str
+    crictl: str
+    cni_plugins: str
+    pause: str
+    gotoolchain: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """Return the pins as a plain dictionary."""
+        return dataclasses.asdict(self)
+
+
+# etcd/coredns/pause are the versions kubeadm of that release names (its
+# constants.go); every one of them is served by the Go module proxy.
+PINS: dict[str, Pins] = {
+    "1.37.2": Pins(kubernetes="1.37.2", etcd="3.7.0", coredns="1.14.6", crictl="1.37.0", cni_plugins="1.10.0", pause="3.10.2"),
+    "1.36.3": Pins(kubernetes="1.36.3", etcd="3.6.8", coredns="1.14.2", crictl="1.37.0", cni_plugins="1.10.0", pause="3.10.2"),
+}
+
+
+def normalize_version(version: str) -> str:
+    """Accept ``1.37.2`` or ``v1.37.2``; return ``1.37.2``."""
+    version = version.strip()
+    return version[1:] if version.startswith("v") else version
+
+
+def pins_for(version: str) -> Pins:
+    """Return the pins of a supported Kubernetes version or raise."""
+    version = normalize_version(version)
+    if version not in PINS:
+        raise BundleError(f"Kubernetes {version} is not pinned; supported: {', '.join(sorted(PINS))} (add it to PINS in {__file__})")
+    return PINS[version]
