@@ -1,17 +1,21 @@
 # Copyright: kubeseed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One small, thread-safe Kubernetes REST client: server-side apply, list, get, delete.
+"""One small, thread-safe Kubernetes REST client: server-side apply, list, get, delete (the REST calls only).
 
 Credentials come from the kubernetes Python library's own loaders (kubeconfig with contexts,
 exec plugins and token refresh, or in-cluster), so every kubeconfig kubectl understands works.
 The requests themselves go through one urllib3 pool shared by all threads: JSON in, JSON out,
 no generated model classes (they cost more time than the API server for hundreds of objects).
+What is done with these calls lives beside it: _k8s_apply (apply a set of objects, dry run, diff, prune) and
+_k8s_wait (rollouts, and why one is stuck).
 """
 from __future__ import annotations
 
 import json
 import os
 from urllib.parse import quote
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeconfig import resolve as resolve_kubeconfig
 
 try:
     import urllib3
@@ -73,14 +77,11 @@ def resource_path(kind: str, namespace: str | None = None, name: str | None = No
 
 
 def find_kubeconfig(kubeconfig: str | None = None) -> str | None:
-    """The kubeconfig to use: the argument, then $K8S_AUTH_KUBECONFIG, then ~/.kube/config (None: in-cluster)."""
-    for candidate in (kubeconfig, os.environ.get('K8S_AUTH_KUBECONFIG'), os.environ.get('KUBECONFIG', '').split(os.pathsep)[0],
-                      os.path.expanduser('~/.kube/config')):
-        if candidate:
-            path = os.path.expanduser(candidate)
-            if candidate in (kubeconfig, os.environ.get('K8S_AUTH_KUBECONFIG')) or os.path.exists(path):
-                return path
-    return None
+    """The kubeconfig to use: the argument, then $K8S_AUTH_KUBECONFIG, then $KUBECONFIG or ~/.kube/config (None: in-cluster).
+
+    The rule is _kubeconfig.resolve; the environment is read here, with the other K8S_AUTH_* variables.
+    """
+    return resolve_kubeconfig(kubeconfig, os.environ.get('K8S_AUTH_KUBECONFIG'), os.environ.get('KUBECONFIG'))
 
 
 class Client:

@@ -16,6 +16,9 @@ import math
 import re
 from fractions import Fraction
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_objects import (  # noqa: F401  pylint: disable=unused-import
+    HIDDEN, HIDDEN_CHANGED, describe, diff_entry, mask_secret, normalize, object_key, scalar_text,
+)
 from ansible_collections.kubeseed.cluster.plugins.module_utils._microservices_schema import (
     CONFIG_KEY, IMAGE_DIGEST, IMAGE_TAG, INT_OR_PERCENT, MAX_ANNOTATION_BYTES, MAX_DATA_BYTES, MICROSERVICES_SCHEMA, RESERVED_LABELS,
     SERVICE_SCHEMA)
@@ -28,8 +31,6 @@ SET_LABEL = 'kubeseed.io/set'
 NAME_LABEL = 'app.kubernetes.io/name'
 CHECKSUM_ANNOTATION = 'kubeseed.io/config-checksum'
 ROOT = 'kubeseed_microservices'
-HIDDEN = '<hidden>'
-HIDDEN_CHANGED = '<hidden, changed>'
 
 # Apply order: what pods need comes before the Deployments; kinds in the same phase are independent.
 KIND_ORDER = ('Namespace', 'ServiceAccount', 'ConfigMap', 'Secret', 'Service', 'Deployment',
@@ -43,10 +44,7 @@ API_VERSIONS = {
 PRUNABLE_KINDS = tuple(k for k in KIND_ORDER if k != 'Namespace')
 
 
-def _str(value: object) -> str:
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return str(value)
+_str = scalar_text
 
 
 def ownership_labels(set_name: str, name: str) -> dict:
@@ -69,18 +67,6 @@ def checksum(config: dict | None, secrets: dict | None) -> str:
     payload = json.dumps({'config': {k: _str(v) for k, v in (config or {}).items()},
                           'secrets': {k: _str(v) for k, v in (secrets or {}).items()}}, sort_keys=True)
     return hashlib.sha256(payload.encode('utf-8')).hexdigest()
-
-
-def object_key(obj: dict) -> tuple:
-    """(kind, namespace, name) of an object; namespace is '' for cluster-scoped ones."""
-    meta = obj.get('metadata') or {}
-    return (obj.get('kind'), meta.get('namespace') or '', meta.get('name'))
-
-
-def describe(key: tuple) -> str:
-    """'Deployment shop/api' / 'Namespace shop'."""
-    kind, namespace, name = key
-    return '%s %s/%s' % (kind, namespace, name) if namespace else '%s %s' % (kind, name)
 
 
 # ---------------------------------------------------------------- validation ----
@@ -822,57 +808,7 @@ def render_all(services: list, set_name: str, default_namespace: str = 'default'
     return sorted(objects, key=lambda o: (KIND_ORDER.index(o['kind']), object_key(o)))
 
 
-# ---------------------------------------------------------------- comparison, diff, prune ----
-
-_VOLATILE_METADATA = ('managedFields', 'resourceVersion', 'generation', 'creationTimestamp', 'uid', 'selfLink', 'deletionTimestamp')
-
-
-def normalize(obj: dict | None) -> dict | None:
-    """An object without what the server changes by itself (status, resourceVersion, managedFields ...).
-
-    Two normalized objects are equal exactly when an apply made no difference a user would care about.
-    """
-    if obj is None:
-        return None
-    out = copy.deepcopy(obj)
-    out.pop('status', None)
-    meta = out.get('metadata') or {}
-    for field in _VOLATILE_METADATA:
-        meta.pop(field, None)
-    annotations = meta.get('annotations')
-    if annotations is not None:
-        annotations.pop('deployment.kubernetes.io/revision', None)
-        if not annotations:
-            meta.pop('annotations')
-    return out
-
-
-def mask_secret(obj: dict | None, previous: dict | None = None) -> dict | None:
-    """A copy of obj fit for a diff: every Secret value replaced by <hidden>, or by <hidden, changed> where it differs from previous's."""
-    if obj is None or obj.get('kind') != 'Secret':
-        return obj
-    out = copy.deepcopy(obj)
-    theirs = {}
-    if previous:
-        theirs = dict(previous.get('data') or {})
-        theirs.update({k: base64.b64encode(_str(v).encode('utf-8')).decode('ascii') for k, v in (previous.get('stringData') or {}).items()})
-    mine = dict(out.get('data') or {})
-    mine.update({k: base64.b64encode(_str(v).encode('utf-8')).decode('ascii') for k, v in (out.pop('stringData', None) or {}).items()})
-    if mine or 'data' in out:
-        out['data'] = {k: (HIDDEN if previous is None or theirs.get(k) == v else HIDDEN_CHANGED) for k, v in sorted(mine.items())}
-    annotations = (out.get('metadata') or {}).get('annotations') or {}
-    annotations.pop('kubectl.kubernetes.io/last-applied-configuration', None)
-    return out
-
-
-def diff_entry(key: tuple, before: dict | None, after: dict | None) -> dict:
-    """One Ansible diff (before/after as JSON text) for one object, without Secret values."""
-    def text(obj: dict | None) -> str:
-        return '' if obj is None else json.dumps(obj, indent=2, sort_keys=True) + '\n'
-    before_n, after_n = normalize(before), normalize(after)
-    return {'before_header': describe(key), 'after_header': describe(key),
-            'before': text(mask_secret(before_n)), 'after': text(mask_secret(after_n, before_n))}
-
+# ---------------------------------------------------------------- prune ----
 
 def is_ours(obj: dict, set_name: str, field_manager: str = 'kubeseed') -> bool:
     """True only for an object we created for this set: both ownership labels AND our field manager applied it.

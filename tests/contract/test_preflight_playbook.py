@@ -81,6 +81,15 @@ def test_site_has_a_tag_per_phase_and_validation_runs_whatever_the_tags(playbook
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "kubeseed_cni_plugin: 'weave' is not one of" in out
     assert set(recap(out)) == {'localhost'}, out
+    # and one limited to a host, without localhost (the validation and the groups come from the include in the second play)
+    result = playbook('site.yml', '-i', 'inventories/example', '--check', '--tags', 'node', '-l', 'worker3.k8s.example.com',
+                      '-e', 'kubeseed_cni_plugin=weave')
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "kubeseed_cni_plugin: 'weave' is not one of" in out, out
+    result = playbook('site.yml', '-i', 'inventories/example', '--check', '--tags', 'node', '-l', 'worker3.k8s.example.com')
+    out = result.stdout + result.stderr
+    # valid: the node play then runs on the host (ssh is /bin/false here, so its first task fails there): not a silent no-op
+    assert recap(out)['worker3.k8s.example.com'][3] == 1 and 'TASK [kubeseed.cluster.node : ' in out, out
 
 
 def test_renamed_groups_are_what_the_plays_run_on(playbook, tmp_path):

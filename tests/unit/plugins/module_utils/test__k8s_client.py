@@ -42,6 +42,16 @@ def test_kubeconfig_lookup_order(tmp_path, monkeypatch):
     assert k8s.find_kubeconfig('/param') == '/param'
 
 
+def test_kubeconfig_env_is_read_after_k8s_auth_kubeconfig(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.delenv('K8S_AUTH_KUBECONFIG', raising=False)
+    (tmp_path / 'kc').write_text(KUBECONFIG)
+    monkeypatch.setenv('KUBECONFIG', str(tmp_path / 'kc'))
+    assert k8s.find_kubeconfig() == str(tmp_path / 'kc')
+    monkeypatch.setenv('K8S_AUTH_KUBECONFIG', '/from/env')
+    assert k8s.find_kubeconfig() == '/from/env'
+
+
 def test_client_uses_the_context_and_token(tmp_path, monkeypatch):
     pytest.importorskip('kubernetes')
     for name in ('K8S_AUTH_HOST', 'K8S_AUTH_API_KEY', 'K8S_AUTH_CONTEXT', 'K8S_AUTH_KUBECONFIG'):

@@ -1,8 +1,9 @@
 # Copyright: kubeseed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The pure parts of the converge loop: when a rollout is done, how a failing pod is described, list fallbacks.
+"""The converge of a set of microservices: what it reports, prunes and refuses (an in-memory client).
 
-The API-facing behaviour (apply, prune, wait, check mode) is tested against a real API server in tests/integration.
+The generic pieces have their own tests (test__k8s_apply.py, test__k8s_wait.py); the API-facing behaviour
+(apply, prune, wait, check mode) is tested against a real API server in tests/integration.
 """
 from __future__ import annotations
 
@@ -11,56 +12,101 @@ import pytest
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_ops as ops
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_client import K8sError
 
-
-def _deploy(generation=2, observed=2, replicas=2, updated=2, total=2, available=2):
-    return {'metadata': {'generation': generation}, 'spec': {'replicas': replicas},
-            'status': {'observedGeneration': observed, 'updatedReplicas': updated, 'replicas': total, 'availableReplicas': available}}
+SELECTOR = 'app.kubernetes.io/managed-by=kubeseed,kubeseed.io/set=shop'
+SERVICES = [{'name': 'api', 'image': 'a:1', 'config': {'A': '1'}}, {'name': 'web', 'image': 'w:1', 'namespace': 'web', 'ports': [{'port': 80}]}]
 
 
-@pytest.mark.parametrize('deploy, done', [
-    (_deploy(), True),
-    (_deploy(observed=1), False),               # the controller has not seen the new spec yet
-    (_deploy(updated=1), False),                # still rolling
-    (_deploy(total=3), False),                  # an old pod is still there
-    (_deploy(available=1), False),              # a new pod is not ready
-    (_deploy(replicas=0, updated=0, total=0, available=0), True),
-    ({'metadata': {'generation': 1}, 'spec': {'replicas': 1}}, False),  # no status at all yet
-])
-def test_rollout_done(deploy, done):
-    assert ops.rollout_done(deploy) is done
+def _actions(result):
+    return [(o['kind'], o['namespace'], o['name'], o['action']) for o in result['objects']]
 
 
-def test_pod_reasons_name_the_cause():
-    pod = {'status': {'phase': 'Pending', 'conditions': [
-        {'type': 'PodScheduled', 'status': 'False', 'reason': 'Unschedulable', 'message': '0/3 nodes are available'}],
-        'containerStatuses': [
-            {'name': 'api', 'state': {'waiting': {'reason': 'ImagePullBackOff', 'message': 'not found'}}},
-            {'name': 'side', 'state': {'running': {}}, 'restartCount': 4,
-             'lastState': {'terminated': {'reason': 'Error', 'exitCode': 2}}}]}}
-    assert ops._pod_reasons(pod) == [  # pylint: disable=protected-access
-        'PodScheduled=False Unschedulable: 0/3 nodes are available',
-        'container api waiting: ImagePullBackOff not found',
-        'container side last exit: Error (exit code 2, 4 restarts)']
-    assert ops._pod_reasons({'status': {'phase': 'Pending'}}) == ['phase Pending']  # pylint: disable=protected-access
+def _converge(client, services=None, **options):
+    options = dict({'wait': False, 'workers': 2}, **options)
+    return ops.converge(client, SERVICES if services is None else services, 'shop', 'shop', **options)
 
 
-class _NamespacedOnly:
-    """Credentials that may not list across namespaces (403), only inside 'shop'."""
-
-    def __init__(self):
-        self.calls = []
-
-    def list(self, kind, namespace=None, label_selector=None):
-        self.calls.append((kind, namespace, label_selector))
-        if namespace is None:
-            raise K8sError('forbidden', 403)
-        return [{'kind': kind, 'metadata': {'name': 'x', 'namespace': namespace}}] if kind == 'Deployment' else []
-
-
-def test_list_set_falls_back_to_the_namespaces_it_may_read():
-    client = _NamespacedOnly()
+def test_list_set_falls_back_to_the_namespaces_it_may_read(fake_client):
+    # credentials that may not list across namespaces (403), only inside 'shop'
+    forbidden = {('list', (kind, None, SELECTOR)): K8sError('forbidden', 403) for kind in ops.render.PRUNABLE_KINDS}
+    deploy = {'kind': 'Deployment', 'metadata': {'name': 'x', 'namespace': 'shop', 'labels': {
+        'app.kubernetes.io/managed-by': 'kubeseed', 'kubeseed.io/set': 'shop'}}}
+    client = fake_client([deploy], errors=forbidden)
     live = ops.list_set(client, 'shop', workers=1, namespaces=['shop'])
     assert list(live) == [('Deployment', 'shop', 'x')]
-    assert all(call[2] == 'app.kubernetes.io/managed-by=kubeseed,kubeseed.io/set=shop' for call in client.calls)
+    assert all(call[3] == SELECTOR for call in client.calls)
     with pytest.raises(K8sError):
-        ops.list_set(_NamespacedOnly(), 'shop', workers=1)
+        ops.list_set(fake_client(errors=forbidden), 'shop', workers=1)
+
+
+def test_converge_creates_then_changes_nothing(fake_client):
+    client = fake_client()
+    result = _converge(client, want_diff=True)
+    assert result['changed'] is True
+    assert _actions(result) == [('Namespace', '', 'shop', 'created'), ('Namespace', '', 'web', 'created'),
+                                ('ConfigMap', 'shop', 'api-config', 'created'), ('Service', 'web', 'web', 'created'),
+                                ('Deployment', 'shop', 'api', 'created'), ('Deployment', 'web', 'web', 'created')]
+    assert [d['after_header'] for d in result['diff']] == ['ConfigMap shop/api-config', 'Service web/web', 'Deployment shop/api',
+                                                           'Deployment web/web']
+    assert result['rollouts'] == []
+    again = _converge(client, want_diff=True)
+    assert again['changed'] is False and again['diff'] == []
+    assert {o['action'] for o in again['objects']} == {'unchanged'}
+
+
+def test_check_mode_changes_nothing_and_says_what_would_be_created(fake_client):
+    client = fake_client()
+    result = _converge(client, check_mode=True)
+    assert result['changed'] is True and {o['action'] for o in result['objects']} == {'created'}
+    assert client.objects == {}
+
+
+def test_prune_and_absent_delete_only_what_is_ours_and_no_longer_listed(fake_client):
+    client = fake_client()
+    _converge(client)
+    client.objects[('ConfigMap', 'shop', 'theirs')] = {'kind': 'ConfigMap', 'metadata': {
+        'name': 'theirs', 'namespace': 'shop', 'labels': {'app.kubernetes.io/managed-by': 'kubeseed', 'kubeseed.io/set': 'shop'}}}
+    result = _converge(client, SERVICES[:1], want_diff=True)
+    # in reverse apply order: the Deployment before the Service
+    assert [o for o in _actions(result) if o[3] != 'unchanged'] == [('Deployment', 'web', 'web', 'pruned'),
+                                                                    ('Service', 'web', 'web', 'pruned')]
+    assert [d['after'] for d in result['diff']] == ['', '']
+    assert _actions(_converge(client, SERVICES[:1], prune=False)) == [('ConfigMap', 'shop', 'api-config', 'unchanged'),
+                                                                      ('Deployment', 'shop', 'api', 'unchanged')]
+    result = _converge(client, [], state='absent')
+    assert _actions(result) == [('Deployment', 'shop', 'api', 'deleted'), ('ConfigMap', 'shop', 'api-config', 'deleted')]
+    assert sorted(client.objects) == [('ConfigMap', 'shop', 'theirs'), ('Namespace', '', 'shop'), ('Namespace', '', 'web')]
+
+
+def test_every_failed_apply_is_reported_with_what_was_done(fake_client):
+    client = fake_client(errors={('apply', ('ConfigMap', 'shop', 'api-config')): K8sError('conflict', 409),
+                                 ('apply', ('Deployment', 'web', 'web')): K8sError('invalid', 422)})
+    with pytest.raises(ops.ConvergeError) as caught:
+        _converge(client)
+    assert str(caught.value) == ('2 object(s) could not be applied:\n'
+                                 '- ConfigMap shop/api-config: conflict (another field manager owns these fields: change them back there,'
+                                 ' or set force_conflicts to take them over)\n'
+                                 '- Deployment web/web: invalid')
+    partial = caught.value.result
+    assert partial['changed'] is True
+    assert _actions(partial)[-2:] == [('Service', 'web', 'web', 'created'), ('Deployment', 'shop', 'api', 'created')]
+
+
+def test_a_failed_delete_or_list_is_reported(fake_client):
+    client = fake_client()
+    _converge(client)
+    client.errors[('delete', ('Service', 'web', 'web'))] = K8sError('busy', 500)
+    with pytest.raises(ops.ConvergeError, match=r'^1 object\(s\) could not be deleted:\n- Service web/web: busy$') as caught:
+        _converge(client, SERVICES[:1])
+    assert ('Deployment', 'web', 'web', 'pruned') in _actions(caught.value.result)
+    client.errors[('list', ('Deployment', None, SELECTOR))] = K8sError('down', 503)
+    with pytest.raises(ops.ConvergeError, match='^down$') as caught:
+        _converge(client)
+    assert caught.value.result == {'changed': False, 'objects': [], 'diff': [], 'rollouts': []}
+
+
+def test_rollouts_that_do_not_finish_fail_the_converge(fake_client):
+    with pytest.raises(ops.ConvergeError, match=r'^2 of 2 Deployment\(s\) did not roll out within 0s:\nDeployment shop/api: ') as caught:
+        _converge(fake_client(), wait=True, wait_timeout=0)
+    assert caught.value.result['rollouts'] == [{'kind': 'Deployment', 'namespace': 'shop', 'name': 'api', 'ready': False},
+                                               {'kind': 'Deployment', 'namespace': 'web', 'name': 'web', 'ready': False}]
+    assert _converge(fake_client(), wait=True, check_mode=True)['rollouts'] == []

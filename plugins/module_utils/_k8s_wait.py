@@ -1,0 +1,107 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Wait for Deployments to roll out, and say why one did not: its replica counts, each pod's reasons
+(Unschedulable, ImagePullBackOff, crash loops with their exit codes) and its latest events.
+
+All Deployments are polled together (GETs in a small thread pool) until one shared deadline.
+"""
+from __future__ import annotations
+
+import time
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_apply import describe, object_key, parallel
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_client import K8sError
+
+WAIT_POLL_SECONDS = 1.0
+EVENTS_SHOWN = 8
+
+
+def rollout_done(deployment: dict) -> bool:
+    """kubectl rollout status: the controller saw the latest spec, every replica is updated and available, no old ones left."""
+    meta, spec, status = deployment.get('metadata') or {}, deployment.get('spec') or {}, deployment.get('status') or {}
+    if status.get('observedGeneration', 0) < meta.get('generation', 0):
+        return False
+    wanted = spec.get('replicas', 1)
+    updated = status.get('updatedReplicas', 0)
+    return updated >= wanted and status.get('replicas', 0) <= updated and status.get('availableReplicas', 0) >= updated
+
+
+def wait_rollouts(client, deployments: list, timeout: float, workers: int = 8) -> tuple:
+    """Wait for all Deployments at once. (rollout summaries, failure descriptions of those not done by the deadline)."""
+    pending = {object_key(d): d for d in deployments}
+    done = {}
+    deadline = time.monotonic() + timeout
+    while pending:
+        for key, live in zip(list(pending), parallel(workers, lambda k: client.get(k[0], k[1], k[2]), list(pending))):
+            if live is None:
+                pending.pop(key)
+                continue
+            pending[key] = live
+            if rollout_done(live):
+                done[key] = pending.pop(key)
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(min(WAIT_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+    summaries = [{'kind': 'Deployment', 'namespace': k[1], 'name': k[2], 'ready': k in done} for k in sorted(set(done) | set(pending))]
+    failures = []
+    for key, live in sorted(pending.items()):
+        try:
+            failures.append(diagnose(client, live))
+        except K8sError as exc:
+            failures.append('%s: not rolled out (and its pods could not be inspected: %s)' % (describe(key), exc))
+    return summaries, failures
+
+
+def _pod_reasons(pod: dict) -> list:
+    """Why a pod is not ready: its False conditions and its containers' states, else its phase."""
+    status = pod.get('status') or {}
+    reasons = []
+    for cond in status.get('conditions') or []:
+        if cond.get('status') == 'False' and cond.get('reason'):
+            reasons.append('%s=False %s: %s' % (cond.get('type'), cond.get('reason'), cond.get('message', '')))
+    for cstat in (status.get('initContainerStatuses') or []) + (status.get('containerStatuses') or []):
+        state = cstat.get('state') or {}
+        last = (cstat.get('lastState') or {}).get('terminated')
+        if 'waiting' in state:
+            reasons.append('container %s waiting: %s %s' % (cstat.get('name'), state['waiting'].get('reason', ''), state['waiting'].get('message', '')))
+        elif 'terminated' in state:
+            term = state['terminated']
+            reasons.append('container %s terminated: %s (exit code %s)' % (cstat.get('name'), term.get('reason', ''), term.get('exitCode')))
+        if last:
+            reasons.append('container %s last exit: %s (exit code %s, %s restarts)'
+                           % (cstat.get('name'), last.get('reason', ''), last.get('exitCode'), cstat.get('restartCount', 0)))
+    return [r.strip() for r in reasons] or ['phase %s' % status.get('phase', 'unknown')]
+
+
+def diagnose(client, deployment: dict) -> str:
+    """Why a Deployment is not rolled out: its replica counts, each pod's reasons, and the latest events."""
+    meta, spec, status = deployment['metadata'], deployment.get('spec') or {}, deployment.get('status') or {}
+    namespace, name = meta['namespace'], meta['name']
+    selector = ','.join('%s=%s' % kv for kv in sorted(((spec.get('selector') or {}).get('matchLabels') or {}).items()))
+    lines = ['Deployment %s/%s: %s of %s replicas updated, %s available' % (
+        namespace, name, status.get('updatedReplicas', 0), spec.get('replicas', 1), status.get('availableReplicas', 0))]
+    for cond in status.get('conditions') or []:
+        if cond.get('status') != 'True' or cond.get('reason') == 'ProgressDeadlineExceeded':
+            lines.append('  condition %s=%s %s: %s' % (cond.get('type'), cond.get('status'), cond.get('reason', ''), cond.get('message', '')))
+    pods = client.list('Pod', namespace, label_selector=selector) if selector else []
+    names = {name}
+    for pod in pods[:5]:
+        pod_name = pod['metadata']['name']
+        names.add(pod_name)
+        for reason in _pod_reasons(pod):
+            lines.append('  pod %s: %s' % (pod_name, reason))
+    if not pods:
+        lines.append('  no pods (see the events of its ReplicaSets)')
+    replicasets = client.list('ReplicaSet', namespace, label_selector=selector) if selector else []
+    names.update(rs['metadata']['name'] for rs in replicasets)
+    events = [e for e in client.list('Event', namespace) if (e.get('involvedObject') or {}).get('name') in names]
+    events.sort(key=lambda e: e.get('lastTimestamp') or e.get('eventTime') or (e.get('metadata') or {}).get('creationTimestamp') or '')
+    shown = []
+    for event in events:
+        involved = event.get('involvedObject') or {}
+        line = '  event %s %s %s/%s: %s' % (event.get('type', ''), event.get('reason', ''), involved.get('kind', ''), involved.get('name', ''),
+                                            (event.get('message') or '').strip())
+        if line in shown:
+            shown.remove(line)
+        shown.append(line)
+    return '\n'.join(lines + shown[-EVENTS_SHOWN:])
