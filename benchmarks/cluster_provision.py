@@ -1,7 +1,7 @@
 """Provisioning speed on the lab: cold site.yml from bare hosts, kubeadm's own share of it, and the no-op re-run.
 
-Usage (root, after `make bundle`): .venv/bin/python benchmarks/cluster_provision.py [--workers 2[,4,8]] [--keep]
-For each worker count: a fresh lab of 1 control plane + N workers, the cold run, the no-op re-run, the tasks each host
+Usage (root, after `make bundle`): .venv/bin/python benchmarks/cluster_provision.py [--control-planes 1|3] [--workers 2[,4,8]] [--keep]
+For each worker count: a fresh lab of C control planes (default 1; with more, the first one's address is the endpoint) + N workers, the cold run, the no-op re-run, the tasks each host
 ran in the no-op run and the seconds per task; with several counts, the seconds each added node costs.
 Prints figures; asserts nothing about them. It replaces any running lab.
 """
@@ -25,9 +25,9 @@ def lab(*args: str) -> None:
     subprocess.run([str(BIN / 'python'), str(ROOT / 'tools' / 'lab' / 'lab.py'), *args], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
-def site(verbose: bool) -> tuple[float, str]:
+def site(verbose: bool, extra: list) -> tuple[float, str]:
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'))
-    argv = [str(BIN / 'ansible-playbook'), 'site.yml', '-i', 'inventories/lab'] + (['-v'] if verbose else [])
+    argv = [str(BIN / 'ansible-playbook'), 'site.yml', '-i', 'inventories/lab', *extra] + (['-v'] if verbose else [])
     started = time.monotonic()
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
@@ -56,19 +56,26 @@ def kubeadm_share(output: str) -> tuple[float, float]:
 RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=\d+\s+skipped=(\d+)', re.M)
 
 
-def one(workers: int, keep: bool) -> dict:
-    """Cold and no-op figures for 1 control plane + workers."""
+def first_control_plane_address() -> str:
+    """ansible_host of ks-cp1 in the inventory the lab wrote."""
+    hosts = (ROOT / 'inventories' / 'lab' / 'hosts.yml').read_text(encoding='utf-8')
+    return re.search(r'ks-cp1:\n\s+ansible_host: (\S+)', hosts).group(1)
+
+
+def one(control_planes: int, workers: int, keep: bool) -> dict:
+    """Cold and no-op figures for control planes + workers."""
     lab('down')
     started = time.monotonic()
-    lab('up', '--control-planes', '1', '--workers', str(workers))
+    lab('up', '--control-planes', str(control_planes), '--workers', str(workers))
     lab_seconds = time.monotonic() - started
-    cold, output = site(verbose=True)
+    extra = ['-e', 'kubeseed_control_plane_endpoint=%s:6443' % first_control_plane_address()] if control_planes > 1 else []
+    cold, output = site(True, extra)
     init, join = kubeadm_share(output)
-    noop, output2 = site(verbose=False)
+    noop, output2 = site(False, extra)
     recap = {m.group(1): tuple(int(x) for x in m.groups()[1:]) for m in RECAP.finditer(output2.split('PLAY RECAP')[-1])}
     changed = sum(r[1] for r in recap.values())
     node_tasks = {h: r[0] + r[2] for h, r in recap.items() if h != 'localhost'}
-    print('lab hosts: 1 control plane + %d workers (lab up %.1fs)' % (workers, lab_seconds))
+    print('lab hosts: %d control plane(s) + %d workers (lab up %.1fs)' % (control_planes, workers, lab_seconds))
     print('cold site.yml from bare hosts: %.1fs' % cold)
     print('  kubeadm init: %.1fs, kubeadm join (parallel, longest): %.1fs -> kubeadm %.1fs = %.0f%% of the run'
           % (init, join, init + join, 100 * (init + join) / cold))
@@ -78,20 +85,21 @@ def one(workers: int, keep: bool) -> dict:
           % (', '.join('%s %d' % kv for kv in sorted(node_tasks.items())), noop / most if most else 0.0))
     if not keep:
         lab('down')
-    return {'workers': workers, 'cold': cold, 'noop': noop}
+    return {'control_planes': control_planes, 'workers': workers, 'cold': cold, 'noop': noop}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--control-planes', type=int, default=1, help='control planes (stacked etcd: 1, 3, ...)')
     parser.add_argument('--workers', default='2', help='worker count, or several separated by commas (2,4,8)')
     parser.add_argument('--keep', action='store_true', help='leave the (last) lab up')
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(',')]
-    results = [one(n, args.keep and n == counts[-1]) for n in counts]
+    results = [one(args.control_planes, n, args.keep and n == counts[-1]) for n in counts]
     if len(results) > 1:
         print('\n| nodes | cold | no-op |\n| --- | --- | --- |')
         for r in results:
-            print('| 1 + %d | %.1fs | %.1fs |' % (r['workers'], r['cold'], r['noop']))
+            print('| %d + %d | %.1fs | %.1fs |' % (r['control_planes'], r['workers'], r['cold'], r['noop']))
         first, last = results[0], results[-1]
         added = last['workers'] - first['workers']
         if added:

@@ -55,7 +55,7 @@ def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
     elsewhere, task = set(), None
     for line in worker.output.splitlines():
         task = line[len('TASK ['):].split(']')[0] if line.startswith('TASK [') else task
-        delegated = re.match(r'changed: \[ks-w1 -> (ks-cp\d)\]', line)
+        delegated = re.match(r'changed: \[ks-w1 -> (ks-cp\d)\b', line)
         if delegated:
             elsewhere.add((task.split(' on ks-cp')[0], delegated.group(1)))
     routes = {(name, cp) for cp in ('ks-cp1', 'ks-cp2', 'ks-cp3') for name in (
