@@ -1,7 +1,9 @@
 """Provisioning speed on the lab: cold site.yml from bare hosts, kubeadm's own share of it, and the no-op re-run.
 
-Usage (root, after `make bundle`): .venv/bin/python benchmarks/cluster_provision.py [--control-planes 1|3] [--workers 2[,4,8]] [--keep]
-For each worker count: a fresh lab of C control planes (default 1; with more, the first one's address is the endpoint) + N workers, the cold run, the no-op re-run, the tasks each host
+Usage (root, after `make bundle`):
+  .venv/bin/python benchmarks/cluster_provision.py [--control-planes 1|3] [--workers 2[,4,8]] [--keep]
+For each worker count: a fresh lab of C control planes (default 1; with more, the first one's address is the endpoint)
++ N workers, the cold run, the no-op re-run, the tasks each host
 ran in the no-op run and the seconds per task; with several counts, the seconds each added node costs.
 Prints figures; asserts nothing about them. It replaces any running lab.
 """

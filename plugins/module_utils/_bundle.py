@@ -12,7 +12,11 @@ import json
 import os
 import posixpath
 import re
-import tempfile
+
+try:
+    from ansible_collections.kubeseed.cluster.plugins.module_utils._files import write_atomic
+except ImportError:  # the bundle builder imports this file (and _files beside it) as plain modules
+    from _files import write_atomic  # type: ignore[no-redef]
 
 MANIFEST = 'manifest.json'
 # The manifest format: the builder writes it, parse_manifest() accepts only it.
@@ -128,23 +132,11 @@ def plan(chosen: list, checksum=sha256_file) -> tuple[list, list]:
 
 def install(stream, sha: str, dest: str, mode: str, source: str) -> None:
     """Copy a download stream to dest atomically, refusing it if its sha256 is not the manifest's."""
-    directory = os.path.dirname(dest)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.kubeseed-')
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            for block in iter(lambda: stream.read(1 << 20), b''):
-                digest.update(block)
-                handle.write(block)
-        if digest.hexdigest() != sha:
+    def verify(got: str) -> None:
+        if got != sha:
             raise BundleError('checksum mismatch for %s: got sha256 %s, the manifest says %s; the bundle is damaged or was '
-                              'changed after it was built' % (source, digest.hexdigest(), sha))
-        os.chmod(tmp, int(mode, 8))
-        os.rename(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+                              'changed after it was built' % (source, got, sha))
+    write_atomic(dest, iter(lambda: stream.read(1 << 20), b''), int(mode, 8), verify)
 
 
 def missing_debs(manifest: dict, dpkg_query: str) -> list:

@@ -8,11 +8,11 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 import traceback
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm as kubeadm
+from ansible_collections.kubeseed.cluster.plugins.module_utils._files import write_atomic
 
 try:
     import yaml
@@ -51,17 +51,7 @@ def write_private(path: str, content: str, dry_run: bool = False) -> bool:
         pass
     if dry_run:
         return True
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.kubeseed-')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, [content.encode('utf-8')], 0o600)
     return True
 
 

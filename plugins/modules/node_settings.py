@@ -77,23 +77,17 @@ changes:
 '''
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _files
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _node_settings as ops
 
 
-def _write(module: AnsibleModule, path: str, content: str) -> None:
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.kubeseed-')
-    with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-        handle.write(content)
-    if not os.path.exists(path):
-        os.chmod(tmp, 0o644)
-    module.atomic_move(tmp, path)
+def _write(path: str, content: str) -> None:
+    # a file someone made stricter keeps its mode
+    mode = (os.stat(path).st_mode & 0o7777) if os.path.exists(path) else 0o644
+    _files.write_atomic(path, [content.encode('utf-8')], mode)
 
 
 def main() -> None:
@@ -130,7 +124,7 @@ def main() -> None:
         if rc != 0:
             module.fail_json(msg='modprobe %s failed: %s' % (name, err.strip()), **result)
     for path, (_before, after) in sorted(planned['files'].items()):
-        _write(module, path, after)
+        _write(path, after)
     for key, (_now, wanted) in sorted(planned['sysctls'].items()):
         try:
             with open(ops.sysctl_path(key), 'w', encoding='utf-8') as handle:

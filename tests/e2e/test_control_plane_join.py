@@ -59,7 +59,8 @@ def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
         if delegated:
             elsewhere.add((task.split(' on ks-cp')[0], delegated.group(1)))
     routes = {(name, cp) for cp in ('ks-cp1', 'ks-cp2', 'ks-cp3') for name in (
-        "kubeseed.cluster.cni : Routes to the other nodes' pod ranges", 'kubeseed.cluster.cni : Apply the routes')}
+        "kubeseed.cluster.cni : Routes to the other nodes' pod ranges",
+        'kubeseed.cluster.cni : Apply the routes (in check mode only when its route file is current)')}
     token = ('kubeseed.cluster.workers : Create a join token (only when a worker must join)', 'ks-cp1')
     assert routes <= elsewhere and elsewhere - routes <= {token}, elsewhere
     w1_range = [n['spec']['podCIDR'] for n in json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']

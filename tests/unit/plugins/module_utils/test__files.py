@@ -1,0 +1,56 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The atomic write and the several-files converge (real files in a temporary directory)."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _files
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_write_atomic_sets_mode_and_keeps_the_old_file_when_verify_refuses(tmp_path):
+    path = tmp_path / 'sub' / 'f'
+    digest = _files.write_atomic(str(path), [b'a', b'b'], 0o600)
+    assert path.read_bytes() == b'ab' and _mode(path) == 0o600 and len(digest) == 64
+
+    def refuse(_sha):
+        raise ValueError('no')
+    with pytest.raises(ValueError):
+        _files.write_atomic(str(path), [b'other'], 0o644, refuse)
+    assert path.read_bytes() == b'ab' and os.listdir(path.parent) == ['f']  # no temporary file left
+
+
+def test_converge_predicts_then_writes_then_reports_nothing(tmp_path):
+    conf, script, new_dir = tmp_path / 'etc' / 'a.conf', tmp_path / 'bin' / 'run', tmp_path / 'd'
+    script.parent.mkdir()
+    script.write_text('old\n')
+    os.chmod(script, 0o644)
+    files = [{'path': str(conf), 'content': 'x = 1\n', 'mode': '0644'},
+             {'path': str(script), 'content': 'old\n', 'mode': '0755'},
+             {'path': str(tmp_path / 'secret'), 'content': 'password\n', 'mode': '0600', 'hide_content': True}]
+    dry = _files.converge([str(new_dir)], files, dry_run=True)
+    assert dry['changed_paths'] == [str(new_dir), str(conf), str(script), str(tmp_path / 'secret')]
+    assert not conf.exists() and not new_dir.exists() and _mode(script) == 0o644
+    by_path = {d['after_header']: d for d in dry['diff']}
+    assert by_path[str(conf)]['after'] == 'x = 1\n' and by_path[str(script)]['after'] == 'mode 0755\n'
+    assert 'password' not in str(dry['diff'])
+    real = _files.converge([str(new_dir)], files, dry_run=False)
+    assert real['changed_paths'] == dry['changed_paths']
+    assert conf.read_text() == 'x = 1\n' and _mode(script) == 0o755 and _mode(tmp_path / 'secret') == 0o600 and new_dir.is_dir()
+    assert _files.converge([str(new_dir)], files, dry_run=False) == {'changed_paths': [], 'diff': []}
+    conf.write_text('x = 2\n')  # drift by hand
+    again = _files.converge([], files, dry_run=True)
+    assert again['changed_paths'] == [str(conf)] and again['diff'][0]['before'] == 'x = 2\n'
+
+
+def test_a_file_where_a_directory_belongs_is_refused(tmp_path):
+    (tmp_path / 'x').write_text('')
+    with pytest.raises(ValueError, match='is not a directory'):
+        _files.converge([str(tmp_path / 'x')], [], dry_run=True)
