@@ -51,6 +51,18 @@ class LocalCPError(Exception):
     """A failure with a message that says what to do."""
 
 
+def collection_kubeadm():
+    """The collection's kubeadm rendering (_kubeadm, _kubeadm_ops), importable from this checkout."""
+    collections = REPO / ".ansible" / "collections"
+    if str(collections) not in sys.path:
+        sys.path.insert(0, str(collections))
+    try:
+        from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm, _kubeadm_ops  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:
+        raise LocalCPError(f"cannot import the collection from {collections} ({exc}); run `make setup` (it links the checkout there)") from exc
+    return _kubeadm, _kubeadm_ops
+
+
 def say(message: str) -> None:
     """Print one progress line."""
     print(f"[localcp] {message}", flush=True)
@@ -141,30 +153,18 @@ class LocalControlPlane:
 
     # -- set-up ------------------------------------------------------------
     def _kubeadm_config(self, ports: dict[str, int], version: str) -> Path:
-        config = f"""apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-localAPIEndpoint:
-  advertiseAddress: {CERT_ADDRESS}
-  bindPort: {ports['apiserver']}
-nodeRegistration:
-  name: localcp
-  criSocket: unix:///run/containerd/containerd.sock
----
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: ClusterConfiguration
-kubernetesVersion: v{version}
-clusterName: localcp
-certificatesDir: {self.pki}
-controlPlaneEndpoint: 127.0.0.1:{ports['apiserver']}
-encryptionAlgorithm: ECDSA-P256
-apiServer:
-  certSANs: [127.0.0.1, localhost]
-networking:
-  serviceSubnet: {SERVICE_CIDR}
-  podSubnet: {CLUSTER_CIDR}
-"""
+        """The collection's own kubeadm configuration (module_utils/_kubeadm.py), plus where this one keeps its certificates."""
+        kubeadm, kubeadm_ops = collection_kubeadm()
+        init, cluster = kubeadm.init_documents({
+            "kubernetes_version": version, "cluster_name": "localcp", "node_name": "localcp", "advertise_address": CERT_ADDRESS,
+            "apiserver_port": ports["apiserver"], "control_plane_endpoint": f"127.0.0.1:{ports['apiserver']}",
+            "image_repository": "registry.k8s.io", "pod_subnet": CLUSTER_CIDR, "service_subnet": SERVICE_CIDR,
+            "cluster_domain": "cluster.local", "node_cidr_mask_size": 24, "cert_extra_sans": ["127.0.0.1", "localhost"],
+            "cgroup_driver": "systemd",
+        })[:2]
+        cluster.update(certificatesDir=str(self.pki), encryptionAlgorithm="ECDSA-P256")
         path = self.dir / "kubeadm.yaml"
-        path.write_text(config, encoding="utf-8")
+        path.write_text(kubeadm_ops.render([init, cluster]), encoding="utf-8")
         return path
 
     def _run(self, cmd: Sequence[str]) -> None:
