@@ -33,6 +33,10 @@ REQUIRED_COMMANDS = {
 }
 
 
+# inotify needs of one lab host (systemd, containerd, kubelet, cAdvisor); the machine's limits are raised to this times the hosts.
+INOTIFY_PER_HOST = {"max_user_instances": 128, "max_user_watches": 65536}
+
+
 class Lab:
     """All lab operations; one instance per command."""
 
@@ -80,6 +84,17 @@ class Lab:
                 raise LabError(f"not enough free disk under {self.paths.lab}: {free / GIB:.1f} GiB free, "
                                f"{need_bytes / GIB:.1f} GiB needed; free some space or set KUBESEED_CACHE elsewhere")
 
+    def ensure_inotify(self, count: int) -> None:
+        """Every lab host's systemd, containerd and kubelet count against this machine's inotify limits (one kernel): with the
+        default 128 instances a ninth host's kubelet fails with "inotify_init: too many open files". Raise them, never lower."""
+        for name, per_host in INOTIFY_PER_HOST.items():
+            path = Path("/proc/sys/fs/inotify") / name
+            want = per_host * max(count, 4)
+            have = int(path.read_text(encoding="utf-8"))
+            if have < want:
+                path.write_text(str(want), encoding="utf-8")
+                self.progress.changed(f"fs.inotify.{name}: {have} -> {want} (shared by the {count} lab hosts)")
+
     def check_network_free(self) -> None:
         """Refuse to touch a bridge or subnet that someone else uses."""
         self.network.check_network_free()
@@ -117,6 +132,7 @@ class Lab:
         self.progress.say(f"step 1/6 preflight ({len(hosts)} hosts: "
                           f"{', '.join(h.name for h in hosts)})")
         self.preflight(need)
+        self.ensure_inotify(len(hosts))
         if not self.paths.bridge_marker.is_file():
             self.check_network_free()
         self.progress.say("step 2/6 base image")
