@@ -52,6 +52,7 @@ if want compat; then
   mkdir -p tests/output
   if want e2e || want lab || want bundle; then
     echo "=== [test] compat: started in the background (log: tests/output/compat.log)"
+    rm -f tests/output/compat.rc  # never a previous run's result
     ( start=$SECONDS; make --no-print-directory compat >tests/output/compat.log 2>&1; rc=$?
       echo "$rc $((SECONDS - start))" >tests/output/compat.rc ) &
     compat_pid=$!

@@ -59,9 +59,14 @@ class ActionModule(ActionBase):
                                            '(pip install jsonschema in the environment that runs ansible-playbook)')
             return result
 
-        if len(args['groups']) != 3 or len(set(args['groups'])) != 3:
-            result.update(failed=True, msg='groups: give three different inventory groups: the control planes, the workers and the '
-                                           'etcd members, e.g. [control_plane, workers, etcd] (got %s)' % args['groups'])
+        if len(args['groups']) != 3:
+            result.update(failed=True, msg='groups: give the inventory groups of the control planes, the workers and the etcd members, '
+                                           'in this order, e.g. [control_plane, workers, etcd] (got %s)' % args['groups'])
+            return result
+        if len(set(args['groups'])) != 3:
+            result.update(failed=True, msg='kubeseed_control_plane_group, kubeseed_workers_group: they name the same group (the '
+                                           'validation got groups %s); the control planes and the workers need a group each, '
+                                           'e.g. control_plane and workers' % args['groups'])
             return result
         # the groups' roles are positional: the inventory may name them (kubeseed_control_plane_group, kubeseed_workers_group)
         names = dict(zip((CONTROL_PLANE, WORKERS, ETCD), args['groups']))

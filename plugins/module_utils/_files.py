@@ -14,8 +14,8 @@ import stat
 import tempfile
 
 
-def write_atomic(path: str, chunks, mode: int, verify=None) -> str:
-    """Write the byte chunks to path atomically with mode; return their sha256 (hex).
+def write_atomic(path: str, chunks, mode: int, verify=None, owner=None) -> str:
+    """Write the byte chunks to path atomically with mode (and owner: (uid, gid)); return their sha256 (hex).
 
     verify(sha256 hex) runs before the rename and may raise to refuse the content (the old file stays).
     """
@@ -31,6 +31,8 @@ def write_atomic(path: str, chunks, mode: int, verify=None) -> str:
         if verify is not None:
             verify(digest.hexdigest())
         os.chmod(tmp, mode)
+        if owner is not None:
+            os.chown(tmp, owner[0], owner[1])
         os.rename(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -57,10 +59,11 @@ def _text(data: bytes | None) -> str:
 
 
 def converge(directories: list, files: list, dry_run: bool) -> dict:
-    """Make directories (0755) and files ({path, content, mode as an octal string, hide_content}) as given.
+    """Make directories (0755) and files ({path, content, mode as an octal string}) as given.
 
     Returns {'changed_paths': [...], 'diff': [{before_header, after_header, before, after} per changed path]}; in dry run
-    nothing is written and the answer is what a run would change. A file with hide_content shows no content in its diff.
+    nothing is written and the answer is what a run would change. A file whose content is right but whose mode is not is
+    only chmod-ed (its mtime, which e.g. containerd's restart check reads, stays); a replaced file keeps its owner and group.
     """
     changed, diff = [], []
     for path in directories:
@@ -72,19 +75,20 @@ def converge(directories: list, files: list, dry_run: bool) -> dict:
         diff.append({'before_header': path, 'after_header': path, 'before': '(absent)\n', 'after': '(directory)\n'})
         if not dry_run:
             os.makedirs(path, mode=0o755, exist_ok=True)
+            os.chmod(path, 0o755)  # makedirs' mode is narrowed by the umask
     for spec in files:
         path, content, mode = spec['path'], spec['content'].encode('utf-8'), int(spec.get('mode') or '0644', 8)
         before, before_mode = _read(path)
         if before == content and before_mode == mode:
             continue
         changed.append(path)
-        if spec.get('hide_content'):
-            texts = ('(content hidden)\n' if before is not None else '', '(content hidden)\n')
-        else:
-            texts = (_text(before), _text(content))
-        if before is not None and before == content:
-            texts = ('mode %04o\n' % before_mode, 'mode %04o\n' % mode)
-        diff.append({'before_header': path, 'after_header': path, 'before': texts[0], 'after': texts[1]})
+        if before == content:
+            diff.append({'before_header': path, 'after_header': path, 'before': 'mode %04o\n' % before_mode, 'after': 'mode %04o\n' % mode})
+            if not dry_run:
+                os.chmod(path, mode)
+            continue
+        diff.append({'before_header': path, 'after_header': path, 'before': _text(before), 'after': _text(content)})
         if not dry_run:
-            write_atomic(path, [content], mode)
+            owner = os.stat(path) if before is not None else None
+            write_atomic(path, [content], mode, owner=(owner.st_uid, owner.st_gid) if owner else None)
     return {'changed_paths': changed, 'diff': diff}

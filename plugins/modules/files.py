@@ -36,13 +36,12 @@ options:
         type: str
         required: true
       mode:
-        description: Octal mode, as a quoted string.
-        type: str
+        description: Octal mode as a quoted string (an unquoted 0644 is a YAML number and is refused).
+        type: raw
         default: '0644'
-      hide_content:
-        description: Leave the content out of the diff (for a file that may hold credentials).
-        type: bool
-        default: false
+notes:
+  - The content is a module argument, so it is in the task's result and in C(-vvv) output. For a file that may hold
+    credentials use C(no_log) on the task (it hides the diff too).
 extends_documentation_fragment:
   - kubeseed.cluster.attributes
   - kubeseed.cluster.attributes.platform
@@ -52,7 +51,7 @@ attributes:
     description: Compares and reports the paths a run would write; writes nothing.
   diff_mode:
     support: full
-    description: Before and after of each changed file (content, or its mode when only that changes).
+    description: Before and after of each changed file (content, or its mode when only that changes); none with C(no_log).
 '''
 
 EXAMPLES = r'''
@@ -96,15 +95,15 @@ def main() -> None:
             'files': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
                 'path': {'type': 'path', 'required': True},
                 'content': {'type': 'str', 'required': True},
-                'mode': {'type': 'str', 'default': '0644'},
-                'hide_content': {'type': 'bool', 'default': False},
+                'mode': {'type': 'raw', 'default': '0644'},
             }},
         },
         supports_check_mode=True,
     )
     for index, spec in enumerate(module.params['files']):
-        if not re.fullmatch(r'0?[0-7]{3}', spec['mode']):
-            module.fail_json(msg="files[%d].mode: %r is not an octal mode; quote it, e.g. '0644'" % (index, spec['mode']))
+        if not isinstance(spec['mode'], str) or not re.fullmatch(r'0?[0-7]{3}', spec['mode']):
+            module.fail_json(msg="files[%d].mode: %r is not an octal mode as a string; quote it, e.g. '0644' (YAML reads an unquoted "
+                                 "0644 as the number 420)" % (index, spec['mode']))
     try:
         result = _files.converge(module.params['directories'], module.params['files'], module.check_mode)
     except (OSError, ValueError) as exc:

@@ -79,22 +79,12 @@ def test_roles_only_read_their_own_documented_variables(root):
             registered |= set(REGISTERED.findall(text))
             if source.parent.name == 'tasks':
                 # a variable handed to another role of the collection (include_role vars:) is set here, not read
-                tasks = list(_tasks(yaml.safe_load(text)))
-                passed |= {name for task in tasks if _included_role(task)
-                           for name in (task.get('vars') or {}) if name.startswith('kubeseed_')}
                 # an in-memory group the role creates (add_host groups:) is a name it sets, not a variable
-                passed |= {task['ansible.builtin.add_host']['groups'] for task in tasks if 'ansible.builtin.add_host' in task}
+                passed |= {task['ansible.builtin.add_host']['groups'] for task in _tasks(yaml.safe_load(text))
+                           if 'ansible.builtin.add_host' in task}
         needed = used - registered - passed
         assert not needed - defaults, '%s reads variables without a default: %s' % (role.name, sorted(needed - defaults))
         assert not needed - documented, '%s reads variables not in argument_specs: %s' % (role.name, sorted(needed - documented))
-
-
-def _included_role(task: dict) -> str:
-    """The role a task includes or imports ('' for other tasks)."""
-    for action in ('ansible.builtin.include_role', 'ansible.builtin.import_role', 'include_role', 'import_role'):
-        if isinstance(task.get(action), dict):
-            return task[action].get('name', '')
-    return ''
 
 
 def _task_files(root):

@@ -116,3 +116,18 @@ def test_renamed_groups_are_what_the_plays_run_on(playbook, tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "group 'control_plane' has no hosts" in out, out
     assert set(recap(out)) == {'localhost'}, out
+
+
+def test_a_retry_file_limit_with_localhost_in_the_inventory_still_validates_and_runs(playbook, tmp_path):
+    """localhost listed in the inventory and a limit from a retry file: the first play matches nothing, the second validates
+    and names the groups, and the host plays then run on the host (not a silent 'no hosts matched')."""
+    inventory = tmp_path / 'hosts.yml'
+    inventory.write_text('all:\n  hosts:\n    localhost: {ansible_connection: local}\n  children:\n    control_plane:\n      hosts:\n'
+                         '        cp1: {ansible_host: 192.0.2.10}\n    workers:\n      hosts:\n        w1: {ansible_host: 192.0.2.20}\n',
+                         encoding='utf-8')
+    retry = tmp_path / 'site.retry'
+    retry.write_text('cp1\n', encoding='utf-8')
+    result = playbook('playbooks/cluster.yml', '-i', str(inventory), '--check', '-l', '@%s' % retry)
+    out = result.stdout + result.stderr
+    assert 'TASK [kubeseed.cluster.preflight : Validate the inventory' in out, out
+    assert recap(out)['cp1'][3] == 1 and 'TASK [kubeseed.cluster.node : ' in out, out

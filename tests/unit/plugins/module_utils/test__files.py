@@ -34,13 +34,12 @@ def test_converge_predicts_then_writes_then_reports_nothing(tmp_path):
     os.chmod(script, 0o644)
     files = [{'path': str(conf), 'content': 'x = 1\n', 'mode': '0644'},
              {'path': str(script), 'content': 'old\n', 'mode': '0755'},
-             {'path': str(tmp_path / 'secret'), 'content': 'password\n', 'mode': '0600', 'hide_content': True}]
+             {'path': str(tmp_path / 'secret'), 'content': 'password\n', 'mode': '0600'}]
     dry = _files.converge([str(new_dir)], files, dry_run=True)
     assert dry['changed_paths'] == [str(new_dir), str(conf), str(script), str(tmp_path / 'secret')]
     assert not conf.exists() and not new_dir.exists() and _mode(script) == 0o644
     by_path = {d['after_header']: d for d in dry['diff']}
     assert by_path[str(conf)]['after'] == 'x = 1\n' and by_path[str(script)]['after'] == 'mode 0755\n'
-    assert 'password' not in str(dry['diff'])
     real = _files.converge([str(new_dir)], files, dry_run=False)
     assert real['changed_paths'] == dry['changed_paths']
     assert conf.read_text() == 'x = 1\n' and _mode(script) == 0o755 and _mode(tmp_path / 'secret') == 0o600 and new_dir.is_dir()
@@ -54,3 +53,25 @@ def test_a_file_where_a_directory_belongs_is_refused(tmp_path):
     (tmp_path / 'x').write_text('')
     with pytest.raises(ValueError, match='is not a directory'):
         _files.converge([str(tmp_path / 'x')], [], dry_run=True)
+
+
+def test_a_mode_only_change_is_a_chmod_and_a_replaced_file_keeps_its_owner(tmp_path):
+    path = tmp_path / 'conf'
+    path.write_text('same\n')
+    os.chmod(path, 0o600)
+    os.utime(path, (1000, 1000))
+    result = _files.converge([], [{'path': str(path), 'content': 'same\n', 'mode': '0644'}], dry_run=False)
+    assert result['changed_paths'] == [str(path)] and result['diff'][0]['after'] == 'mode 0644\n'
+    assert _mode(path) == 0o644 and os.stat(path).st_mtime == 1000  # not rewritten: containerd's restart check reads mtimes
+    os.chown(path, 1234, 5678)
+    _files.converge([], [{'path': str(path), 'content': 'new\n', 'mode': '0644'}], dry_run=False)
+    assert path.read_text() == 'new\n' and (os.stat(path).st_uid, os.stat(path).st_gid) == (1234, 5678)
+
+
+def test_directories_get_0755_whatever_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        _files.converge([str(tmp_path / 'a' / 'b')], [], dry_run=False)
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / 'a' / 'b') == 0o755
