@@ -88,7 +88,9 @@ class ActionModule(ActionBase):
             address = host_vars.get('ansible_host', host)
             hosts[host] = {'address': self._templar.template(address), 'vars': user_vars}
 
-        violations = problems + validate_cluster(groups, hosts, _role_options(), names)
+        # every group of the inventory: a group variable that names none of them is a typo
+        all_groups = {name: list(members) for name, members in inventory_groups.items()}
+        violations = problems + validate_cluster(all_groups, hosts, _role_options(), names)
         result['violations'] = violations
         result['hosts_checked'] = len(hosts)
         result['changed'] = False

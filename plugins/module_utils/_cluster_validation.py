@@ -15,6 +15,7 @@ is right, so a wrong type never turns into a Python error.
 """
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 
@@ -813,6 +814,19 @@ def _role_settings(hosts: dict, role_options: dict) -> tuple[list[str], dict]:
     return _merged(by_message, len(hosts)), remaining
 
 
+def _missing_groups(groups: dict, names: dict) -> list[str]:
+    """A renamed group that the inventory does not have is a typo (with the control planes schedulable, a misspelt workers
+    group would otherwise build a cluster without its workers, silently)."""
+    messages = []
+    for variable, role in (('kubeseed_control_plane_group', CONTROL_PLANE), ('kubeseed_workers_group', WORKERS)):
+        name = names[role]
+        if name != role and name not in groups:
+            close = difflib.get_close_matches(name, [g for g in groups if g not in ('all', 'ungrouped')], n=1)
+            messages.append('%s: the inventory has no group %s%s; name one of its groups' % (
+                variable, show(name), ' (did you mean %s?)' % show(close[0]) if close else ''))
+    return messages
+
+
 def _group_names(cluster: dict, names: dict) -> list[str]:
     """The hosts' kubeseed_*_group must be the names the controller used to find them (the plays run on those)."""
     messages = []
@@ -838,18 +852,19 @@ def validate_cluster(groups: dict, hosts: dict, role_options: dict | None = None
     """
     names = {**{CONTROL_PLANE: CONTROL_PLANE, WORKERS: WORKERS, ETCD: ETCD}, **(names or {})}
     groups = groups if isinstance(groups, dict) else {}
+    missing = _missing_groups(groups, names)
     groups = {role: list(groups.get(names[role]) or []) for role in (CONTROL_PLANE, WORKERS, ETCD)}
     members = set(_group(groups, CONTROL_PLANE)) | set(_group(groups, WORKERS)) | set(_group(groups, ETCD))
     checked = {host: (hosts or {}).get(host) or {} for host in sorted(members)}
     if not checked:
-        return _inventory(groups, cluster_defaults(), names)
+        return missing + _inventory(groups, cluster_defaults(), names)
     setting_messages, checked = _role_settings(checked, role_options or {})
     messages, effective = _schema_violations(checked)
     messages += setting_messages
     messages += _consistency(effective)
     first = sorted(_group(groups, CONTROL_PLANE) or checked)[0]
     cluster = effective[first]
-    messages += _group_names(effective[first], names)
+    messages += missing + _group_names(effective[first], names)
     messages += _inventory(groups, cluster, names)
     messages += _hosts(groups, checked, effective)
     messages += _networks(cluster, groups, checked, effective, names)

@@ -403,7 +403,9 @@ def test_renamed_groups_are_validated_under_their_names():
     messages = validate_cluster(groups, hosts, None, names)
     assert any("host 'w1' is in both groups 'masters' and 'nodes'" in m for m in messages), messages
     assert any("group 'masters' has 2 hosts" in m for m in messages), messages
-    assert validate_cluster({'nodes': ['w1']}, hosts, None, names)[0].startswith("inventory: group 'masters' has no hosts")
+    missing = validate_cluster({'nodes': ['w1']}, hosts, None, names)
+    assert missing[0] == "kubeseed_control_plane_group: the inventory has no group 'masters'; name one of its groups", missing
+    assert any(m.startswith("inventory: group 'masters' has no hosts") for m in missing), missing
 
 
 def test_group_names_on_the_hosts_must_be_the_controllers():
@@ -423,3 +425,16 @@ def test_group_names_on_the_hosts_must_be_the_controllers():
 def test_group_name_variables_must_be_group_names(value):
     messages = run({'kubeseed_workers_group': value})
     assert any(m.startswith('kubeseed_workers_group:') for m in messages), messages
+
+
+def test_a_misspelt_group_name_is_refused_even_when_the_workers_group_may_be_empty():
+    """kubeseed_workers_group: nodez with schedulable control planes would build a cluster without its workers."""
+    names = {'control_plane': 'control_plane', 'workers': 'nodez', 'etcd': 'etcd'}
+    groups = {'all': ['cp1', 'w1', 'w2'], 'control_plane': ['cp1'], 'nodes': ['w1', 'w2']}
+    hosts = copy.deepcopy(HOSTS)
+    for spec in hosts.values():
+        spec['vars'].update({'kubeseed_workers_group': 'nodez', 'kubeseed_control_plane_schedulable': True})
+    messages = validate_cluster(groups, hosts, None, names)
+    assert "kubeseed_workers_group: the inventory has no group 'nodez' (did you mean 'nodes'?); name one of its groups" in messages
+    # the default names may be absent (a cluster of control planes only has no workers group)
+    assert not any('has no group' in m for m in validate_cluster({'control_plane': ['cp1']}, hosts))
