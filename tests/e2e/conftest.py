@@ -2,7 +2,8 @@
 
 One cluster per topology per run: the 1 control plane + 2 workers lab is shared by the whole session, and the test
 modules run in the order of MODULE_ORDER on it (the role-include examples build it from bare hosts, then the cluster
-checks, fault drills and demo services, then the AWX jobs); the 3 control plane lab comes last, from bare hosts.
+checks, fault drills and demo services, then the AWX jobs, then day 2: add, remove, reset and build again); the 3 control
+plane lab comes last, from bare hosts.
 """
 from __future__ import annotations
 
@@ -81,6 +82,10 @@ def fresh_lab(control_planes: int, workers: int):
         if os.environ.get('CI'):
             pytest.fail('the lab needs root, and CI must run every tier')
         pytest.skip('the lab needs root')
+    if os.environ.get('KUBESEED_E2E_REUSE_LAB') == '1' and not os.environ.get('CI'):
+        # development: run some modules (-k, a file) on the lab as it is, e.g. a cluster that an earlier run kept
+        yield INVENTORY
+        return
     subprocess.run([*LAB, 'down'], cwd=ROOT, check=True)
     subprocess.run([*LAB, 'up', '--control-planes', str(control_planes), '--workers', str(workers)], cwd=ROOT, check=True)
     lab_vars = (INVENTORY / 'group_vars' / 'all' / 'lab.yml').read_text(encoding='utf-8')
@@ -91,7 +96,7 @@ def fresh_lab(control_planes: int, workers: int):
 
 
 # The modules that share the 1 + 2 lab, in the order they build on each other, then the one that replaces it.
-MODULE_ORDER = ('test_role_includes.py', 'test_cluster.py', 'test_awx_jobs.py', 'test_control_plane_join.py')
+MODULE_ORDER = ('test_role_includes.py', 'test_cluster.py', 'test_awx_jobs.py', 'test_lifecycle.py', 'test_control_plane_join.py')
 
 
 def pytest_collection_modifyitems(items):
