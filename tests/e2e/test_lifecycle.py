@@ -1,6 +1,7 @@
 """Day 2 on the shared 1 control plane + 2 workers lab, after the AWX jobs, in this order: add a worker with --limit,
 remove it again while it is up (a typo first, then a PodDisruptionBudget that blocks its drain), remove a worker whose
-host is down, tear the cluster down, and build it again with site.yml.
+host is down (both then leave the lab's inventory), back up etcd and restore it, renew the certificates, tear the cluster
+down, and build it again with site.yml.
 
 Each day-2 playbook runs with --check first (it predicts what the run then does), then for real, then again (changed=0);
 each step ends with the cluster healthy: the nodes that should be there Ready, kube-system's pods Ready, the demo services
@@ -8,10 +9,13 @@ answering through their NodePort on every worker.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -194,12 +198,114 @@ def test_remove_a_worker_whose_host_is_down(lab_cluster):
     assert 'ks-w3 are in the inventory but not nodes of the cluster' in run.output
     assert 'no drain: the node is not Ready' in run.output
     _healthy(['ks-cp1', 'ks-w1'])  # the demo replicas that ran on ks-w2 run on ks-w1 now
+    _lab_up(1)  # the removed hosts leave the lab and its inventory, as a user takes them out of theirs
+
+
+def _b64_chunks(path) -> list:
+    """Pieces of a file's base64 form (as a module result would carry it) at three places."""
+    with open(path, 'rb') as handle:
+        text = base64.b64encode(handle.read()).decode('ascii')
+    return [text[i:i + 64] for i in (0, len(text) // 2, max(0, len(text) - 80))]
+
+
+class ApiProbe(threading.Thread):
+    """GET /readyz through the controller's kubeconfig every 0.5 s; the longest run of failures is the API's downtime."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stop, self.failures, self.longest, self._since = threading.Event(), 0, 0.0, None
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            ok = kubectl('get', '--raw', '/readyz', '--request-timeout=2s', check=False).returncode == 0
+            now = time.monotonic()
+            if ok and self._since is not None:
+                self.longest, self._since = max(self.longest, now - self._since), None
+            elif not ok:
+                self.failures += 1
+                self._since = self._since if self._since is not None else now
+            self.stop.wait(0.5)
+
+
+def test_backup_then_restore_brings_back_a_deleted_configmap(lab_cluster, tmp_path):
+    """A backup lands on the controller (0700/0600, checksums in metadata.json, nothing of it in -vvv); a restore without the
+    cluster's name is refused; with it the ConfigMap deleted after the backup is back and the one made after it is gone."""
+    needs_cluster()
+    backups = tmp_path / 'backups'
+    kubectl('create', 'configmap', 'e2e-restore', '--from-literal=state=backed-up')
+    backup = playbook('playbooks/backup.yml', '-i', str(lab_cluster), '-e', 'kubeseed_backup_dir=%s' % backups, '-vvv')
+    backup.assert_ok()
+    [name] = os.listdir(backups)
+    folder = backups / name
+    assert name.startswith('kubeseed-') and (folder.stat().st_mode & 0o777) == 0o700
+    metadata = json.loads((folder / 'metadata.json').read_text(encoding='utf-8'))
+    assert metadata['cluster_name'] == 'kubeseed' and metadata['kubernetes_version'] == '1.37.2'
+    for entry in ('etcd-snapshot.db', 'pki.tar.gz', 'metadata.json'):
+        assert ((folder / entry).stat().st_mode & 0o777) == 0o600, entry
+    for entry in ('etcd-snapshot.db', 'pki.tar.gz'):
+        digest = hashlib.sha256((folder / entry).read_bytes()).hexdigest()
+        assert digest in json.dumps(metadata), entry
+        for chunk in _b64_chunks(folder / entry):
+            assert chunk not in backup.output, '%s leaked into -vvv output' % entry
+
+    kubectl('delete', 'configmap', 'e2e-restore')
+    kubectl('create', 'configmap', 'e2e-after-backup', '--from-literal=state=new')
+    restore = ['playbooks/restore.yml', '-i', str(lab_cluster), '-e', 'kubeseed_backup_dir=%s' % backups, '-e',
+               'kubeseed_restore_backup=%s' % name]
+    refused = playbook(*restore)
+    assert refused.rc != 0 and 'kubeseed_restore_confirm' in refused.output and _changed(refused) == {}
+    probe = ApiProbe()
+    probe.start()
+    run = playbook(*restore, '-e', 'kubeseed_restore_confirm=kubeseed', '-vvv')
+    probe.stop.set()
+    probe.join()
+    run.assert_ok()
+    print('backup.yml: %.0fs; restore.yml: %.0fs, API down for %.1fs at most (%d failed probes of /readyz)'
+          % (backup.seconds, run.seconds, probe.longest, probe.failures))
+    for chunk in _b64_chunks(folder / 'etcd-snapshot.db') + _b64_chunks(folder / 'pki.tar.gz'):
+        assert chunk not in run.output
+    assert 'PRIVATE KEY' not in backup.output + run.output
+    assert kubectl('get', 'configmap', 'e2e-restore', '-o', 'jsonpath={.data.state}').stdout == 'backed-up'
+    assert kubectl('get', 'configmap', 'e2e-after-backup', check=False).returncode != 0
+    _healthy(['ks-cp1', 'ks-w1'])
+    kubectl('delete', 'configmap', 'e2e-restore')
+
+
+def _not_after(host: str, certificate: str) -> str:
+    return _on(host, 'openssl x509 -noout -enddate -in /etc/kubernetes/pki/%s' % certificate).strip()
+
+
+def test_certificates_renewed_with_a_refreshed_kubeconfig_then_nothing_to_renew(lab_cluster):
+    """--check with renew=all predicts the renewal; the run moves NotAfter, restarts the static pods and refreshes the controller's
+    kubeconfig (the API answers with it); then a run and a --check with the default threshold (30 days) change nothing."""
+    needs_cluster()
+    certificates = ['playbooks/certificates.yml', '-i', str(lab_cluster)]
+    before = _not_after('ks-cp1', 'apiserver.crt')
+    with open(kubeconfig(), encoding='utf-8') as handle:
+        old_kubeconfig = handle.read()
+    time.sleep(1)  # NotAfter has a resolution of one second
+    check = playbook(*certificates, '-e', 'kubeseed_certificates_renew=all', '--check', '--diff')
+    check.assert_ok()
+    assert _changed(check) == {'ks-cp1': 1}, changed_tasks(check.output)
+    assert _not_after('ks-cp1', 'apiserver.crt') == before
+    run = playbook(*certificates, '-e', 'kubeseed_certificates_renew=all')
+    run.assert_ok()
+    print('certificates.yml renew=all: check %.0fs, run %.0fs' % (check.seconds, run.seconds))
+    assert _changed(run) == {'ks-cp1': 2}, changed_tasks(run.output)  # the renewal and the controller's kubeconfig
+    after = _not_after('ks-cp1', 'apiserver.crt')
+    assert after != before, (before, after)
+    with open(kubeconfig(), encoding='utf-8') as handle:
+        assert handle.read() != old_kubeconfig
+    assert 'PRIVATE KEY' not in run.output and 'client-key-data' not in run.output
+    _healthy(['ks-cp1', 'ks-w1'])  # through the refreshed kubeconfig
+    for flags in ((), ('--check',)):
+        again = playbook(*certificates, *flags)
+        again.assert_ok()
+        assert _changed(again) == {}, changed_tasks(again.output)
 
 
 def test_reset_refuses_without_the_cluster_name_then_tears_down_and_site_builds_again(lab_cluster):
-    """The lab back to 1 + 2 (ks-w2 boots again with its old kubelet state and re-registers; ks-w3 goes)."""
     needs_cluster()
-    _lab_up(2)
     reset = ['playbooks/reset.yml', '-i', str(lab_cluster)]
     refused = playbook(*reset)
     assert refused.rc != 0 and '-e kubeseed_reset_confirm=kubeseed' in refused.output and _changed(refused) == {}
@@ -210,8 +316,8 @@ def test_reset_refuses_without_the_cluster_name_then_tears_down_and_site_builds_
     run = playbook(*reset, '-e', 'kubeseed_reset_confirm=kubeseed')
     run.assert_ok()
     print('reset.yml: check %.0fs, run %.0fs' % (check.seconds, run.seconds))
-    assert _changed(check) == _changed(run) and set(_changed(run)) == {'ks-cp1', 'ks-w1', 'ks-w2'}, (_changed(check), _changed(run))
-    for host in ('ks-cp1', 'ks-w1', 'ks-w2'):
+    assert _changed(check) == _changed(run) and set(_changed(run)) == {'ks-cp1', 'ks-w1'}, (_changed(check), _changed(run))
+    for host in ('ks-cp1', 'ks-w1'):
         # nothing of the cluster left; the packages and containerd stay (the hosts are left prepared)
         left = _on(host, 'find /etc/kubernetes/manifests /etc/kubernetes/pki /var/lib/etcd /var/lib/cni /etc/cni/net.d -mindepth 1 '
                          '2>/dev/null | wc -l; iptables-save | grep -c -E "KUBE-|CNI-" || true; ls /usr/local/bin/kubeadm; '
@@ -225,5 +331,5 @@ def test_reset_refuses_without_the_cluster_name_then_tears_down_and_site_builds_
     build = playbook('site.yml', '-i', str(lab_cluster))
     build.assert_ok()
     print('site.yml on the reset hosts: %.0fs' % build.seconds)
-    _wait('a fresh cluster of 3 Ready nodes', lambda: _nodes() == {'ks-cp1': 'True', 'ks-w1': 'True', 'ks-w2': 'True'})
+    _wait('a fresh cluster of 2 Ready nodes', lambda: _nodes() == {'ks-cp1': 'True', 'ks-w1': 'True'})
     assert 'demo' not in kubectl('get', 'namespaces', '-o', 'name').stdout  # a new cluster: nothing of the old one

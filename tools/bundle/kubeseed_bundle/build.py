@@ -8,7 +8,7 @@ from pathlib import Path
 from .cache import bundle_dir, build_lock, cache_root, place
 from .debs import Apt, deb_part, write_packages_index
 from .errors import BundleError
-from .gobuild import GoBuilder, build_etcd, build_kubernetes, build_simple, build_tools
+from .gobuild import ETCD_MODULES, GoBuilder, build_etcd, build_kubernetes, build_simple, build_tools
 from .images import ImageSpec, image_basename, kubeadm_images, pack_image
 from .manifest import Entry, write_manifest
 from .pins import CNI_PLUGINS, DEMO_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS, KUBE_PROXY_IMAGE_DEBS, KUBERNETES_COMMANDS, Pins, pins_for
@@ -122,8 +122,8 @@ def build_locked(pins: Pins, final: Path) -> Path:
     progress.step("assemble and write manifest")
     for cmd in KUBERNETES_COMMANDS:
         entries.append(Entry(f"bin/{cmd}", kube.path / cmd, "binary", cmd, pins.kubernetes))
-    entries.append(Entry("bin/etcd", etcd.path / "etcd", "binary", "etcd", pins.etcd))
-    entries.append(Entry("bin/etcdctl", etcd.path / "etcdctl", "binary", "etcdctl", pins.etcd))
+    for binary in ETCD_MODULES:
+        entries.append(Entry(f"bin/{binary}", etcd.path / binary, "binary", binary, pins.etcd))
     entries.append(Entry("bin/crictl", crictl.path / "crictl", "binary", "crictl", pins.crictl))
     for plugin in CNI_PLUGINS:
         entries.append(Entry(f"cni/{plugin}", cni.path / plugin, "cni", plugin, pins.cni_plugins))

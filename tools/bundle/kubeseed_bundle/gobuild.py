@@ -16,6 +16,12 @@ from .proc import Progress, capture, peak_child_rss_mib, run
 from .shared import TOOL_DIR, sha256_file
 
 GO_TOOLS_DIR = TOOL_DIR / "go"
+# The etcd binaries and their Go modules (same version as etcd): etcdutl restores snapshots, which etcdctl 3.6+ no longer does.
+ETCD_MODULES = {
+    "etcd": "go.etcd.io/etcd/server/v3",
+    "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
+    "etcdutl": "go.etcd.io/etcd/etcdutl/v3",
+}
 
 
 class GoBuilder:
@@ -158,15 +164,15 @@ def build_kubernetes(builder: GoBuilder, pins: Pins) -> Part:
 
 
 def build_etcd(builder: GoBuilder, pins: Pins) -> Part:
-    """Build etcd and etcdctl (each module has relative replaces, so one wrapper each)."""
+    """Build etcd, etcdctl and etcdutl (each module has relative replaces, so one wrapper each)."""
     version = f"v{pins.etcd}"
     ldflags = "-s -w"
-    part = go_part(builder, f"etcd-{pins.etcd}", ldflags)
+    part = go_part(builder, f"etcd-{pins.etcd}", ldflags, sorted(ETCD_MODULES.items()))
     if part.done:
         builder.progress.say(f"  cached: {part.path}")
         return part
     part.path.mkdir(parents=True, exist_ok=True)
-    for module, binary in (("go.etcd.io/etcd/server/v3", "etcd"), ("go.etcd.io/etcd/etcdctl/v3", "etcdctl")):
+    for binary, module in ETCD_MODULES.items():
         out = cache_root() / "work" / f"etcd-out-{binary}-{version}"
         builder.build(part=f"etcd-{binary}", module=module, version=version, packages=[module], ldflags=ldflags, outdir=out)
         produced = list(out.iterdir())
