@@ -1,6 +1,7 @@
 """Three control planes (stacked etcd) and a worker, from bare hosts in one site.yml run: control-plane joins with the
-uploaded certificate key, no token or certificate key in the -vvv output, a no-op re-run. (This lab replaces the shared
-1 + 2 lab, so this module runs last; see MODULE_ORDER in conftest.py.)
+uploaded certificate key, no token or certificate key in the -vvv output, a no-op re-run; then day 2 on three etcd
+members: a restore, and control-plane removal that keeps etcd's quorum. (This lab replaces the shared 1 + 2 lab, so this
+module runs last; see MODULE_ORDER in conftest.py.)
 
 The lab has no load balancer, so the endpoint is the first control plane's address: that proves the
 joins (certificate key, etcd growth one member at a time), not failover.
@@ -79,3 +80,44 @@ def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
     assert ready == ['ks-cp1', 'ks-cp2', 'ks-cp3', 'ks-w1']
     etcd = json.loads(kubectl('-n', 'kube-system', 'get', 'pods', '-l', 'component=etcd', '-o', 'json').stdout)
     assert sorted(p['spec']['nodeName'] for p in etcd['items'] if p['status']['phase'] == 'Running') == ['ks-cp1', 'ks-cp2', 'ks-cp3']
+
+
+def _etcd_members() -> list:
+    """Names of the etcd members, asked on ks-cp1 with the bundle's etcdctl that the control planes got."""
+    proc = adhoc('ks-cp1', 'ansible.builtin.command',
+                 'etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt '
+                 '--cert /etc/kubernetes/pki/etcd/healthcheck-client.crt --key /etc/kubernetes/pki/etcd/healthcheck-client.key '
+                 'member list -w json')
+    assert ' | CHANGED | rc=0 ' in proc.stdout, proc.stdout + proc.stderr
+    return sorted(m['name'] for m in json.loads(proc.stdout.split('(stdout) ', 1)[1])['members'])
+
+
+def test_three_member_restore_then_removing_control_planes_keeps_etcd_quorum(lab_ha, tmp_path):
+    """restore.yml on 3 stacked etcd members brings back a deleted ConfigMap; with ks-cp3 down, removing ks-cp2 is refused
+    (the 2 members left would have 1 healthy), removing ks-cp3 (down) is not: its Node and etcd member go."""
+    backups = tmp_path / 'backups'
+    kubectl('create', 'configmap', 'e2e-ha', '--from-literal=state=backed-up')
+    backup = playbook('playbooks/backup.yml', '-i', str(lab_ha), *ENDPOINT, '-e', 'kubeseed_backup_dir=%s' % backups)
+    backup.assert_ok()
+    [name] = os.listdir(backups)
+    kubectl('delete', 'configmap', 'e2e-ha')
+    restore = playbook('playbooks/restore.yml', '-i', str(lab_ha), *ENDPOINT, '-e', 'kubeseed_backup_dir=%s' % backups, '-e',
+                       'kubeseed_restore_backup=%s' % name, '-e', 'kubeseed_restore_confirm=kubeseed')
+    print('restore.yml, 3 members: %.0fs' % restore.seconds)
+    restore.assert_ok()
+    assert kubectl('get', 'configmap', 'e2e-ha', '-o', 'jsonpath={.data.state}').stdout == 'backed-up'
+    assert _etcd_members() == ['ks-cp1', 'ks-cp2', 'ks-cp3']
+
+    subprocess.run([str(VENV_BIN / 'python'), str(ROOT / 'tools' / 'lab' / 'lab.py'), 'stop', 'ks-cp3'], cwd=ROOT, check=True)
+    refused = playbook('playbooks/remove_node.yml', '-i', str(lab_ha), *ENDPOINT, '-e', '{"kubeseed_remove_nodes": ["ks-cp2"]}')
+    assert refused.rc != 0 and 'nothing was removed' in refused.output and 'need 2 healthy' in refused.output, refused.output[-3000:]
+    assert {h: r['changed'] for h, r in refused.recap.items() if r['changed']} == {}
+    assert _etcd_members() == ['ks-cp1', 'ks-cp2', 'ks-cp3']
+
+    removed = playbook('playbooks/remove_node.yml', '-i', str(lab_ha), *ENDPOINT, '-e', '{"kubeseed_remove_nodes": ["ks-cp3"]}')
+    print('remove_node.yml ks-cp3 (down): %.0fs' % removed.seconds)
+    removed.assert_ok()
+    assert 'remove etcd member ks-cp3' in removed.output and 'ks-cp3 did not answer' in removed.output
+    assert _etcd_members() == ['ks-cp1', 'ks-cp2']
+    nodes = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
+    assert sorted(n['metadata']['name'] for n in nodes) == ['ks-cp1', 'ks-cp2', 'ks-w1']
