@@ -138,8 +138,8 @@ def main() -> int:
     print('|---|---|---|---|')
     for name, seconds, api, demo, probed in rows:
         if probed:
-            print('| %s | %.1f | %d of %d (%.1f s) | %d of %d (%.1f s) |' % (name, seconds, api.failed, api.total, api.longest, demo.failed,
-                                                                            demo.total, demo.longest))
+            figures = (name, seconds, api.failed, api.total, api.longest, demo.failed, demo.total, demo.longest)
+            print('| %s | %.1f | %d of %d (%.1f s) | %d of %d (%.1f s) |' % figures)
         else:
             print('| %s | %.1f | not probed | not probed |' % (name, seconds))
     if not args.keep:

@@ -17,6 +17,7 @@ Nothing here prints the PKI's private keys: the archive is written by Python, an
 from __future__ import annotations
 
 import datetime
+import http.client
 import difflib
 import io
 import json
@@ -27,10 +28,9 @@ import socket
 import ssl
 import tarfile
 import time
-import urllib.error
-import urllib.request
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._bundle import sha256_file
+from ansible_collections.kubeseed.cluster.plugins.module_utils._etcd_members import https_request
 from ansible_collections.kubeseed.cluster.plugins.module_utils._files import write_atomic
 from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm import CRI_SOCKET, redact
 from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm_ops import BIN_DIRS
@@ -509,11 +509,7 @@ def restore(runner: Runner, snapshot: str, *, member: dict, members: list, token
 
 
 def _get(url: str, context: ssl.SSLContext, timeout: float) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # nosec - a local health endpoint
-            return response.status, response.read(4096).decode('utf-8', 'replace')
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(4096).decode('utf-8', 'replace')
+    return https_request(url, context, timeout, limit=4096)
 
 
 def etcd_health(endpoint: str = LOCAL_ENDPOINT, etcd_pki_dir: str = ETCD_PKI_DIR, timeout: float = 5.0) -> tuple[bool, str]:
@@ -522,7 +518,7 @@ def etcd_health(endpoint: str = LOCAL_ENDPOINT, etcd_pki_dir: str = ETCD_PKI_DIR
         context = ssl.create_default_context(cafile=os.path.join(etcd_pki_dir, 'ca.crt'))
         context.load_cert_chain(os.path.join(etcd_pki_dir, 'healthcheck-client.crt'), os.path.join(etcd_pki_dir, 'healthcheck-client.key'))
         status, body = _get(endpoint.rstrip('/') + '/health', context, timeout)
-    except (OSError, ssl.SSLError, urllib.error.URLError) as exc:
+    except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
         return False, 'etcd at %s does not answer: %s' % (endpoint, getattr(exc, 'reason', exc))
     try:
         healthy = status == 200 and str(json.loads(body).get('health')).lower() == 'true'
@@ -541,7 +537,7 @@ def apiserver_ready(url: str, ca_file: str, timeout: float = 5.0) -> tuple[bool,
         context = ssl.create_default_context(cafile=ca_file)
         context.check_hostname = False
         status, body = _get(url, context, timeout)
-    except (OSError, ssl.SSLError, urllib.error.URLError) as exc:
+    except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
         return False, 'the API server at %s does not answer: %s' % (url, getattr(exc, 'reason', exc))
     return status in (200, 401, 403), 'the API server at %s answered %d: %s' % (url, status, body.strip()[-300:])
 

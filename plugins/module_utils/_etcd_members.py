@@ -8,10 +8,11 @@ standard library. Member IDs are uint64 numbers, which the gateway writes as dec
 """
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
-import urllib.error
-import urllib.request
+import time
+import urllib.parse
 
 PKI = '/etc/kubernetes/pki/etcd'
 LOCAL = 'https://127.0.0.1:2379'
@@ -19,6 +20,21 @@ LOCAL = 'https://127.0.0.1:2379'
 
 class EtcdError(Exception):
     """etcd did not answer, or refused."""
+
+
+def https_request(url: str, context: ssl.SSLContext, timeout: float, method: str = 'GET', body: bytes | None = None,
+                  limit: int = 1 << 20) -> tuple[int, str]:
+    """(status, body text) of one HTTPS request with this TLS context. http.client, not urllib: never through a proxy of
+    the host's environment (https_proxy), for requests that go to a node's own etcd or API server."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout, context=context)
+    try:
+        connection.request(method, (parts.path or '/') + ('?' + parts.query if parts.query else ''), body=body,
+                           headers={'Content-Type': 'application/json'} if body is not None else {})
+        response = connection.getresponse()
+        return response.status, response.read(limit).decode('utf-8', 'replace')
+    finally:
+        connection.close()
 
 
 class Members:
@@ -41,18 +57,18 @@ class Members:
             self._context = context
         return self._context
 
-    def call(self, path: str, body: dict, endpoint: str | None = None) -> dict:
+    def call(self, path: str, body: dict, endpoint: str | None = None, timeout: float | None = None) -> dict:
         url = '%s%s' % ((endpoint or self.endpoint).rstrip('/'), path)
-        request = urllib.request.Request(url, data=json.dumps(body).encode('utf-8'), method='POST',
-                                         headers={'Content-Type': 'application/json'})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self.context()) as response:  # nosec - etcd on a node
-                return json.loads(response.read().decode('utf-8') or '{}')
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode('utf-8', 'replace')[:300]
-            raise EtcdError('etcd at %s answered %s to %s: %s' % (endpoint or self.endpoint, exc.code, path, detail)) from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise EtcdError('etcd at %s did not answer %s (%s)' % (endpoint or self.endpoint, path, getattr(exc, 'reason', exc))) from None
+            status, text = https_request(url, self.context(), timeout or self.timeout, 'POST', json.dumps(body).encode('utf-8'))
+        except (OSError, http.client.HTTPException) as exc:
+            raise EtcdError('etcd at %s did not answer %s (%s)' % (endpoint or self.endpoint, path, exc)) from None
+        if status != 200:
+            raise EtcdError('etcd at %s answered %s to %s: %s' % (endpoint or self.endpoint, status, path, text[:300]))
+        try:
+            return json.loads(text or '{}')
+        except ValueError:
+            raise EtcdError('etcd at %s answered %s with something that is not JSON' % (endpoint or self.endpoint, path)) from None
 
     def list(self) -> list[dict]:
         """[{id, name, peer_urls, client_urls, learner}] of every member."""
@@ -69,8 +85,27 @@ class Members:
                 continue
         return False
 
-    def remove(self, member_id: str) -> None:
-        self.call('/v3/cluster/member/remove', {'ID': member_id})
+    def leader(self) -> str:
+        """The ID of the member that leads now, as this endpoint sees it ('0' while an election runs)."""
+        return str(self.call('/v3/maintenance/status', {}).get('leader', '0'))
+
+    def remove(self, member_id: str, timeout: float = 60.0, clock=time.monotonic, sleep=time.sleep) -> None:
+        """Remove a member once another member leads: a proposal made while the members elect a new leader (the one to
+        remove led and has just gone down) is lost and its request hangs, so wait for the election first."""
+        deadline = clock() + timeout
+        while True:
+            try:
+                leader = self.leader()
+            except EtcdError:
+                leader = '0'
+            if leader not in ('0', '', str(member_id)):
+                break
+            if clock() >= deadline:
+                raise EtcdError('no other member took the lead within %d s (the members that answer have no quorum?); nothing was '
+                                'removed' % timeout)
+            sleep(0.5)
+        # a membership change is a raft commit across the members that answer: allow it longer than a read
+        self.call('/v3/cluster/member/remove', {'ID': member_id}, timeout=max(30.0, self.timeout))
 
 
 def member_summary(member: dict) -> dict:

@@ -66,7 +66,8 @@ def test_check_mode_on_bare_hosts_predicts_and_changes_nothing(lab):
     predicted = changed_tasks(run.output)
     for task in ('kubeseed.cluster.node : Swap off, kernel features and sysctls, now and across reboots',
                  'kubeseed.cluster.node : Install the bundle\'s Debian packages that are missing (checked against the manifest)',
-                 'kubeseed.cluster.kube_packages : Install binaries (etcdctl and etcdutl on control planes), CNI plugins and images from the bundle (checked against the manifest)'):
+                 'kubeseed.cluster.kube_packages : Install binaries (etcdctl and etcdutl on control planes), CNI plugins and images from the '
+                 'bundle (checked against the manifest)'):
         assert sorted(set(predicted.get(task, []))) == ['ks-cp1', 'ks-w1', 'ks-w2'], (task, predicted)
     assert predicted['kubeseed.cluster.control_plane : Initialise the first control plane (once; afterwards compare the live configuration)'] \
         == ['ks-cp1']
