@@ -841,6 +841,19 @@ def _group_names(cluster: dict, names: dict) -> list[str]:
 
 # ---------------------------------------------------------------- entry point ----
 
+_UNKNOWN = re.compile(r'^(kubeseed_[A-Za-z0-9_]+): unknown variable(; did you mean \S+\?)?(?P<hosts>.*)$', re.S)
+
+
+def _suggest_among(message: str, role_options: dict) -> str:
+    """An unknown variable's suggestion taken from the contract and the roles' settings (kubeseed_remove_node: did you
+    mean kubeseed_remove_nodes, not a contract variable that merely looks alike)."""
+    match = _UNKNOWN.match(message)
+    if not match:
+        return message
+    close = suggest(match.group(1), list(CLUSTER_SCHEMA['properties']) + sorted(role_options))
+    return '%s: unknown variable%s%s' % (match.group(1), '; did you mean %s?' % close if close else '', match.group('hosts'))
+
+
 def validate_cluster(groups: dict, hosts: dict, role_options: dict | None = None, names: dict | None = None) -> list[str]:
     """Return every violation found in the inventory and its variables (empty when valid).
 
@@ -860,7 +873,7 @@ def validate_cluster(groups: dict, hosts: dict, role_options: dict | None = None
         return missing + _inventory(groups, cluster_defaults(), names)
     setting_messages, checked = _role_settings(checked, role_options or {})
     messages, effective = _schema_violations(checked)
-    messages += setting_messages
+    messages = [_suggest_among(m, role_options or {}) for m in messages] + setting_messages
     messages += _consistency(effective)
     first = sorted(_group(groups, CONTROL_PLANE) or checked)[0]
     cluster = effective[first]

@@ -438,3 +438,12 @@ def test_a_misspelt_group_name_is_refused_even_when_the_workers_group_may_be_emp
     assert "kubeseed_workers_group: the inventory has no group 'nodez' (did you mean 'nodes'?); name one of its groups" in messages
     # the default names may be absent (a cluster of control planes only has no workers group)
     assert not any('has no group' in m for m in validate_cluster({'control_plane': ['cp1']}, hosts))
+
+
+def test_an_unknown_variable_is_matched_against_the_role_settings_too():
+    """kubeseed_remove_node (singular) is the remove_node role's setting misspelt, not a look-alike of a contract variable."""
+    options = {'kubeseed_remove_nodes': {'type': 'list', 'elements': 'str', 'default': []}}
+    hosts = {'cp1': {'address': '10.0.0.1', 'vars': {'kubeseed_remove_node': ['w3']}}}
+    hosts['w1'] = {'address': '10.0.0.2', 'vars': {}}
+    problems = validate_cluster({'control_plane': ['cp1'], 'workers': ['w1']}, hosts, options)
+    assert problems == ['kubeseed_remove_node: unknown variable; did you mean kubeseed_remove_nodes? (on cp1)']
