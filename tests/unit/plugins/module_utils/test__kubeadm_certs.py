@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 
+import jinja2
 import pytest
+import yaml
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm as kubeadm
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm_certs as certs
@@ -375,13 +377,8 @@ def test_read_expiration_and_renew_failures_say_what_and_where():
 # ------------------------------------------------------- the timer's script ----
 
 def _render(template: str, **variables) -> str:
-    """A role template rendered like Ansible's template lookup, with the role's defaults.
-
-    jinja2 and PyYAML come with ansible-core on the controller; the module-side environment of `ansible-test units` may
-    lack them (then these tests skip there; they run under plain pytest).
-    """
-    jinja2 = pytest.importorskip('jinja2')
-    yaml = pytest.importorskip('yaml')
+    """A role template rendered like Ansible's template lookup, with the role's defaults (jinja2 and PyYAML are in
+    tests/unit/requirements.txt, so `ansible-test units` has them too)."""
     defaults = yaml.safe_load((ROLE / 'defaults' / 'main.yml').read_text(encoding='utf-8'))
     environment = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined)  # Ansible's template lookup trims blocks
     return environment.from_string((ROLE / 'templates' / template).read_text(encoding='utf-8')).render(**dict(defaults, **variables))
@@ -419,7 +416,6 @@ esac
 '''
 
 
-@pytest.mark.skipif(not os.path.exists('/bin/sh'), reason='needs a POSIX shell')
 def test_the_timer_script_renews_restarts_in_order_and_waits(tmp_path):
     state, bin_dir = tmp_path / 'state', tmp_path / 'bin'
     state.mkdir()
