@@ -13,6 +13,7 @@ import traceback
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm as kubeadm
 from ansible_collections.kubeseed.cluster.plugins.module_utils._files import write_atomic
+from ansible_collections.kubeseed.cluster.plugins.module_utils._upgrade import step_problem
 
 try:
     import yaml
@@ -307,5 +308,123 @@ def join(host: Host) -> dict:
     return result
 
 
+_KUBELET_VERSION = re.compile(r'Kubernetes (v\d+\.\d+\.\d+)')
+
+
 def node_info(module) -> dict:
-    return {'changed': False, 'state': kubeadm.node_state(kubeadm.host_exists, control_plane=module.params['control_plane'])}
+    """The node's kubeadm state; with kubernetes_version, refuse a member whose kubelet binary is another version (site.yml
+    must never swap the binaries of a live node: playbooks/upgrade.yml does that, node by node, drained)."""
+    params = module.params
+    result = {'changed': False, 'state': kubeadm.node_state(kubeadm.host_exists, control_plane=params['control_plane'])}
+    wanted = (params.get('kubernetes_version') or '').lstrip('v')
+    if not wanted or result['state'] == 'absent':
+        return result
+    kubelet = module.get_bin_path('kubelet', opt_dirs=BIN_DIRS)
+    if kubelet is None:
+        return result
+    rc, out, _err = module.run_command([kubelet, '--version'])
+    match = _KUBELET_VERSION.search(out or '') if rc == 0 else None
+    result['kubelet_version'] = match.group(1).lstrip('v') if match else ''
+    if result['kubelet_version'] and result['kubelet_version'] != wanted and not params.get('allow_version_change'):
+        problem = step_problem(result['kubelet_version'], wanted)
+        module.fail_json(msg='%s is a node of a cluster with Kubernetes %s (its kubelet), and kubeseed_kubernetes_version is %s: this '
+                             'playbook does not change the version of a live node, and nothing was changed. %s' % (
+                                 params.get('node_name') or 'this host', result['kubelet_version'], wanted,
+                                 problem or 'To upgrade, run playbooks/upgrade.yml (node by node, drained).'), **result)
+    return result
+
+
+APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml'
+_IMAGE_TAG = re.compile(r'^\s*image:\s*\S+/kube-apiserver:(v[0-9A-Za-z.+-]+)\s*$', re.M)
+
+
+def _manifest_version(host: Host) -> str:
+    """The version of this control plane's kube-apiserver static pod (its image tag), '' when there is none."""
+    try:
+        with open(APISERVER_MANIFEST, encoding='utf-8') as handle:
+            match = _IMAGE_TAG.search(handle.read())
+    except OSError:
+        return ''
+    return match.group(1) if match else ''
+
+
+def _running_kubelet(host: Host) -> str:
+    """The version the running kubelet reports in this node's Node object (read with the node's own credentials)."""
+    rc, out, err = host.run(['--kubeconfig', kubeadm.KUBELET_CONF, 'get', 'node', host.params['node_name'],
+                             '--output', 'jsonpath={.status.nodeInfo.kubeletVersion}'], 'reading the Node',
+                            option='kubectl_path', check=False)
+    if rc != 0:
+        host.fail('cannot read Node %s with the kubelet\'s credentials (%s): %s. Is it a node of the cluster, and is its API server '
+                  'reachable?' % (host.name, kubeadm.KUBELET_CONF, (err or out).strip()[-500:]))
+    return out.strip()
+
+
+def _init_config_at(path: str, target: str, dry_run: bool) -> bool:
+    """Set kubernetesVersion in the kubeadm configuration kubeadm_init keeps on the first control plane (so that site.yml
+    after the upgrade finds it as it would write it); whether it changed. A file kubeadm_init did not write is left alone."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            documents = [json.loads(part) for part in handle.read().split('---\n') if part.strip()]
+    except (OSError, ValueError):
+        return False
+    changed = False
+    for document in documents:
+        if isinstance(document, dict) and document.get('kind') == 'ClusterConfiguration' and document.get('kubernetesVersion') != target:
+            document['kubernetesVersion'] = target
+            changed = True
+    return write_private(path, render(documents), dry_run) if changed else False
+
+
+@_guarded('kubeadm_upgrade')
+def upgrade(host: Host) -> dict:
+    """`kubeadm upgrade apply` (the first control plane) or `kubeadm upgrade node` (the others, and workers), when the node
+    still needs it; says whether the kubelet must be restarted to run the new version."""
+    module, params = host.module, host.params
+    target = 'v' + params['kubernetes_version'].lstrip('v')
+    action = params['action']
+    running = _running_kubelet(host)
+    result = {'changed': False, 'action': action, 'kubelet_before': running, 'restart_kubelet': running != target}
+    if action == 'apply':
+        live = live_cluster_configuration(host).get('kubernetesVersion', '')
+        result['cluster_before'] = live
+        needed = live != target
+        if needed:
+            problem = step_problem(live, target)
+            if problem:
+                host.fail('nothing was changed: ' + problem, **result)
+        args = ['upgrade', 'apply', target, '--yes']
+    elif params['control_plane']:
+        result['manifests_before'] = _manifest_version(host)
+        needed = result['manifests_before'] != target or running != target
+        args = ['upgrade', 'node']
+    else:
+        needed = running != target
+        args = ['upgrade', 'node']
+    args += ['--ignore-preflight-errors=%s' % ','.join(params['ignore_preflight_errors'])] if params['ignore_preflight_errors'] else []
+    if not needed:
+        if action == 'apply' and _init_config_at(params['init_config_path'], target, module.check_mode):
+            result['changed'] = True
+            result['msg'] = '%s: kubeadm upgrade apply done already; %s set to %s' % (host.name, params['init_config_path'], target)
+            return result
+        result['msg'] = '%s: %s done already' % (host.name, ' '.join(args[:2]))
+        return result
+    result['changed'] = True
+    if module.check_mode:  # the packages step of this run installs the target's kubeadm only in a real run
+        result['msg'] = 'would run kubeadm %s on %s' % (' '.join(args[:3] if action == 'apply' else args[:2]), host.name)
+        return result
+    _rc, out, _err = host.run(['version', '-o', 'short'], 'kubeadm version')
+    if out.strip() != target:
+        host.fail('kubeadm on %s is %s, not %s: install the target version\'s packages first (role kube_packages); nothing was '
+                  'changed' % (host.name, out.strip() or 'unknown', target), **dict(result, changed=False))
+    started = time.monotonic()
+    rc, out, err = host.run(args, 'kubeadm %s' % ' '.join(args[:2]), check=False)
+    result['kubeadm_seconds'] = round(time.monotonic() - started, 1)
+    result['stdout_lines'] = [line for line in host.redact(out).splitlines() if line.startswith('[upgrade')][-20:]
+    if rc != 0:
+        host.fail_command('kubeadm %s' % ' '.join(args[:2]), rc, out, err,
+                          hint='. The node stays cordoned; kubeadm rolls back a control plane it could not upgrade. Fix the cause, '
+                               'then run playbooks/upgrade.yml again (it resumes)')
+    if action == 'apply':
+        _init_config_at(params['init_config_path'], target, False)
+    result['msg'] = 'ran kubeadm %s on %s in %.0f s' % (' '.join(args[:2]), host.name, result['kubeadm_seconds'])
+    return result

@@ -9,18 +9,12 @@ longer one) and the removal leaves a control plane and an etcd quorum: a typo re
 from __future__ import annotations
 
 import difflib
-import re
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils._drain import drain, evictable, ready
 from ansible_collections.kubeseed.cluster.plugins.module_utils._etcd_members import EtcdError, Members, removal_problem
 from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import Kubectl
 
 CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane'
-_BLOCKED = re.compile(r'evicting pod "?([^"\s]+)"?[^:]*: (.*)')
-_CANNOT_EVICT = re.compile(r'error when evicting pods/"?([^"\s]+)"? -n "?([^"\s]+)"?[^:]*: (.*)')
-
-
-def _ready(node: dict) -> bool:
-    return any(c.get('type') == 'Ready' and c.get('status') == 'True' for c in (node.get('status') or {}).get('conditions') or [])
 
 
 def plan_removal(nodes_json: dict, requested: list, inventory: list, control_planes: list) -> tuple[list[str], list[dict]]:
@@ -48,7 +42,7 @@ def plan_removal(nodes_json: dict, requested: list, inventory: list, control_pla
                             % (index, name, '; did you mean %s?' % close[0] if close else '', ', '.join(sorted(cluster)) or 'none'))
             continue
         labels = ((node or {}).get('metadata') or {}).get('labels') or {}
-        plan.append({'name': name, 'in_cluster': node is not None, 'ready': bool(node) and _ready(node),
+        plan.append({'name': name, 'in_cluster': node is not None, 'ready': bool(node) and ready(node),
                      'control_plane': CONTROL_PLANE_LABEL in labels or name in control_planes})
     if problems:
         return problems, []
@@ -57,38 +51,6 @@ def plan_removal(nodes_json: dict, requested: list, inventory: list, control_pla
         problems.append('kubeseed_remove_nodes: it names every control plane (%s); a cluster needs one, to tear it down use '
                         'playbooks/reset.yml' % ', '.join(sorted(cps)))
     return problems, plan
-
-
-def drain_blockers(output: str) -> list[str]:
-    """'namespace/pod: why' for every pod kubectl drain could not evict (a PodDisruptionBudget, mostly)."""
-    blockers = []
-    for line in output.splitlines():
-        match = _CANNOT_EVICT.search(line)
-        if match:
-            entry = '%s/%s: %s' % (match.group(2), match.group(1), match.group(3).strip())
-        else:
-            match = _BLOCKED.search(line)
-            if not match:
-                continue
-            entry = '%s: %s' % (match.group(1), match.group(2).strip())
-        if entry not in blockers:
-            blockers.append(entry)
-    return blockers
-
-
-def evictable(pods_json: dict) -> list[str]:
-    """'namespace/name' of the pods a drain evicts: not those of a DaemonSet, not static (mirror) pods, not finished ones."""
-    names = []
-    for pod in pods_json.get('items') or []:
-        meta = pod.get('metadata') or {}
-        if any(o.get('kind') == 'DaemonSet' for o in meta.get('ownerReferences') or []):
-            continue
-        if 'kubernetes.io/config.mirror' in (meta.get('annotations') or {}):
-            continue
-        if (pod.get('status') or {}).get('phase') in ('Succeeded', 'Failed'):
-            continue
-        names.append('%s/%s' % (meta.get('namespace'), meta.get('name')))
-    return sorted(names)
 
 
 class Remover:
@@ -185,14 +147,6 @@ class Remover:
                 self.fail('%s: kubectl delete node failed: %s' % (name, err.strip()))
 
     def drain(self, name: str) -> None:
-        timeout = self.params['drain_timeout']
-        rc, out, err = self.kubectl_run('drain', name, '--ignore-daemonsets', '--delete-emptydir-data', '--force',
-                                        '--grace-period=-1', '--timeout=%ds' % timeout)
-        if rc == 0:
-            return
-        blockers = drain_blockers(out + '\n' + err)
-        said = 'pods that could not be evicted: ' + '; '.join(blockers) if blockers else \
-            'kubectl said: ' + ((err.strip() or out.strip()).splitlines() or ['nothing'])[-1]
-        self.fail('%s: the drain did not finish within %d s (kubeseed_remove_drain_timeout); %s. The node stays cordoned and in the '
-                  'cluster; relax the PodDisruptionBudget or scale the workload, or raise the timeout, then run the playbook again'
-                  % (name, timeout, said))
+        problem = drain(self.kubectl_run, name, self.params['drain_timeout'], 'kubeseed_remove_drain_timeout', 'cordoned and in the cluster')
+        if problem:
+            self.fail(problem)

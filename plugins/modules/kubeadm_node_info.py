@@ -9,6 +9,7 @@ short_description: Tell whether a host is a cluster member, untouched, or half-i
 version_added: 0.1.0
 description:
   - Reads the files kubeadm leaves on a node and returns C(absent), C(member) or C(partial). Changes nothing.
+  - With O(kubernetes_version), also guards a live node against a change of its Kubernetes version outside an upgrade.
   - The roles use it to create join tokens only when some node needs to join, so that a re-run changes nothing.
 author:
   - kubeseed maintainers (@kubeseed)
@@ -17,6 +18,21 @@ options:
     description: Judge the host as a control plane (it also needs its API server manifest and admin.conf).
     type: bool
     default: false
+  kubernetes_version:
+    description:
+      - The Kubernetes version the playbook installs. When set and the host is a node of a cluster (or half-joined) whose kubelet
+        binary is another version, the module fails and says how to upgrade (a newer patch or the next minor) or why not (a
+        downgrade, a skipped minor): the packages of a live node are only changed by C(playbooks/upgrade.yml).
+    type: str
+    default: ''
+  allow_version_change:
+    description: Do not refuse another version (the upgrade sets it, for the node it is upgrading).
+    type: bool
+    default: false
+  node_name:
+    description: The node's name, for the messages.
+    type: str
+    default: ''
 attributes:
   check_mode:
     support: full
@@ -42,6 +58,11 @@ state:
   returned: always
   type: str
   sample: member
+kubelet_version:
+  description: The version of the kubelet binary, when O(kubernetes_version) is set and the host is not C(absent).
+  returned: when checked
+  type: str
+  sample: 1.36.3
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -50,7 +71,15 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm_ops impo
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(control_plane=dict(type='bool', default=False)), supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=dict(
+            control_plane=dict(type='bool', default=False),
+            kubernetes_version=dict(type='str', default=''),
+            allow_version_change=dict(type='bool', default=False),
+            node_name=dict(type='str', default=''),
+        ),
+        supports_check_mode=True,
+    )
     module.exit_json(**node_info(module))
 
 

@@ -80,8 +80,10 @@ def test_roles_only_read_their_own_documented_variables(root):
             if source.parent.name == 'tasks':
                 # a variable handed to another role of the collection (include_role vars:) is set here, not read
                 # an in-memory group the role creates (add_host groups:) is a name it sets, not a variable
-                passed |= {task['ansible.builtin.add_host']['groups'] for task in _tasks(yaml.safe_load(text))
-                           if 'ansible.builtin.add_host' in task}
+                tasks = list(_tasks(yaml.safe_load(text)))
+                passed |= {task['ansible.builtin.add_host']['groups'] for task in tasks if 'ansible.builtin.add_host' in task}
+                passed |= {name for task in tasks if 'ansible.builtin.include_role' in task or 'ansible.builtin.import_role' in task
+                           for name in task.get('vars') or {}}
         needed = used - registered - passed
         assert not needed - defaults, '%s reads variables without a default: %s' % (role.name, sorted(needed - defaults))
         assert not needed - documented, '%s reads variables not in argument_specs: %s' % (role.name, sorted(needed - documented))
@@ -227,7 +229,7 @@ def test_boolean_and_integer_role_variables_are_converted_where_used(root):
         for expression in _jinja_expressions(path):
             for name, kind in typed.items():
                 for match in re.finditer(r'\b%s\b' % name, expression):
-                    if not re.match(r'\s*\|\s*%s\b' % kind, expression[match.end():]):
+                    if not re.match(r'\s*(\|\s*default\([^)]*\)\s*)?\|\s*%s\b' % kind, expression[match.end():]):
                         unconverted.append('%s: %s' % (path.relative_to(root), expression.strip()[:160]))
     assert unconverted == []
 

@@ -1,7 +1,8 @@
 """Which nodes a removal takes, and what stops it before anything changes."""
 from __future__ import annotations
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._node_remove import drain_blockers, evictable, plan_removal
+from ansible_collections.kubeseed.cluster.plugins.module_utils._drain import drain_blockers, evictable
+from ansible_collections.kubeseed.cluster.plugins.module_utils._node_remove import plan_removal
 
 
 def _node(name, ready=True, control_plane=False):

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -67,11 +68,19 @@ func serve(args []string) int {
 	listen := fs.String("listen", env("DEMO_LISTEN", ":8080"), "address to listen on")
 	name := fs.String("name", env("DEMO_NAME", "demo"), "service name in answers")
 	backend := fs.String("backend", env("DEMO_BACKEND", ""), "URL called for every request")
+	drainDelay := fs.Duration("drain-delay", 5*time.Second, "on SIGTERM, keep serving this long (readiness failing) so that Services stop routing here first")
 	_ = fs.Parse(args)
 	pod, _ := os.Hostname()
 	client := &http.Client{Timeout: 5 * time.Second}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	var stopping atomic.Bool
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if stopping.Load() {
+			http.Error(w, "stopping", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		out := answer{Service: *name, Version: release, Pod: pod, Node: os.Getenv("DEMO_NODE"), Message: os.Getenv("DEMO_MESSAGE")}
 		status := http.StatusOK
@@ -95,6 +104,9 @@ func serve(args []string) int {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		<-stop
+		// the endpoint is removed from the Service asynchronously: answer meanwhile, then stop
+		stopping.Store(true)
+		time.Sleep(*drainDelay)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = server.Shutdown(ctx)
