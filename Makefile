@@ -96,6 +96,12 @@ export KUBESEED_KUBERNETES_VERSION := $(KUBERNETES_VERSION)
 bundle: venv ## build the offline bundle for KUBERNETES_VERSION (cached; a second run is a no-op)
 	$(PY) tools/bundle/bundle.py build --kubernetes-version $(KUBERNETES_VERSION)
 
+# The version the upgrade e2e starts from (playbooks/upgrade.yml takes the lab from it to KUBERNETES_VERSION).
+UPGRADE_FROM_VERSION ?= 1.36.3
+.PHONY: bundle-upgrade-from
+bundle-upgrade-from: venv ## build the offline bundle of UPGRADE_FROM_VERSION too (the upgrade e2e; cached)
+	$(PY) tools/bundle/bundle.py build --kubernetes-version $(UPGRADE_FROM_VERSION)
+
 .PHONY: lab-up
 lab-up: venv ## boot the lab hosts (CONTROL_PLANES=1 WORKERS=2) and write inventories/lab
 	$(PY) tools/lab/lab.py up --control-planes $(or $(CONTROL_PLANES),1) --workers $(or $(WORKERS),2)

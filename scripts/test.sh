@@ -64,6 +64,10 @@ bundle_ok=1
 if want bundle; then
   step bundle-build make --no-print-directory bundle || true
   [[ " ${failures[*]} " == *" bundle-build "* ]] && bundle_ok=0
+  # the previous minor's bundle, which the upgrade e2e (tests/e2e/test_lifecycle.py) starts from
+  if [ $bundle_ok = 1 ] && want e2e; then
+    step bundle-upgrade-from make --no-print-directory bundle-upgrade-from || true
+  fi
   if [ $bundle_ok = 1 ]; then
     step bundle-tests pytest_run tests/tools/bundle --deselect tests/tools/bundle/test_builder_unit.py
     step localcp pytest_run tests/tools/localcp

@@ -22,7 +22,7 @@ options:
     description:
       - The Kubernetes version the playbook installs. When set and the host is a node of a cluster (or half-joined) whose kubelet
         binary is another version, the module fails and says how to upgrade (a newer patch or the next minor) or why not (a
-        downgrade, a skipped minor): the packages of a live node are only changed by C(playbooks/upgrade.yml).
+        downgrade, a skipped minor); the packages of a live node are only changed by C(playbooks/upgrade.yml).
     type: str
     default: ''
   allow_version_change:

@@ -18,7 +18,7 @@ description:
     before anything runs.
   - Returns whether the kubelet must be restarted (the version its running kubelet reports in the Node object, read with the
     node's own credentials, is not the target); the module itself does not restart it.
-  - kubeadm's C(upgrade plan) is not used: it asks the internet (dl.k8s.io) for releases. M(kubeseed.cluster.upgrade_plan)
+  - kubeadm's C(upgrade plan) is not used, because it asks the internet (dl.k8s.io) for releases; M(kubeseed.cluster.upgrade_plan)
     plans from the cluster instead.
 author:
   - kubeseed maintainers (@kubeseed)

@@ -15,7 +15,7 @@ description:
     A node someone else cordoned is drained but not marked, so it stays cordoned afterwards.
   - O(state=uncordoned) waits until the node is Ready and, with O(kubelet_version), until its kubelet reports that version
     (bounded by O(timeout)), then uncordons it if this module cordoned it.
-  - C(changed) comes from the node: a cordon, pods to evict, a mark to remove.
+  - C(changed) comes from the node (a cordon, pods to evict, a mark to remove).
 author:
   - kubeseed maintainers (@kubeseed)
 options:

@@ -64,16 +64,43 @@ plan:
   returned: always
   type: dict
   contains:
-    cluster_version: {description: The cluster's version before the run., type: str, sample: 1.36.3}
-    target: {description: The target version., type: str, sample: 1.37.2}
-    apply: {description: Whether kubeadm upgrade apply is still to run., type: bool}
-    apply_on: {description: The control plane it runs on., type: str}
-    control_planes: {description: Control planes that need work, in order., type: list, elements: str}
-    workers: {description: Workers that need work, in order., type: list, elements: str}
-    not_nodes: {description: Hosts of the inventory that are not nodes of the cluster (left alone)., type: list, elements: str}
-    not_in_inventory: {description: Nodes of the cluster the inventory does not list (left at their version)., type: list, elements: str}
-    actions: {description: What the upgrade does, in order., type: list, elements: str}
-    nodes: {description: Per node, its kubelet version, readiness and cordon state., type: dict}
+    cluster_version:
+      description: The cluster's version before the run.
+      type: str
+      sample: 1.36.3
+    target:
+      description: The target version.
+      type: str
+      sample: 1.37.2
+    apply:
+      description: Whether kubeadm upgrade apply is still to run.
+      type: bool
+    apply_on:
+      description: The control plane it runs on.
+      type: str
+    control_planes:
+      description: Control planes that need work, in inventory order.
+      type: list
+      elements: str
+    workers:
+      description: Workers that need work, in inventory order.
+      type: list
+      elements: str
+    not_nodes:
+      description: Hosts of the inventory that are not nodes of the cluster (left alone).
+      type: list
+      elements: str
+    not_in_inventory:
+      description: Nodes of the cluster the inventory does not list (left at their version).
+      type: list
+      elements: str
+    actions:
+      description: What the upgrade does, in order.
+      type: list
+      elements: str
+    nodes:
+      description: Per node, its kubelet version, whether it is Ready, cordoned, marked by an upgrade, a control plane.
+      type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -30,9 +30,10 @@ def recap(output: str) -> dict:
 class Run:
     """One finished ansible-playbook run."""
 
-    def __init__(self, args: list, proc: subprocess.CompletedProcess, seconds: float) -> None:
+    def __init__(self, args: list, proc: subprocess.CompletedProcess, seconds: float, plays: list | None = None) -> None:
         self.args, self.rc, self.output, self.seconds = args, proc.returncode, proc.stdout, seconds
         self.recap = recap(proc.stdout)
+        self.plays = plays or []  # (time.monotonic() when it started, play name)
 
     def assert_ok(self) -> None:
         assert self.rc == 0, 'ansible-playbook %s failed (rc %d):\n%s' % (' '.join(self.args), self.rc, self.output[-6000:])
@@ -47,17 +48,19 @@ def playbook(*args: str, log: pathlib.Path | None = None) -> Run:
                ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'))
     argv = [str(VENV_BIN / 'ansible-playbook'), *args]
     started = time.monotonic()
-    lines = []
+    lines, plays = [], []
     with subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         for line in proc.stdout:
             lines.append(line)
+            if line.startswith('PLAY ['):
+                plays.append((time.monotonic(), line[len('PLAY ['):].split(']')[0]))
             if line.startswith(('PLAY [', 'TASK [')):
                 print('[e2e %5.0fs] %s' % (time.monotonic() - started, line.strip().rstrip('*').strip()), flush=True)
         proc.wait()
     output = ''.join(lines)
     if log:
         log.write_text(output, encoding='utf-8')
-    return Run(list(args), subprocess.CompletedProcess(argv, proc.returncode, output, ''), time.monotonic() - started)
+    return Run(list(args), subprocess.CompletedProcess(argv, proc.returncode, output, ''), time.monotonic() - started, plays)
 
 
 def kubeconfig() -> str:
@@ -65,10 +68,15 @@ def kubeconfig() -> str:
     return os.path.expanduser('~/.kube/kubeseed-kubeseed.conf')
 
 
+def bundle_path(version: str = '') -> str:
+    """The built bundle's directory (the default version's, or version's)."""
+    return subprocess.run([str(VENV_BIN / 'python'), str(ROOT / 'tools' / 'bundle' / 'bundle.py'), 'path',
+                           *(['--kubernetes-version', version] if version else [])], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """The bundle's kubectl on the controller, with the admin kubeconfig site.yml fetched."""
-    bundle = subprocess.run([str(VENV_BIN / 'python'), str(ROOT / 'tools' / 'bundle' / 'bundle.py'), 'path'],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    bundle = bundle_path()
     proc = subprocess.run([os.path.join(bundle, 'bin', 'kubectl'), '--kubeconfig', kubeconfig(), *args], input=stdin,
                           capture_output=True, text=True, timeout=60, check=False)
     if check:

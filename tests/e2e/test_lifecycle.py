@@ -1,7 +1,9 @@
-"""Day 2 on the shared 1 control plane + 2 workers lab, after the AWX jobs, in this order: add a worker with --limit,
-remove it again while it is up (a typo first, then a PodDisruptionBudget that blocks its drain), remove a worker whose
-host is down (both then leave the lab's inventory), back up etcd and restore it, renew the certificates, tear the cluster
-down, and build it again with site.yml.
+"""Day 2 on the shared 1 control plane + 2 workers lab, after the AWX jobs, in this order: tear the cluster down and build
+it again at the previous minor (1.36.3: site.yml then refuses to change a live node's version), demo services, add a
+worker with --limit, upgrade to 1.37.2 while the demo services are probed every 200 ms through a NodePort, remove a worker
+while it is up (a typo first, then a PodDisruptionBudget that blocks its drain), remove a worker whose host is down (both
+then leave the lab's inventory), back up etcd and restore it, renew the certificates, tear the cluster down, and build it
+again with site.yml.
 
 Each day-2 playbook runs with --check first (it predicts what the run then does), then for real, then again (changed=0);
 each step ends with the cluster healthy: the nodes that should be there Ready, kube-system's pods Ready, the demo services
@@ -21,7 +23,7 @@ import urllib.request
 
 import yaml
 
-from conftest import INVENTORY, LAB, ROOT, adhoc, changed_tasks, kubeconfig, kubectl, needs_cluster, playbook
+from conftest import INVENTORY, LAB, ROOT, adhoc, bundle_path, changed_tasks, kubeconfig, kubectl, needs_cluster, playbook
 
 REMOVE = 'playbooks/remove_node.yml'
 NODE_REMOVE_TASK = 'kubeseed.cluster.remove_node : Take the nodes out of the cluster'
@@ -96,14 +98,132 @@ def _remove(*nodes: str, extra: tuple = ()):
     return playbook(REMOVE, '-i', str(INVENTORY), '-e', json.dumps({'kubeseed_remove_nodes': list(nodes)}), *extra)
 
 
+UPGRADE_FROM, UPGRADE_TO = '1.36.3', '1.37.2'
+UPGRADE = 'playbooks/upgrade.yml'
+DEMO = ('playbooks/apps.yml', '-i', str(INVENTORY), '-e', '@tools/demo/services.yml')
+# failed demo requests allowed while the control plane is upgraded (its API server, etcd, CoreDNS and kube-proxy restart);
+# the workers' pass must lose none (docs/upgrade.md)
+CONTROL_PLANE_PASS_BOUND = 25
+
+
+def _previous() -> tuple:
+    """-e arguments for the previous minor: its version and its bundle, served by the lab next to the default one."""
+    lab_vars = yaml.safe_load((INVENTORY / 'group_vars' / 'all' / 'lab.yml').read_text(encoding='utf-8'))
+    url = lab_vars['kubeseed_offline_bundle_url'].rsplit('/', 1)[0] + '/' + os.path.basename(bundle_path(UPGRADE_FROM))
+    return ('-e', 'kubeseed_kubernetes_version=%s' % UPGRADE_FROM, '-e', 'kubeseed_offline_bundle_url=%s' % url)
+
+
+def _versions() -> dict:
+    items = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
+    return {n['metadata']['name']: n['status']['nodeInfo']['kubeletVersion'] for n in items}
+
+
+def test_a_cluster_of_the_previous_minor_and_site_refuses_to_change_its_version(lab_cluster):
+    needs_cluster()
+    reset = playbook('playbooks/reset.yml', '-i', str(lab_cluster), '-e', 'kubeseed_reset_confirm=kubeseed')
+    reset.assert_ok()
+    build = playbook('site.yml', '-i', str(lab_cluster), *_previous())
+    build.assert_ok()
+    print('reset.yml %.0fs; site.yml at %s: %.0fs' % (reset.seconds, UPGRADE_FROM, build.seconds))
+    assert _versions() == {n: 'v' + UPGRADE_FROM for n in ('ks-cp1', 'ks-w1', 'ks-w2')}
+    playbook(*DEMO).assert_ok()
+    _healthy(['ks-cp1', 'ks-w1', 'ks-w2'])
+
+    refused = playbook('site.yml', '-i', str(lab_cluster))  # the inventory's version is 1.37.2
+    assert refused.rc != 0 and _changed(refused) == {}, refused.output[-3000:]
+    assert ('ks-w1 is a node of a cluster with Kubernetes %s (its kubelet), and kubeseed_kubernetes_version is %s' % (UPGRADE_FROM, UPGRADE_TO)
+            in ' '.join(refused.output.split())), refused.output[-3000:]
+    assert 'run playbooks/upgrade.yml' in refused.output
+    assert _versions() == {n: 'v' + UPGRADE_FROM for n in ('ks-cp1', 'ks-w1', 'ks-w2')}
+
+
 def test_add_a_worker_with_limit(lab_cluster):
     needs_cluster()
     _healthy(['ks-cp1', 'ks-w1', 'ks-w2'])
     _lab_up(3)
-    run = playbook('site.yml', '-i', str(lab_cluster), '--limit', 'ks-w3')
+    run = playbook('site.yml', '-i', str(lab_cluster), '--limit', 'ks-w3', *_previous())
     run.assert_ok()
     print('site.yml --limit ks-w3 (join): %.0fs' % run.seconds)
     _healthy(['ks-cp1', 'ks-w1', 'ks-w2', 'ks-w3'])
+
+
+class DemoProbe(threading.Thread):
+    """GET the demo frontend through the control plane's NodePort every 200 ms; keeps the time of every failure."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stop, self.requests, self.failed = threading.Event(), 0, []
+        self.url = 'http://%s:30080/' % _address('ks-cp1')
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.requests += 1
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    if response.status != 200 or 'backend' not in response.read().decode('utf-8', 'replace'):
+                        self.failed.append((time.monotonic(), 'HTTP %d' % response.status))
+            except OSError as exc:
+                self.failed.append((time.monotonic(), str(exc)[:100]))
+            self.stop.wait(0.2)
+
+
+def test_upgrade_to_the_next_minor_keeps_the_demo_answering(lab_cluster):
+    """A downgrade is refused; --check predicts the run; the run upgrades every node (probed: no failed request while the
+    workers are upgraded, at most CONTROL_PLANE_PASS_BOUND while the control plane is); again and --check change nothing,
+    and site.yml with the new version is changed=0."""
+    needs_cluster()
+    nodes = ['ks-cp1', 'ks-w1', 'ks-w2', 'ks-w3']
+    # (a skipped minor, 1.38, is past what the validation supports; the plan's refusal of one is unit-tested)
+    downgrade = playbook(UPGRADE, '-i', str(lab_cluster), '-e', 'kubeseed_kubernetes_version=1.35.4')
+    assert downgrade.rc != 0 and _changed(downgrade) == {}, downgrade.output[-3000:]
+    said = ' '.join(downgrade.output.split())
+    assert 'nothing was changed' in said and '1.35.4 is older than the cluster (%s); kubeadm cannot downgrade a cluster' % UPGRADE_FROM in said
+
+    check = playbook(UPGRADE, '-i', str(lab_cluster), '--check')
+    check.assert_ok()
+    assert _versions() == {n: 'v' + UPGRADE_FROM for n in nodes}
+    # a pod pinned to ks-w2 whose budget forbids its eviction stops the run at ks-w2's drain
+    kubectl('apply', '-f', '-', stdin=DRAIN_BLOCKER.replace('ks-w3', 'ks-w2'))
+    kubectl('-n', 'e2e-drain', 'rollout', 'status', 'deployment/pinned', '--timeout=120s')
+    probe = DemoProbe()
+    probe.start()
+    stopped = playbook(UPGRADE, '-i', str(lab_cluster), '-e', 'kubeseed_upgrade_drain_timeout=15')
+    assert stopped.rc != 0 and 'e2e-drain/pinned-' in stopped.output and 'disruption budget' in stopped.output, stopped.output[-3000:]
+    assert _versions() == {'ks-cp1': 'v' + UPGRADE_TO, 'ks-w1': 'v' + UPGRADE_TO, 'ks-w2': 'v' + UPGRADE_FROM, 'ks-w3': 'v' + UPGRADE_FROM}
+    assert json.loads(kubectl('get', 'node', 'ks-w2', '-o', 'json').stdout)['spec'].get('unschedulable') is True
+    kubectl('-n', 'e2e-drain', 'delete', 'poddisruptionbudget', 'pinned')
+    resumed = playbook(UPGRADE, '-i', str(lab_cluster))
+    probe.stop.set()
+    probe.join()
+    resumed.assert_ok()
+    workers_from = [t for t, name in stopped.plays if name.startswith('Upgrade the workers')][0]
+    control_plane_pass = [f for f in probe.failed if f[0] < workers_from]
+    workers_pass = [f for f in probe.failed if f[0] >= workers_from]
+    print('upgrade.yml %s -> %s on 1 + 3: check %.0fs; run stopped by a budget at ks-w2 %.0fs (control plane %.0fs), resumed %.0fs; '
+          '%d demo requests, %d failed while the control plane was upgraded, %d while the workers were: %s'
+          % (UPGRADE_FROM, UPGRADE_TO, check.seconds, stopped.seconds, workers_from - stopped.plays[0][0], resumed.seconds,
+             probe.requests, len(control_plane_pass), len(workers_pass), probe.failed[:5]))
+    assert _versions() == {n: 'v' + UPGRADE_TO for n in nodes}
+    # what --check predicted is what the two runs did
+    done = {}
+    for part in (stopped, resumed):
+        for task, hosts in changed_tasks(part.output).items():
+            done[task] = sorted(set(done.get(task, [])) | set(hosts))
+    assert done == {t: sorted(h) for t, h in changed_tasks(check.output).items()}
+    assert workers_pass == [], workers_pass
+    assert len(control_plane_pass) <= CONTROL_PLANE_PASS_BOUND, control_plane_pass
+    _healthy(nodes)
+    assert not any(json.loads(kubectl('get', 'node', n, '-o', 'json').stdout)['spec'].get('unschedulable') for n in nodes)
+
+    for flags in ((), ('--check',)):
+        again = playbook(UPGRADE, '-i', str(lab_cluster), *flags)
+        again.assert_ok()
+        assert _changed(again) == {}, changed_tasks(again.output)
+    site = playbook('site.yml', '-i', str(lab_cluster))
+    site.assert_ok()
+    print('upgrade.yml again: %.0fs; site.yml after the upgrade: %.0fs' % (again.seconds, site.seconds))
+    assert _changed(site) == {}, changed_tasks(site.output)
+    kubectl('delete', 'namespace', 'e2e-drain', '--timeout=120s')
 
 
 DRAIN_BLOCKER = '''

@@ -86,7 +86,7 @@ def test_a_node_newer_than_the_target_or_too_old_stops_the_plan():
     problems, result = plan('v1.36.3', items, '1.36.3', ['cp1'], ['w1', 'w2'])
     assert result == {}
     assert problems == ['node w1 runs kubelet 1.37.2, newer than kubeseed_kubernetes_version 1.36.3; kubeadm cannot downgrade a node']
-    problems, _ = plan('v1.36.3', nodes(node('cp1', '1.36.3', True), node('w2', '1.33.0')), '1.37.2', ['cp1'], ['w2'])
+    problems, _result = plan('v1.36.3', nodes(node('cp1', '1.36.3', True), node('w2', '1.33.0')), '1.37.2', ['cp1'], ['w2'])
     assert problems == ['node w2 runs kubelet 1.33.0, more than 3 minor versions older than 1.37.2 (the version skew Kubernetes allows); '
                         'upgrade it step by step first']
 

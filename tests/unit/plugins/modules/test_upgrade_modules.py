@@ -39,7 +39,7 @@ def test_apply_runs_when_the_cluster_is_older_and_asks_for_a_kubelet_restart(hos
     host.results[ADMIN + ' -n kube-system get configmap'] = (0, json.dumps({'kubernetesVersion': 'v1.36.3'}), '')
     host.results['version -o short'] = (0, 'v1.37.2\n', '')
     host.results['upgrade apply'] = (0, '[upgrade/version] You have chosen to upgrade to "v1.37.2"\n[upgrade] SUCCESS!\nnoise\n', '')
-    result, _ = upgrade(host, 'apply', node_name='cp1', ignore_preflight_errors=['SystemVerification'],
+    result, _printed = upgrade(host, 'apply', node_name='cp1', ignore_preflight_errors=['SystemVerification'],
                         init_config_path=str(host.tmp / 'absent.yaml'))
     assert result['changed'] is True and result['restart_kubelet'] is True and result['cluster_before'] == 'v1.36.3'
     assert host.calls[-1][1:] == ['upgrade', 'apply', 'v1.37.2', '--yes', '--ignore-preflight-errors=SystemVerification']
@@ -49,7 +49,7 @@ def test_apply_runs_when_the_cluster_is_older_and_asks_for_a_kubelet_restart(hos
 def test_apply_done_already_changes_nothing_and_runs_no_kubeadm(host):
     host.results[KUBELET_NODE] = (0, 'v1.37.2', '')
     host.results[ADMIN + ' -n kube-system get configmap'] = (0, json.dumps({'kubernetesVersion': 'v1.37.2'}), '')
-    result, _ = upgrade(host, 'apply', node_name='cp1', init_config_path=str(host.tmp / 'absent.yaml'))
+    result, _printed = upgrade(host, 'apply', node_name='cp1', init_config_path=str(host.tmp / 'absent.yaml'))
     assert result['changed'] is False and result['restart_kubelet'] is False
     assert not [call for call in host.calls if call[0] == host.bin['kubeadm']]
 
@@ -62,7 +62,7 @@ def test_apply_sets_the_version_in_kubeadm_inits_configuration(host, check):
     ops.write_private(str(path), before)
     host.results[KUBELET_NODE] = (0, 'v1.37.2', '')
     host.results[ADMIN + ' -n kube-system get configmap'] = (0, json.dumps({'kubernetesVersion': 'v1.37.2'}), '')
-    result, _ = upgrade(host, 'apply', check, node_name='cp1', init_config_path=str(path))
+    result, _printed = upgrade(host, 'apply', check, node_name='cp1', init_config_path=str(path))
     assert result['changed'] is True
     expected = before if check else ops.render([{'kind': 'InitConfiguration'},
                                                 {'kind': 'ClusterConfiguration', 'kubernetesVersion': 'v1.37.2', 'x': 1}])
@@ -72,7 +72,7 @@ def test_apply_sets_the_version_in_kubeadm_inits_configuration(host, check):
 def test_apply_refuses_a_skipped_minor_before_running_anything(host):
     host.results[KUBELET_NODE] = (0, 'v1.35.4', '')
     host.results[ADMIN + ' -n kube-system get configmap'] = (0, json.dumps({'kubernetesVersion': 'v1.35.4'}), '')
-    result, _ = upgrade(host, 'apply', node_name='cp1')
+    result, _printed = upgrade(host, 'apply', node_name='cp1')
     assert result['failed'] is True and result['msg'].startswith('nothing was changed: kubeseed_kubernetes_version: 1.37.2 skips a minor')
     assert not [call for call in host.calls if call[0] == host.bin['kubeadm']]
 
@@ -80,7 +80,7 @@ def test_apply_refuses_a_skipped_minor_before_running_anything(host):
 def test_an_old_kubeadm_is_refused(host):
     host.results[KUBELET_NODE] = (0, 'v1.36.3', '')
     host.results['version -o short'] = (0, 'v1.36.3\n', '')
-    result, _ = upgrade(host)
+    result, _printed = upgrade(host)
     assert result['failed'] is True and result['msg'].startswith('kubeadm on w1 is v1.36.3, not v1.37.2: install the target')
     assert not [call for call in host.calls if call[1:3] == ['upgrade', 'node']]
 
@@ -88,14 +88,14 @@ def test_an_old_kubeadm_is_refused(host):
 def test_check_mode_predicts_kubeadm_and_the_restart_without_running_kubeadm(host):
     # check mode runs before the packages step has installed the target's kubeadm: the old one is no reason to fail
     host.results[KUBELET_NODE] = (0, 'v1.36.3', '')
-    result, _ = upgrade(host, check=True)
+    result, _printed = upgrade(host, check=True)
     assert result['changed'] is True and result['restart_kubelet'] is True and result['msg'] == 'would run kubeadm upgrade node on w1'
     assert not [call for call in host.calls if call[0] == host.bin['kubeadm']]
 
 
 def test_a_worker_whose_kubelet_runs_the_target_needs_nothing(host):
     host.results[KUBELET_NODE] = (0, 'v1.37.2', '')
-    result, _ = upgrade(host)
+    result, _printed = upgrade(host)
     assert result['changed'] is False and result['restart_kubelet'] is False
 
 
@@ -106,7 +106,7 @@ def test_a_control_plane_with_old_manifests_is_upgraded_even_when_its_kubelet_is
     host.results[KUBELET_NODE] = (0, 'v1.37.2', '')
     host.results['version -o short'] = (0, 'v1.37.2\n', '')
     host.results['upgrade node'] = (0, '[upgrade] The control plane instance for this node was successfully upgraded!\n', '')
-    result, _ = upgrade(host, node_name='cp2', control_plane=True)
+    result, _printed = upgrade(host, node_name='cp2', control_plane=True)
     assert result['changed'] is True and result['manifests_before'] == 'v1.36.3' and result['restart_kubelet'] is False
 
 
@@ -122,7 +122,7 @@ def test_a_failed_kubeadm_upgrade_leaks_nothing_and_says_how_to_resume(host):
 
 def test_an_unreadable_node_is_a_clear_failure(host):
     host.results[KUBELET_NODE] = (1, '', 'Unauthorized')
-    result, _ = upgrade(host)
+    result, _printed = upgrade(host)
     assert result['failed'] is True and "cannot read Node w1 with the kubelet's credentials" in result['msg']
 
 
@@ -149,7 +149,7 @@ def node_info(host, **args):
 def test_a_member_with_another_kubelet_is_refused(host, installed, wanted, says):
     host.files.add('/etc/kubernetes/kubelet.conf')
     host.results['--version'] = (0, 'Kubernetes v%s\n' % installed, '')
-    result, _ = node_info(host, kubernetes_version=wanted, node_name='w1')
+    result, _printed = node_info(host, kubernetes_version=wanted, node_name='w1')
     assert result['failed'] is True and result['kubelet_version'] == installed
     assert result['msg'].startswith('w1 is a node of a cluster with Kubernetes %s (its kubelet), and kubeseed_kubernetes_version is %s'
                                     % (installed, wanted))
@@ -158,12 +158,12 @@ def test_a_member_with_another_kubelet_is_refused(host, installed, wanted, says)
 
 def test_the_same_version_a_bare_host_or_the_upgrade_itself_pass(host):
     host.results['--version'] = (0, 'Kubernetes v1.36.3\n', '')
-    result, _ = node_info(host, kubernetes_version='1.37.2')  # not a member
+    result, _printed = node_info(host, kubernetes_version='1.37.2')  # not a member
     assert result['state'] == 'absent' and 'kubelet_version' not in result
     host.files.add('/etc/kubernetes/kubelet.conf')
-    result, _ = node_info(host, kubernetes_version='1.36.3')
+    result, _printed = node_info(host, kubernetes_version='1.36.3')
     assert result.get('failed') is None and result['kubelet_version'] == '1.36.3'
-    result, _ = node_info(host, kubernetes_version='1.37.2', allow_version_change=True)
+    result, _printed = node_info(host, kubernetes_version='1.37.2', allow_version_change=True)
     assert result.get('failed') is None and result['kubelet_version'] == '1.36.3'
 
 
@@ -191,7 +191,7 @@ def test_drained_cordons_with_the_mark_then_drains(host):
     host.results[ADMIN + ' patch node w1'] = (0, '', '')
     host.results[ADMIN + ' get pods'] = (0, PODS, '')
     host.results[ADMIN + ' drain w1'] = (0, '', '')
-    result, _ = drain_module(host, 'drained', reason='upgrade to 1.37.2', timeout=60)
+    result, _printed = drain_module(host, 'drained', reason='upgrade to 1.37.2', timeout=60)
     assert result['changed'] is True and result['actions'] == ['cordon', 'drain (1 pod(s) to evict: demo/web-1)']
     patch = [call for call in host.calls if call[3:5] == ['patch', 'node']][0]
     assert json.loads(patch[-1]) == {'metadata': {'annotations': {'kubeseed.io/cordoned-for': 'upgrade to 1.37.2'}},
@@ -201,7 +201,7 @@ def test_drained_cordons_with_the_mark_then_drains(host):
 def test_drained_in_check_mode_changes_nothing(host):
     host.results[ADMIN + ' get node w1'] = (0, node_json(), '')
     host.results[ADMIN + ' get pods'] = (0, PODS, '')
-    result, _ = drain_module(host, 'drained', check=True)
+    result, _printed = drain_module(host, 'drained', check=True)
     assert result['changed'] is True and result['actions'][0] == 'cordon'
     assert not [call for call in host.calls if call[3] in ('patch', 'drain')]
 
@@ -209,7 +209,7 @@ def test_drained_in_check_mode_changes_nothing(host):
 def test_drained_again_with_nothing_left_changes_nothing_and_a_node_cordoned_by_hand_is_not_marked(host):
     host.results[ADMIN + ' get node w1'] = (0, node_json(unschedulable=True), '')
     host.results[ADMIN + ' get pods'] = (0, json.dumps({'items': []}), '')
-    result, _ = drain_module(host, 'drained')
+    result, _printed = drain_module(host, 'drained')
     assert result['changed'] is False and result['actions'] == ['already cordoned by someone else: it stays cordoned afterwards']
 
 
@@ -219,7 +219,7 @@ def test_a_blocked_drain_fails_naming_the_pod(host):
     host.results[ADMIN + ' get pods'] = (0, PODS, '')
     host.results[ADMIN + ' drain w1'] = (1, 'error when evicting pods/"web-1" -n "demo" (will retry after 5s): Cannot evict pod as it '
                                             "would violate the pod's disruption budget.", 'error: drain did not complete')
-    result, _ = drain_module(host, 'drained', timeout=15)
+    result, _printed = drain_module(host, 'drained', timeout=15)
     assert result['failed'] is True and 'demo/web-1: Cannot evict pod' in result['msg'] and 'kubeseed_upgrade_drain_timeout' in result['msg']
 
 
@@ -229,12 +229,12 @@ def test_uncordoned_waits_for_the_version_then_uncordons_only_what_it_cordoned(h
     host.results[ADMIN + ' get node w1'] = lambda argv: (0, answers.pop(0) if len(answers) > 1 else answers[0], '')
     host.results[ADMIN + ' patch node w1'] = (0, '', '')
     monkeypatch.setattr('time.sleep', lambda seconds: None)
-    result, _ = drain_module(host, 'uncordoned', kubelet_version='1.37.2', timeout=60)
+    result, _printed = drain_module(host, 'uncordoned', kubelet_version='1.37.2', timeout=60)
     assert result['changed'] is True and result['actions'] == ['uncordon']
     patch = [call for call in host.calls if call[3:5] == ['patch', 'node']][0]
     assert json.loads(patch[-1]) == {'metadata': {'annotations': {'kubeseed.io/cordoned-for': None}}, 'spec': {'unschedulable': None}}
     host.results[ADMIN + ' get node w1'] = (0, node_json(unschedulable=True), '')
-    result, _ = drain_module(host, 'uncordoned', kubelet_version='1.37.2')
+    result, _printed = drain_module(host, 'uncordoned', kubelet_version='1.37.2')
     assert result['changed'] is False  # cordoned by someone else: left so
 
 
@@ -243,13 +243,13 @@ def test_uncordoned_times_out_naming_the_version(host, monkeypatch):
     clock = iter(range(0, 1000, 50))
     monkeypatch.setattr('time.monotonic', lambda: next(clock))
     monkeypatch.setattr('time.sleep', lambda seconds: None)
-    result, _ = drain_module(host, 'uncordoned', kubelet_version='1.37.2', timeout=100)
+    result, _printed = drain_module(host, 'uncordoned', kubelet_version='1.37.2', timeout=100)
     assert result['failed'] is True and 'its kubelet reports 1.36.3, not 1.37.2' in result['msg'] and 'stays cordoned' in result['msg']
 
 
 def test_uncordoned_in_check_mode_predicts_the_uncordon_of_this_run_without_waiting(host):
     host.results[ADMIN + ' get node w1'] = (0, node_json(kubelet='v1.36.3'), '')
-    result, _ = drain_module(host, 'uncordoned', check=True, kubelet_version='1.37.2', cordoned_by_this_run=True)
+    result, _printed = drain_module(host, 'uncordoned', check=True, kubelet_version='1.37.2', cordoned_by_this_run=True)
     assert result['changed'] is True and 'waited' not in result
-    result, _ = drain_module(host, 'uncordoned', check=True, kubelet_version='1.37.2')
+    result, _printed = drain_module(host, 'uncordoned', check=True, kubelet_version='1.37.2')
     assert result['changed'] is False
