@@ -48,11 +48,32 @@ def not_ready(nodes_json: dict, expected: list) -> list:
 
 
 def deployment_problem(deployment: dict | None, ref: str) -> str | None:
-    """None when the Deployment has all its replicas available, else why not."""
+    """None when the Deployment is rolled out (its controller saw the latest spec, every replica runs it and is available),
+    else why not."""
     if deployment is None:
         return '%s: no such Deployment' % ref
-    wanted = (deployment.get('spec') or {}).get('replicas', 1)
-    available = (deployment.get('status') or {}).get('availableReplicas', 0)
-    if available >= wanted:
-        return None
-    return '%s: %s of %s replicas available' % (ref, available, wanted)
+    spec, status = deployment.get('spec') or {}, deployment.get('status') or {}
+    wanted = spec.get('replicas', 1)
+    if status.get('observedGeneration', 0) < (deployment.get('metadata') or {}).get('generation', 0):
+        return '%s: its controller has not seen the latest change yet' % ref
+    updated, available = status.get('updatedReplicas', 0), status.get('availableReplicas', 0)
+    if updated < wanted:
+        return '%s: %s of %s replicas updated' % (ref, updated, wanted)
+    if available < wanted or status.get('replicas', 0) > wanted:
+        return '%s: %s of %s replicas available%s' % (ref, available, wanted, ' (old ones still terminating)'
+                                                       if status.get('replicas', 0) > wanted else '')
+    return None
+
+
+def daemonset_problem(daemonset: dict | None, ref: str) -> str | None:
+    """None when the DaemonSet is rolled out (the latest spec seen, on every node it should run on, and available), else why not."""
+    if daemonset is None:
+        return '%s: no such DaemonSet' % ref
+    status = daemonset.get('status') or {}
+    if status.get('observedGeneration', 0) < (daemonset.get('metadata') or {}).get('generation', 0):
+        return '%s: its controller has not seen the latest change yet' % ref
+    wanted = status.get('desiredNumberScheduled', 0)
+    updated, available = status.get('updatedNumberScheduled', 0), status.get('numberAvailable', 0)
+    if updated < wanted or available < wanted:
+        return '%s: %s of %s pods updated, %s available' % (ref, updated, wanted, available)
+    return None

@@ -1,6 +1,7 @@
 # Copyright: kubeseed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""kubectl with a node's admin kubeconfig, for the modules that run on a control plane (cluster_ready, node_metadata)."""
+"""kubectl with a node's admin kubeconfig, for the modules that run on a control plane (cluster_ready, node_metadata,
+cluster_objects)."""
 from __future__ import annotations
 
 import json
@@ -32,3 +33,36 @@ class Kubectl:
             return json.loads(out), None
         except ValueError:
             return None, 'kubectl printed no JSON'
+
+
+def _documents(objects: list) -> str:
+    return ''.join('---\n%s\n' % json.dumps(obj, sort_keys=True) for obj in objects)
+
+
+def apply_objects(kubectl: Kubectl, objects: list, field_manager: str, check_mode: bool) -> dict:
+    """Server-side apply of objects (their fields this manager owns), with `changed` from `kubectl diff --server-side`."""
+    result = {'changed': False, 'objects': ['%s %s/%s' % (o.get('kind'), (o.get('metadata') or {}).get('namespace', ''),
+                                                           (o.get('metadata') or {}).get('name')) for o in objects]}
+    if kubectl.cluster_missing():  # before kubeadm init: creating them is what a run would do
+        if not check_mode:
+            kubectl.module.fail_json(msg='no cluster to apply %s to: kubectl or %s is missing on this host' % (
+                ', '.join(result['objects']), kubectl.kubeconfig), **result)
+        result['changed'] = True
+        return result
+    text = _documents(objects)
+    base = [kubectl.binary, '--kubeconfig', kubectl.kubeconfig]
+    rc, out, err = kubectl.module.run_command(base + ['diff', '--server-side', '--field-manager', field_manager, '--force-conflicts',
+                                                      '-f', '-'], data=text)
+    if rc > 1:
+        kubectl.module.fail_json(msg='kubectl diff of %s failed: %s' % (', '.join(result['objects']), (err or out).strip()[-2000:]),
+                                 **result)
+    result['changed'] = rc == 1
+    if result['changed']:
+        result['diff'] = {'prepared': out}
+        if not check_mode:
+            rc, out, err = kubectl.module.run_command(base + ['apply', '--server-side', '--field-manager', field_manager,
+                                                              '--force-conflicts', '-f', '-'], data=text)
+            if rc != 0:
+                kubectl.module.fail_json(msg='kubectl apply of %s failed: %s' % (', '.join(result['objects']),
+                                                                                 (err or out).strip()[-2000:]), **result)
+    return result

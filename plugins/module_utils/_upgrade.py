@@ -150,11 +150,25 @@ class NodeSteps:
                 self.module.fail_json(msg='node %s: kubectl get node failed: %s' % (self.params['node'], err.strip()))
             time.sleep(2)
 
-    def patch(self, unschedulable: bool, annotation: str | None) -> None:
+    def patch(self, unschedulable: bool, annotation: str | None, deadline: float | None = None) -> None:
+        """Cordon (with the mark) or uncordon (without it) in one request; with a deadline, errors until then are retried."""
         body = {'metadata': {'annotations': {CORDONED_ANNOTATION: annotation}}, 'spec': {'unschedulable': unschedulable or None}}
-        rc, _out, err = self.kubectl('patch', 'node', self.params['node'], '--type', 'merge', '--patch', json.dumps(body))
+        while True:
+            rc, _out, err = self.kubectl('patch', 'node', self.params['node'], '--type', 'merge', '--patch', json.dumps(body))
+            if rc == 0:
+                return
+            if deadline is None or time.monotonic() > deadline:
+                self.module.fail_json(msg='node %s: kubectl patch node failed: %s' % (self.params['node'], err.strip()))
+            time.sleep(2)
+
+    def elsewhere(self) -> bool:
+        """Whether another node is Ready and schedulable (a single-node cluster's pods cannot move: its drain would only stop
+        them, or wait forever on a PodDisruptionBudget)."""
+        rc, out, err = self.kubectl('get', 'nodes', '--output', 'json')
         if rc != 0:
-            self.module.fail_json(msg='node %s: kubectl patch node failed: %s' % (self.params['node'], err.strip()))
+            self.module.fail_json(msg='node %s: kubectl get nodes failed: %s' % (self.params['node'], err.strip()))
+        others = [_node_facts(n) for n in json.loads(out).get('items') or [] if (n.get('metadata') or {}).get('name') != self.params['node']]
+        return any(o['ready'] and not o['unschedulable'] for o in others)
 
     def drained(self) -> dict:
         name, facts = self.params['node'], _node_facts(self.node())
@@ -168,6 +182,8 @@ class NodeSteps:
             result['actions'].append('already cordoned by someone else: it stays cordoned afterwards')
         if not facts['ready']:
             result['actions'].append('no drain: the node is not Ready, its pods cannot stop gracefully')
+        elif not self.elsewhere():
+            result['actions'].append('no drain: no other node is Ready and schedulable, its pods would have nowhere to go')
         else:
             rc, out, err = self.kubectl('get', 'pods', '--all-namespaces', '--field-selector', 'spec.nodeName=%s' % name,
                                         '--output', 'json')
@@ -204,6 +220,6 @@ class NodeSteps:
             result['changed'] = True
             result['actions'].append('uncordon')
             if not self.module.check_mode:
-                self.patch(False, None)
+                self.patch(False, None, deadline)
         result['msg'] = '%s: %s' % (name, 'uncordoned' if result['changed'] else 'schedulable (nothing to uncordon)')
         return result

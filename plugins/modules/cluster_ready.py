@@ -9,7 +9,8 @@ short_description: Wait until the nodes of a run are Ready and the cluster's Dep
 version_added: 0.2.0
 description:
   - Runs on a control plane with its admin kubeconfig and asks the API server, every two seconds, until every node of
-    O(nodes) is Ready and every Deployment of O(deployments) has all its replicas available, or O(timeout) passes.
+    O(nodes) is Ready and every Deployment of O(deployments) and DaemonSet of O(daemonsets) is rolled out (the latest spec
+    seen by its controller, every replica or pod updated and available, no old replica left), or O(timeout) passes.
   - "On timeout it fails and names each node that is not Ready with its conditions (for example
     C(w1: Ready=Unknown NodeStatusUnknown: Kubelet stopped posting node status.)), and each Deployment that is not available."
   - Read-only. In check mode it looks once and does not wait; what is not ready is reported as a warning, because a real run
@@ -23,7 +24,12 @@ options:
     elements: str
     required: true
   deployments:
-    description: Deployments (C(namespace/name)) that must have all replicas available.
+    description: Deployments (C(namespace/name)) that must be rolled out, every replica updated and available.
+    type: list
+    elements: str
+    default: []
+  daemonsets:
+    description: DaemonSets (C(namespace/name)) that must be rolled out, their pod updated and available on every node.
     type: list
     elements: str
     default: []
@@ -83,15 +89,17 @@ def main() -> None:
         argument_spec={
             'nodes': {'type': 'list', 'elements': 'str', 'required': True},
             'deployments': {'type': 'list', 'elements': 'str', 'default': []},
+            'daemonsets': {'type': 'list', 'elements': 'str', 'default': []},
             'kubeconfig': {'type': 'path', 'default': '/etc/kubernetes/admin.conf'},
             'timeout': {'type': 'int', 'default': 300},
         },
         supports_check_mode=True,
     )
     params = module.params
-    for ref in params['deployments']:
-        if ref.count('/') != 1:
-            module.fail_json(msg='deployments: %r is not namespace/name' % ref)
+    for option in ('deployments', 'daemonsets'):
+        for ref in params[option]:
+            if ref.count('/') != 1:
+                module.fail_json(msg='%s: %r is not namespace/name' % (option, ref))
     kubectl = Kubectl(module, params['kubeconfig'])
     if module.check_mode and kubectl.cluster_missing():
         module.exit_json(changed=False, nodes=[], not_ready=[], msg='no cluster yet (check mode): nothing to wait for')
@@ -102,15 +110,17 @@ def main() -> None:
     while True:
         nodes, error = get('get', 'nodes')
         problems = ['API server: %s' % error] if nodes is None else ready.not_ready(nodes, params['nodes'])
-        for ref in params['deployments']:
-            namespace, name = ref.split('/')
-            deployment, error = get('--namespace', namespace, 'get', 'deployment', name)
-            if deployment is None and error and 'NotFound' not in error:
-                problems.append('%s: %s' % (ref, error))
-            else:
-                problem = ready.deployment_problem(deployment, ref)
-                if problem:
-                    problems.append(problem)
+        for kind, refs, check in (('deployment', params['deployments'], ready.deployment_problem),
+                                  ('daemonset', params['daemonsets'], ready.daemonset_problem)):
+            for ref in refs:
+                namespace, name = ref.split('/')
+                found, error = get('--namespace', namespace, 'get', kind, name)
+                if found is None and error and 'NotFound' not in error:
+                    problems.append('%s: %s' % (ref, error))
+                else:
+                    problem = check(found, ref)
+                    if problem:
+                        problems.append(problem)
         if not problems or module.check_mode or time.monotonic() >= deadline:
             break
         time.sleep(POLL_SECONDS)

@@ -30,8 +30,28 @@ def test_not_ready_nodes_are_named_with_their_conditions():
     ]
 
 
-def test_deployment_availability():
-    assert ready.deployment_problem({'spec': {'replicas': 2}, 'status': {'availableReplicas': 2}}, 'kube-system/coredns') is None
+def test_deployment_rolled_out():
+    done = {'metadata': {'generation': 3}, 'spec': {'replicas': 2},
+            'status': {'observedGeneration': 3, 'replicas': 2, 'updatedReplicas': 2, 'availableReplicas': 2}}
+    assert ready.deployment_problem(done, 'kube-system/coredns') is None
     assert ready.deployment_problem({'spec': {'replicas': 2}, 'status': {}}, 'kube-system/coredns') == \
-        'kube-system/coredns: 0 of 2 replicas available'
+        'kube-system/coredns: 0 of 2 replicas updated'
+    # kubeadm upgrade apply changed it: not seen yet, then half rolled, then an old replica still terminating
+    assert ready.deployment_problem(dict(done, metadata={'generation': 4}), 'kube-system/coredns') == \
+        'kube-system/coredns: its controller has not seen the latest change yet'
+    assert ready.deployment_problem(dict(done, status=dict(done['status'], updatedReplicas=1)), 'kube-system/coredns') == \
+        'kube-system/coredns: 1 of 2 replicas updated'
+    assert ready.deployment_problem(dict(done, status=dict(done['status'], replicas=3)), 'kube-system/coredns') == \
+        'kube-system/coredns: 2 of 2 replicas available (old ones still terminating)'
     assert ready.deployment_problem(None, 'kube-system/coredns') == 'kube-system/coredns: no such Deployment'
+
+
+def test_daemonset_rolled_out():
+    done = {'metadata': {'generation': 2},
+            'status': {'observedGeneration': 2, 'desiredNumberScheduled': 4, 'updatedNumberScheduled': 4, 'numberAvailable': 4}}
+    assert ready.daemonset_problem(done, 'kube-system/kube-proxy') is None
+    assert ready.daemonset_problem(dict(done, status=dict(done['status'], updatedNumberScheduled=3)), 'kube-system/kube-proxy') == \
+        'kube-system/kube-proxy: 3 of 4 pods updated, 4 available'
+    assert ready.daemonset_problem(dict(done, metadata={'generation': 3}), 'kube-system/kube-proxy') == \
+        'kube-system/kube-proxy: its controller has not seen the latest change yet'
+    assert ready.daemonset_problem(None, 'kube-system/kube-proxy') == 'kube-system/kube-proxy: no such DaemonSet'

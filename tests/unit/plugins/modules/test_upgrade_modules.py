@@ -186,7 +186,11 @@ def drain_module(host, state, check=False, **args):
     return main(host, node_drain, node='w1', state=state, _ansible_check_mode=check, kubeconfig='/etc/kubernetes/admin.conf', **args)
 
 
+OTHERS = json.dumps({'items': [json.loads(node_json()), dict(json.loads(node_json()), metadata={'name': 'w2'})]})
+
+
 def test_drained_cordons_with_the_mark_then_drains(host):
+    host.results[ADMIN + ' get nodes'] = (0, OTHERS, '')
     host.results[ADMIN + ' get node w1'] = (0, node_json(), '')
     host.results[ADMIN + ' patch node w1'] = (0, '', '')
     host.results[ADMIN + ' get pods'] = (0, PODS, '')
@@ -199,6 +203,7 @@ def test_drained_cordons_with_the_mark_then_drains(host):
 
 
 def test_drained_in_check_mode_changes_nothing(host):
+    host.results[ADMIN + ' get nodes'] = (0, OTHERS, '')
     host.results[ADMIN + ' get node w1'] = (0, node_json(), '')
     host.results[ADMIN + ' get pods'] = (0, PODS, '')
     result, _printed = drain_module(host, 'drained', check=True)
@@ -207,6 +212,7 @@ def test_drained_in_check_mode_changes_nothing(host):
 
 
 def test_drained_again_with_nothing_left_changes_nothing_and_a_node_cordoned_by_hand_is_not_marked(host):
+    host.results[ADMIN + ' get nodes'] = (0, OTHERS, '')
     host.results[ADMIN + ' get node w1'] = (0, node_json(unschedulable=True), '')
     host.results[ADMIN + ' get pods'] = (0, json.dumps({'items': []}), '')
     result, _printed = drain_module(host, 'drained')
@@ -214,6 +220,7 @@ def test_drained_again_with_nothing_left_changes_nothing_and_a_node_cordoned_by_
 
 
 def test_a_blocked_drain_fails_naming_the_pod(host):
+    host.results[ADMIN + ' get nodes'] = (0, OTHERS, '')
     host.results[ADMIN + ' get node w1'] = (0, node_json(), '')
     host.results[ADMIN + ' patch node w1'] = (0, '', '')
     host.results[ADMIN + ' get pods'] = (0, PODS, '')
@@ -223,16 +230,29 @@ def test_a_blocked_drain_fails_naming_the_pod(host):
     assert result['failed'] is True and 'demo/web-1: Cannot evict pod' in result['msg'] and 'kubeseed_upgrade_drain_timeout' in result['msg']
 
 
+def test_the_only_schedulable_node_is_cordoned_not_drained(host):
+    host.results[ADMIN + ' get nodes'] = (0, json.dumps({'items': [json.loads(node_json()), dict(json.loads(node_json(unschedulable=True)),
+                                                                                             metadata={'name': 'w2'})]}), '')
+    host.results[ADMIN + ' get node w1'] = (0, node_json(), '')
+    host.results[ADMIN + ' patch node w1'] = (0, '', '')
+    result, _printed = drain_module(host, 'drained')
+    assert result['actions'] == ['cordon', 'no drain: no other node is Ready and schedulable, its pods would have nowhere to go']
+    assert not [call for call in host.calls if call[3] in ('drain', 'get') and call[4:5] == ['pods']]
+
+
 def test_uncordoned_waits_for_the_version_then_uncordons_only_what_it_cordoned(host, monkeypatch):
     answers = [node_json(True, 'upgrade', ready=False, kubelet='v1.36.3'), node_json(True, 'upgrade', kubelet='v1.36.3'),
                node_json(True, 'upgrade')]
     host.results[ADMIN + ' get node w1'] = lambda argv: (0, answers.pop(0) if len(answers) > 1 else answers[0], '')
-    host.results[ADMIN + ' patch node w1'] = (0, '', '')
+    # the API server kubeadm just restarted fails a request now and then: retried until the timeout
+    patches = [(1, '', 'net/http: TLS handshake timeout'), (0, '', '')]
+    host.results[ADMIN + ' patch node w1'] = lambda argv: patches.pop(0) if len(patches) > 1 else patches[0]
     monkeypatch.setattr('time.sleep', lambda seconds: None)
     result, _printed = drain_module(host, 'uncordoned', kubelet_version='1.37.2', timeout=60)
     assert result['changed'] is True and result['actions'] == ['uncordon']
-    patch = [call for call in host.calls if call[3:5] == ['patch', 'node']][0]
-    assert json.loads(patch[-1]) == {'metadata': {'annotations': {'kubeseed.io/cordoned-for': None}}, 'spec': {'unschedulable': None}}
+    patch = [call for call in host.calls if call[3:5] == ['patch', 'node']]
+    assert len(patch) == 2 and json.loads(patch[-1][-1]) == {'metadata': {'annotations': {'kubeseed.io/cordoned-for': None}},
+                                                             'spec': {'unschedulable': None}}
     host.results[ADMIN + ' get node w1'] = (0, node_json(unschedulable=True), '')
     result, _printed = drain_module(host, 'uncordoned', kubelet_version='1.37.2')
     assert result['changed'] is False  # cordoned by someone else: left so
