@@ -57,8 +57,8 @@ def previous_minor() -> tuple:
                           capture_output=True, text=True, check=True).stdout.strip()
     url = yaml.safe_load((ROOT / 'inventories' / 'lab' / 'group_vars' / 'all' / 'lab.yml').read_text(encoding='utf-8'))[
         'kubeseed_offline_bundle_url']
-    return ('-e', 'kubeseed_kubernetes_version=%s' % UPGRADE_FROM, '-e', 'kubeseed_offline_bundle_url=%s/%s' % (url.rsplit('/', 1)[0],
-                                                                                                             os.path.basename(path)))
+    previous = '%s/%s' % (url.rsplit('/', 1)[0], os.path.basename(path))
+    return ('-e', 'kubeseed_kubernetes_version=%s' % UPGRADE_FROM, '-e', 'kubeseed_offline_bundle_url=%s' % previous)
 
 
 def kubectl(*args: str) -> subprocess.CompletedProcess:

@@ -60,8 +60,8 @@ def deployment_problem(deployment: dict | None, ref: str) -> str | None:
     if updated < wanted:
         return '%s: %s of %s replicas updated' % (ref, updated, wanted)
     if available < wanted or status.get('replicas', 0) > wanted:
-        return '%s: %s of %s replicas available%s' % (ref, available, wanted, ' (old ones still terminating)'
-                                                       if status.get('replicas', 0) > wanted else '')
+        old = ' (old ones still terminating)' if status.get('replicas', 0) > wanted else ''
+        return '%s: %s of %s replicas available%s' % (ref, available, wanted, old)
     return None
 
 

@@ -41,8 +41,9 @@ def _documents(objects: list) -> str:
 
 def apply_objects(kubectl: Kubectl, objects: list, field_manager: str, check_mode: bool) -> dict:
     """Server-side apply of objects (their fields this manager owns), with `changed` from `kubectl diff --server-side`."""
-    result = {'changed': False, 'objects': ['%s %s/%s' % (o.get('kind'), (o.get('metadata') or {}).get('namespace', ''),
-                                                           (o.get('metadata') or {}).get('name')) for o in objects]}
+    names = ['%s %s/%s' % (o.get('kind'), (o.get('metadata') or {}).get('namespace', ''), (o.get('metadata') or {}).get('name'))
+             for o in objects]
+    result = {'changed': False, 'objects': names}
     if kubectl.cluster_missing():  # before kubeadm init: creating them is what a run would do
         if not check_mode:
             kubectl.module.fail_json(msg='no cluster to apply %s to: kubectl or %s is missing on this host' % (

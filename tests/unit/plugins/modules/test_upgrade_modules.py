@@ -40,7 +40,7 @@ def test_apply_runs_when_the_cluster_is_older_and_asks_for_a_kubelet_restart(hos
     host.results['version -o short'] = (0, 'v1.37.2\n', '')
     host.results['upgrade apply'] = (0, '[upgrade/version] You have chosen to upgrade to "v1.37.2"\n[upgrade] SUCCESS!\nnoise\n', '')
     result, _printed = upgrade(host, 'apply', node_name='cp1', ignore_preflight_errors=['SystemVerification'],
-                        init_config_path=str(host.tmp / 'absent.yaml'))
+                               init_config_path=str(host.tmp / 'absent.yaml'))
     assert result['changed'] is True and result['restart_kubelet'] is True and result['cluster_before'] == 'v1.36.3'
     assert host.calls[-1][1:] == ['upgrade', 'apply', 'v1.37.2', '--yes', '--ignore-preflight-errors=SystemVerification']
     assert result['stdout_lines'] == ['[upgrade/version] You have chosen to upgrade to "v1.37.2"', '[upgrade] SUCCESS!']
@@ -231,8 +231,8 @@ def test_a_blocked_drain_fails_naming_the_pod(host):
 
 
 def test_the_only_schedulable_node_is_cordoned_not_drained(host):
-    host.results[ADMIN + ' get nodes'] = (0, json.dumps({'items': [json.loads(node_json()), dict(json.loads(node_json(unschedulable=True)),
-                                                                                             metadata={'name': 'w2'})]}), '')
+    other = dict(json.loads(node_json(unschedulable=True)), metadata={'name': 'w2'})
+    host.results[ADMIN + ' get nodes'] = (0, json.dumps({'items': [json.loads(node_json()), other]}), '')
     host.results[ADMIN + ' get node w1'] = (0, node_json(), '')
     host.results[ADMIN + ' patch node w1'] = (0, '', '')
     result, _printed = drain_module(host, 'drained')
