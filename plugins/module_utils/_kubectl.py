@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import os
 
+# The option of every module that runs kubectl with the admin kubeconfig (documented by the kubeseed.cluster.kubectl fragment).
+KUBECTL_ARG_SPEC = {'kubeconfig': {'type': 'path', 'default': '/etc/kubernetes/admin.conf'}}
+
 
 class Kubectl:
     """`kubectl --kubeconfig <path> ... --output json` through the module's run_command."""

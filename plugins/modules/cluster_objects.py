@@ -25,11 +25,8 @@ options:
     description: Field manager of the apply.
     type: str
     default: kubeseed
-  kubeconfig:
-    description: Admin kubeconfig on the host.
-    type: path
-    default: /etc/kubernetes/admin.conf
 extends_documentation_fragment:
+  - kubeseed.cluster.kubectl
   - kubeseed.cluster.attributes
   - kubeseed.cluster.attributes.platform
 attributes:
@@ -61,7 +58,7 @@ objects:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import Kubectl, apply_objects
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import KUBECTL_ARG_SPEC, Kubectl, apply_objects
 
 
 def main():
@@ -69,7 +66,7 @@ def main():
         argument_spec=dict(
             objects=dict(type='list', elements='dict', required=True),
             field_manager=dict(type='str', default='kubeseed'),
-            kubeconfig=dict(type='path', default='/etc/kubernetes/admin.conf'),
+            **KUBECTL_ARG_SPEC,
         ),
         supports_check_mode=True,
     )

@@ -33,15 +33,12 @@ options:
     type: list
     elements: str
     default: []
-  kubeconfig:
-    description: Admin kubeconfig on the host.
-    type: path
-    default: /etc/kubernetes/admin.conf
   timeout:
     description: Seconds to wait for all of them together.
     type: int
     default: 300
 extends_documentation_fragment:
+  - kubeseed.cluster.kubectl
   - kubeseed.cluster.attributes
   - kubeseed.cluster.attributes.platform
 attributes:
@@ -79,7 +76,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _cluster_ready as ready
-from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import Kubectl
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import KUBECTL_ARG_SPEC, Kubectl
 
 POLL_SECONDS = 2
 
@@ -90,7 +87,7 @@ def main() -> None:
             'nodes': {'type': 'list', 'elements': 'str', 'required': True},
             'deployments': {'type': 'list', 'elements': 'str', 'default': []},
             'daemonsets': {'type': 'list', 'elements': 'str', 'default': []},
-            'kubeconfig': {'type': 'path', 'default': '/etc/kubernetes/admin.conf'},
+            **KUBECTL_ARG_SPEC,
             'timeout': {'type': 'int', 'default': 300},
         },
         supports_check_mode=True,

@@ -45,11 +45,8 @@ options:
       node (check mode changed nothing, so the node itself cannot say).
     type: bool
     default: false
-  kubeconfig:
-    description: Admin kubeconfig on the host.
-    type: path
-    default: /etc/kubernetes/admin.conf
 extends_documentation_fragment:
+  - kubeseed.cluster.kubectl
   - kubeseed.cluster.attributes
   - kubeseed.cluster.attributes.platform
 attributes:
@@ -95,6 +92,7 @@ pods:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import KUBECTL_ARG_SPEC
 from ansible_collections.kubeseed.cluster.plugins.module_utils._upgrade import NodeSteps
 
 
@@ -107,7 +105,7 @@ def main():
             timeout=dict(type='int', default=300),
             kubelet_version=dict(type='str', default=''),
             cordoned_by_this_run=dict(type='bool', default=False),
-            kubeconfig=dict(type='path', default='/etc/kubernetes/admin.conf'),
+            **KUBECTL_ARG_SPEC,
         ),
         supports_check_mode=True,
     )

@@ -31,15 +31,12 @@ options:
         are not touched.
     type: dict
     required: true
-  kubeconfig:
-    description: Admin kubeconfig on the host.
-    type: path
-    default: /etc/kubernetes/admin.conf
   timeout:
     description: Seconds to wait for the nodes of O(nodes) to be registered with the API server (not in check mode).
     type: int
     default: 60
 extends_documentation_fragment:
+  - kubeseed.cluster.kubectl
   - kubeseed.cluster.attributes
   - kubeseed.cluster.attributes.platform
 attributes:
@@ -96,7 +93,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _node_metadata as meta
-from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import Kubectl
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import KUBECTL_ARG_SPEC, Kubectl
 
 POLL_SECONDS = 2
 ATTEMPTS = 5
@@ -107,7 +104,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             'nodes': {'type': 'dict', 'required': True},
-            'kubeconfig': {'type': 'path', 'default': '/etc/kubernetes/admin.conf'},
+            **KUBECTL_ARG_SPEC,
             'timeout': {'type': 'int', 'default': 60},
         },
         supports_check_mode=True,

@@ -47,11 +47,8 @@ options:
     description: Seconds a drain may take per node (and the deletion of its Node object).
     type: int
     default: 300
-  kubeconfig:
-    description: Admin kubeconfig on the host.
-    type: path
-    default: /etc/kubernetes/admin.conf
 extends_documentation_fragment:
+  - kubeseed.cluster.kubectl
   - kubeseed.cluster.attributes
   - kubeseed.cluster.attributes.platform
 attributes:
@@ -93,6 +90,7 @@ etcd_members:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import KUBECTL_ARG_SPEC
 from ansible_collections.kubeseed.cluster.plugins.module_utils._node_remove import Remover
 
 
@@ -104,7 +102,7 @@ def main():
             control_planes=dict(type='list', elements='str', default=[]),
             host=dict(type='str', required=True),
             drain_timeout=dict(type='int', default=300),
-            kubeconfig=dict(type='path', default='/etc/kubernetes/admin.conf'),
+            **KUBECTL_ARG_SPEC,
         ),
         supports_check_mode=True,
     )

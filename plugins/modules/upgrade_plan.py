@@ -33,11 +33,8 @@ options:
     type: list
     elements: str
     default: []
-  kubeconfig:
-    description: Admin kubeconfig on the host.
-    type: path
-    default: /etc/kubernetes/admin.conf
 extends_documentation_fragment:
+  - kubeseed.cluster.kubectl
   - kubeseed.cluster.attributes
   - kubeseed.cluster.attributes.platform
 attributes:
@@ -105,7 +102,7 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import Kubectl
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubectl import KUBECTL_ARG_SPEC, Kubectl
 from ansible_collections.kubeseed.cluster.plugins.module_utils._upgrade import plan
 
 try:
@@ -121,7 +118,7 @@ def main():
             kubernetes_version=dict(type='str', required=True),
             control_planes=dict(type='list', elements='str', required=True),
             workers=dict(type='list', elements='str', default=[]),
-            kubeconfig=dict(type='path', default='/etc/kubernetes/admin.conf'),
+            **KUBECTL_ARG_SPEC,
         ),
         supports_check_mode=True,
     )
