@@ -47,6 +47,10 @@ def apply_objects(kubectl: Kubectl, objects: list, field_manager: str, check_mod
     names = ['%s %s/%s' % (o.get('kind'), (o.get('metadata') or {}).get('namespace', ''), (o.get('metadata') or {}).get('name'))
              for o in objects]
     result = {'changed': False, 'objects': names}
+    secrets = [name for name, obj in zip(names, objects) if obj.get('kind') == 'Secret']
+    if secrets:  # kubectl diff prints their data, and the diff is returned: Secrets go through the microservices module
+        kubectl.module.fail_json(msg='cluster_objects does not apply Secrets (its diff would show their data): %s; nothing was changed'
+                                 % ', '.join(secrets), **result)
     if kubectl.cluster_missing():  # before kubeadm init: creating them is what a run would do
         if not check_mode:
             kubectl.module.fail_json(msg='no cluster to apply %s to: kubectl or %s is missing on this host' % (

@@ -12,7 +12,7 @@ description:
     C(kubectl diff --server-side); only then are the objects applied with C(kubectl apply --server-side) under
     O(field_manager), which owns the fields it sets (conflicts with other managers are forced).
   - For the cluster's own objects the roles keep (for example the PodDisruptionBudget of CoreDNS); services go through
-    M(kubeseed.cluster.microservices).
+    M(kubeseed.cluster.microservices). Secrets are refused (kubectl's diff, which the module returns, would show their data).
 author:
   - kubeseed maintainers (@kubeseed)
 options:

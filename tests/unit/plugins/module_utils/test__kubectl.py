@@ -61,3 +61,11 @@ def test_before_the_cluster_exists_check_mode_predicts_the_creation_and_a_run_fa
     assert apply_objects(Kubectl(Module({}), missing=True), [PDB], 'kubeseed', True)['changed'] is True
     with pytest.raises(Failed, match='no cluster to apply'):
         apply_objects(Kubectl(Module({}), missing=True), [PDB], 'kubeseed', False)
+
+
+def test_a_secret_is_refused_before_kubectl_runs():
+    module = Module({})
+    secret = {'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'x', 'namespace': 'kube-system'}, 'data': {'k': 'bWFya2Vy'}}
+    with pytest.raises(Failed, match='does not apply Secrets') as failed:
+        apply_objects(Kubectl(module), [PDB, secret], 'kubeseed', False)
+    assert module.calls == [] and 'bWFya2Vy' not in str(failed.value)
