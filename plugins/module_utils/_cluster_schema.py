@@ -236,6 +236,12 @@ CLUSTER_SCHEMA: dict = {
             'Container runtime lacks CAP_SYS_RESOURCE (nested containers): containerd restrict_oom_score_adj.'),
         'kubeseed_workaround_conntrack_max_per_core_zero': _workaround(
             'nf_conntrack_max cannot be set (network namespaces): kube-proxy conntrack.maxPerCore 0.'),
+        'kubeseed_workaround_shared_disk': _workaround(
+            "Nodes share their disk with the machine that runs them (the lab's systemd-nspawn hosts share the "
+            "controller's): the kubelet's disk-pressure eviction is off (evictionHard nodefs and imagefs 0%) and "
+            'its image garbage collection never starts (imageGCHighThresholdPercent 100). Otherwise a disk filled '
+            'outside the cluster taints every node disk-pressure at once and evicts its pods, and an offline node '
+            'cannot pull a collected image again. Applies at kubeadm init.'),
     },
 }
 

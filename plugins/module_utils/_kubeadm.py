@@ -74,6 +74,11 @@ def kubelet_configuration(params: dict) -> dict:
     }
     if params.get('cgroup_v1'):
         config['failCgroupV1'] = False
+    if params.get('shared_disk'):
+        # every signal named: a partial evictionHard leaves the unnamed ones unset (memory keeps the kubelet's default)
+        config['evictionHard'] = {'memory.available': '100Mi', 'nodefs.available': '0%', 'nodefs.inodesFree': '0%',
+                                  'imagefs.available': '0%'}
+        config['imageGCHighThresholdPercent'] = 100
     return config
 
 

@@ -86,6 +86,12 @@ options:
     description: Workaround for hosts where nf_conntrack_max cannot be set (kube-proxy conntrack.maxPerCore 0).
     type: bool
     default: false
+  shared_disk:
+    description:
+      - Workaround for nodes that share their disk with the machine running them (kubelet evictionHard nodefs and imagefs 0%,
+        imageGCHighThresholdPercent 100).
+    type: bool
+    default: false
   ignore_preflight_errors:
     description: kubeadm preflight checks to ignore.
     type: list
@@ -182,6 +188,7 @@ def main():
             cgroup_driver=dict(type='str', choices=['systemd', 'cgroupfs'], default='systemd'),
             cgroup_v1=dict(type='bool', default=False),
             conntrack_max_per_core_zero=dict(type='bool', default=False),
+            shared_disk=dict(type='bool', default=False),
             ignore_preflight_errors=dict(type='list', elements='str', default=[]),
             config_path=dict(type='path', default='/etc/kubernetes/kubeseed-init.yaml'),
             **KUBEADM_ARG_SPEC,

@@ -188,7 +188,7 @@ def read_job_file(path: pathlib.Path) -> str | None:
 
 def read_events(artifacts: pathlib.Path, pdd: pathlib.Path) -> dict[str, Any]:
     """Recap, status and where the collection was loaded from, from runner's job events (<counter>-<uuid>.json)."""
-    result: dict[str, Any] = {'stats': {}, 'collection_roots': [], 'failed_tasks': []}
+    result: dict[str, Any] = {'stats': {}, 'collection_roots': [], 'failed_tasks': [], 'changed_tasks': []}
     roots = set()
     numbered = [p for p in (artifacts / 'job_events').glob('[0-9]*-*.json') if p.name.split('-', 1)[0].isdigit()]
     for path in sorted(numbered, key=lambda p: int(p.name.split('-', 1)[0])):
@@ -205,6 +205,8 @@ def read_events(artifacts: pathlib.Path, pdd: pathlib.Path) -> dict[str, Any]:
             roots.add(task_path.split(marker, 1)[0] + marker.rstrip('/'))
         if event.get('event') in ('runner_on_failed', 'runner_on_unreachable') and not data.get('ignore_errors'):
             result['failed_tasks'].append('%s: %s' % (data.get('host'), data.get('task')))
+        if event.get('event') == 'runner_on_ok' and (data.get('res') or {}).get('changed'):
+            result['changed_tasks'].append('%s: %s' % (data.get('host'), data.get('task')))
     result['collection_roots'] = sorted(r.replace(str(pdd), '<pdd>') for r in roots)
     return result
 

@@ -82,15 +82,18 @@ def _event(pdd, counter, event, **data):
     path.write_text(json.dumps({'event': event, 'counter': counter, 'event_data': data}), encoding='utf-8')
 
 
-def test_events_give_stats_failures_and_where_the_collection_was_loaded_from(tmp_path):
+def test_events_give_stats_failures_changes_and_where_the_collection_was_loaded_from(tmp_path):
     root = str(tmp_path / 'requirements_collections' / 'ansible_collections' / 'kubeseed' / 'cluster')
     _event(tmp_path, 1, 'playbook_on_task_start', task_path=root + '/roles/node/tasks/main.yml:2')
     _event(tmp_path, 2, 'runner_on_failed', host='cp1', task='Join', task_path=root + '/roles/workers/tasks/main.yml:9')
     _event(tmp_path, 3, 'runner_on_failed', host='cp1', task='Ignored', ignore_errors=True)
+    _event(tmp_path, 4, 'runner_on_ok', host='cp1', task='Write', res={'changed': True})
+    _event(tmp_path, 5, 'runner_on_ok', host='cp1', task='Read', res={'changed': False})
     _event(tmp_path, 10, 'playbook_on_stats', changed={'cp1': 3}, ok={'cp1': 9}, failures={'cp1': 1})
     result = awx_job.read_events(tmp_path / 'artifacts' / '1', tmp_path)
     assert result['stats']['changed'] == {'cp1': 3} and result['stats']['failures'] == {'cp1': 1} and result['stats']['dark'] == {}
     assert result['failed_tasks'] == ['cp1: Join']
+    assert result['changed_tasks'] == ['cp1: Write']
     assert result['collection_roots'] == ['<pdd>/requirements_collections/ansible_collections/kubeseed/cluster']
 
 

@@ -67,6 +67,7 @@ def test_group_vars_contract() -> None:
         "kubeseed_workaround_no_kernel_modules": True,
         "kubeseed_workaround_restrict_oom_score_adj": True,
         "kubeseed_workaround_conntrack_max_per_core_zero": True,
+        "kubeseed_workaround_shared_disk": True,
     }
     without = yaml.safe_load(plan.render_group_vars(None))
     assert "kubeseed_offline_bundle_url" not in without

@@ -43,15 +43,19 @@ def test_init_documents_render_the_variables():
     assert init['nodeRegistration']['kubeletExtraArgs'] == [{'name': 'node-ip', 'value': '192.168.50.10'}]
     assert 'taints' not in init['nodeRegistration'] and 'ignorePreflightErrors' not in init['nodeRegistration']
     assert 'failCgroupV1' not in docs['KubeletConfiguration']
+    assert 'evictionHard' not in docs['KubeletConfiguration'] and 'imageGCHighThresholdPercent' not in docs['KubeletConfiguration']
     assert 'conntrack' not in docs['KubeProxyConfiguration']
 
 
 def test_workarounds_and_options_change_only_their_fields():
-    params = dict(PARAMS, cgroup_v1=True, conntrack_max_per_core_zero=True, control_plane_schedulable=True,
+    params = dict(PARAMS, cgroup_v1=True, conntrack_max_per_core_zero=True, shared_disk=True, control_plane_schedulable=True,
                   ignore_preflight_errors=['SystemVerification'], cert_extra_sans=['k8s.example.com'], cgroup_driver='cgroupfs')
     docs = by_kind(kubeadm.init_documents(params))
     assert docs['KubeletConfiguration']['failCgroupV1'] is False
     assert docs['KubeletConfiguration']['cgroupDriver'] == 'cgroupfs'
+    assert docs['KubeletConfiguration']['evictionHard'] == {'memory.available': '100Mi', 'nodefs.available': '0%',
+                                                            'nodefs.inodesFree': '0%', 'imagefs.available': '0%'}
+    assert docs['KubeletConfiguration']['imageGCHighThresholdPercent'] == 100
     assert docs['KubeProxyConfiguration']['conntrack'] == {'maxPerCore': 0}
     assert docs['InitConfiguration']['nodeRegistration']['taints'] == []
     assert docs['InitConfiguration']['nodeRegistration']['ignorePreflightErrors'] == ['SystemVerification']
