@@ -68,7 +68,13 @@ EXAMPLES = r'''
 
 RETURN = r'''
 fetched:
-  description: Bundle paths downloaded by this run.
+  description: Bundle paths downloaded by this run (in check mode, those a run would download).
+  returned: always
+  type: list
+  elements: str
+  sample: [bin/kubelet]
+modes_set:
+  description: Bundle paths whose file was in place and only had its mode set (in check mode, would have).
   returned: always
   type: list
   elements: str
@@ -113,7 +119,7 @@ def main():
                 os.chmod(dest, int(mode, 8))
     except bundle.BundleError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(fetch or modes), fetched=[f[0] for f in fetch + modes], manifest=manifest)
+    module.exit_json(changed=bool(fetch or modes), fetched=[f[0] for f in fetch], modes_set=[f[0] for f in modes], manifest=manifest)
 
 
 if __name__ == '__main__':

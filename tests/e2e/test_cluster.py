@@ -122,11 +122,14 @@ def _on(host: str, *argv: str) -> str:
 
 def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     demo_image = 'kubeseed.local/demo:0.1.0'
-    # Drift by hand: a sysctl, a stopped kubelet and a removed image on one worker, a stopped containerd on the other.
+    # Drift by hand: a sysctl, a stopped kubelet and a removed image on one worker, a stopped containerd and an edited
+    # kubelet drop-in on the other (its kubelet keeps running with the old unit until restarted).
     _on('ks-w1', 'sysctl', '-w', 'net.ipv4.ip_forward=0')
     _on('ks-w1', 'systemctl', 'stop', 'kubelet')
     _on('ks-w1', 'ctr', '-n', 'k8s.io', 'images', 'rm', demo_image)
     _on('ks-w2', 'systemctl', 'stop', 'containerd')
+    _on('ks-w2', 'sh', '-c', 'echo "# edited by hand" >> /etc/systemd/system/kubelet.service.d/10-kubeadm.conf')
+    w2_kubelet_started = _on('ks-w2', 'systemctl', 'show', 'kubelet', '--property=ExecMainStartTimestampMonotonic').strip()
 
     check = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
     check.assert_ok()
@@ -136,6 +139,8 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     assert 'net.ipv4.ip_forward = 0' in check.output and 'net.ipv4.ip_forward = 1' in check.output
     assert changed['kubeseed.cluster.kube_packages : Kubelet enabled, and running once the node is in a cluster'] == ['ks-w1']
     assert changed['kubeseed.cluster.containerd : Start containerd'] == ['ks-w2']
+    assert changed['kubeseed.cluster.kube_packages : Kubelet unit and its drop-in for kubeadm'] == ['ks-w2']
+    assert changed[KUBELET_RESTART_TASK] == ['ks-w2']
     # ks-w1: only the removed image is missing; ks-w2: containerd does not answer, a run starts it before importing
     assert sorted(changed["kubeseed.cluster.kube_packages : Import the bundle's images that containerd lacks (Kubernetes' own and the "
                           "demo service's)"]) == ['ks-w1', 'ks-w2']
@@ -168,6 +173,10 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     healed = playbook('site.yml', '-i', str(lab_cluster))
     healed.assert_ok()
     assert _on('ks-w2', 'systemctl', 'is-active', 'containerd').strip() == 'active'
+    assert changed_tasks(healed.output)[KUBELET_RESTART_TASK] == ['ks-w2']
+    assert '# edited by hand' not in _on('ks-w2', 'cat', '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf')
+    assert _on('ks-w2', 'systemctl', 'show', 'kubelet', '--property=ExecMainStartTimestampMonotonic').strip() != w2_kubelet_started
+    assert _on('ks-w2', 'systemctl', 'is-active', 'kubelet').strip() == 'active'
     again = playbook('site.yml', '-i', str(lab_cluster))
     again.assert_ok()
     assert {h: r['changed'] for h, r in again.recap.items() if r['changed']} == {}
@@ -175,6 +184,7 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     assert all([c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'] == ['True'] for n in nodes)
 
 
+KUBELET_RESTART_TASK = 'kubeseed.cluster.kube_packages : Restart the kubelet of a node in a cluster when this run replaced its binary or unit'
 NODE_METADATA_TASK = 'kubeseed.cluster.control_plane : Labels and taints of the nodes of this run (kubeseed_node_labels, kubeseed_node_taints)'
 E2E_LABEL = ('kubeseed.io/e2e', 'yes')
 E2E_TAINT = {'key': 'kubeseed.io/e2e', 'value': 'x', 'effect': 'PreferNoSchedule'}  # PreferNoSchedule: running pods stay
