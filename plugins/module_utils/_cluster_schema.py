@@ -191,6 +191,18 @@ CLUSTER_SCHEMA: dict = {
             'description': 'Where the admin kubeconfig is written on the controller (mode 0600); empty: '
                            '~/.kube/kubeseed-<cluster name>.conf of the user running ansible-playbook.',
         },
+        'kubeseed_kubelet_config': {
+            'type': 'object', 'default': {},
+            'propertyNames': {'pattern': r'^[a-z][A-Za-z0-9]*$',
+                              'x-hint': 'use a KubeletConfiguration field name in camelCase, e.g. maxPods'},
+            'description': 'Further KubeletConfiguration fields for every node, e.g. {maxPods: 50, serializeImagePulls: false}. '
+                           'Applied at kubeadm init and, on a running cluster, kept in the ConfigMap kube-system/kubelet-config '
+                           'and in each node\'s /var/lib/kubelet/config.yaml, one kubelet restarted and waited for at a time (a '
+                           'kubelet that does not come back healthy gets its previous file back and the run stops). A field '
+                           'removed from here is removed from the cluster. cgroupDriver, failCgroupV1, clusterDomain, clusterDNS, '
+                           'staticPodPath, authentication, authorization, apiVersion and kind are refused: other variables or '
+                           'kubeadm set them.',
+        },
         # ---- Per-host ----------------------------------------------------------------------------
         'kubeseed_node_ip': {
             'type': 'string', 'default': '', 'format': 'optional-ip', 'x-scope': 'host',

@@ -26,6 +26,7 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema i
     cluster_defaults,
     host_scoped,
 )
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubelet_config import extra_problems as kubelet_extra_problems
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import (
     format_path,
     is_cidr,
@@ -477,6 +478,10 @@ def _syntax(values: dict) -> dict:
                 add('kubeseed_node_labels', '%s: %s' % (format_path('kubeseed_node_labels', [key]), label_value_problem(value)))
     for message in taint_problems(values.get('kubeseed_node_taints')):
         add('kubeseed_node_taints', message)
+    kubelet = values.get('kubeseed_kubelet_config')
+    if isinstance(kubelet, dict):
+        for message in kubelet_extra_problems(kubelet):
+            add('kubeseed_kubelet_config', message)
     return found
 
 

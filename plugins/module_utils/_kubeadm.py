@@ -12,6 +12,7 @@ import os
 import re
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._endpoint import api_endpoint
+from ansible_collections.kubeseed.cluster.plugins.module_utils._kubelet_config import fields as kubelet_fields
 
 API_VERSION = 'kubeadm.k8s.io/v1beta4'
 KUBELET_API_VERSION = 'kubelet.config.k8s.io/v1beta1'
@@ -72,13 +73,8 @@ def kubelet_configuration(params: dict) -> dict:
         'kind': 'KubeletConfiguration',
         'cgroupDriver': params['cgroup_driver'],
     }
-    if params.get('cgroup_v1'):
-        config['failCgroupV1'] = False
-    if params.get('shared_disk'):
-        # every signal named: a partial evictionHard leaves the unnamed ones unset (memory keeps the kubelet's default)
-        config['evictionHard'] = {'memory.available': '100Mi', 'nodefs.available': '0%', 'nodefs.inodesFree': '0%',
-                                  'imagefs.available': '0%'}
-        config['imageGCHighThresholdPercent'] = 100
+    # the same fields module kubelet_config keeps on a running cluster
+    config.update(kubelet_fields(bool(params.get('cgroup_v1')), bool(params.get('shared_disk')), params.get('kubelet_config') or {}))
     return config
 
 

@@ -92,6 +92,12 @@ options:
         imageGCHighThresholdPercent 100).
     type: bool
     default: false
+  kubelet_config:
+    description:
+      - Further KubeletConfiguration fields for the cluster (kubeseed_kubelet_config), written into the init configuration. On a
+        running cluster they are kept by M(kubeseed.cluster.kubelet_config).
+    type: dict
+    default: {}
   ignore_preflight_errors:
     description: kubeadm preflight checks to ignore.
     type: list
@@ -189,6 +195,7 @@ def main():
             cgroup_v1=dict(type='bool', default=False),
             conntrack_max_per_core_zero=dict(type='bool', default=False),
             shared_disk=dict(type='bool', default=False),
+            kubelet_config=dict(type='dict', default={}),
             ignore_preflight_errors=dict(type='list', elements='str', default=[]),
             config_path=dict(type='path', default='/etc/kubernetes/kubeseed-init.yaml'),
             **KUBEADM_ARG_SPEC,

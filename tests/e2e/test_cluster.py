@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import time
 
+import yaml
+
 from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm import ca_cert_hash
 from conftest import ROOT, adhoc, changed_tasks, kubeconfig, kubectl, needs_cluster, playbook
 
@@ -256,3 +258,74 @@ def test_node_labels_and_taints_are_applied_kept_and_removed_leaving_the_others(
     last = playbook('site.yml', '-i', str(lab_cluster), '--tags', 'ready')
     last.assert_ok()
     assert {h: r['changed'] for h, r in last.recap.items() if r['changed']} == {}
+
+
+KUBELET_APPLY_TASK = "kubeseed.cluster.kubelet : This node's kubelet configuration, the kubelet restarted with it"
+KUBELET_CLUSTER_TASK = ("kubeseed.cluster.kubelet : The cluster's kubelet configuration (ConfigMap kube-system/kubelet-config, the fields "
+                        "kubeseed manages)")
+
+
+def _max_pods() -> dict:
+    """{node: the pod capacity its kubelet reports} and, under 'configmap', the maxPods of kube-system/kubelet-config."""
+    nodes = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
+    found = {n['metadata']['name']: n['status']['capacity']['pods'] for n in nodes}
+    config_map = json.loads(kubectl('-n', 'kube-system', 'get', 'configmap', 'kubelet-config', '-o', 'json').stdout)
+    found['configmap'] = yaml.safe_load(config_map['data']['kubelet']).get('maxPods')
+    return found
+
+
+def _wait_max_pods(expected: dict, timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = _max_pods()
+        if found == expected or time.monotonic() > deadline:
+            return found
+        time.sleep(3)
+
+
+def test_kubelet_configuration_changes_live_one_node_at_a_time_and_a_value_the_kubelet_refuses_is_rolled_back(lab_cluster, tmp_path):
+    """kubeseed_kubelet_config on the running cluster: --check predicts, the run restarts each kubelet with it (pod capacity
+    50), a re-run changes nothing; a value the kubelet refuses stops the run at the first node with its previous file back;
+    removed from the variables, the default (110) comes back everywhere."""
+    nodes = ['ks-cp1', 'ks-w1', 'ks-w2']
+    assert _max_pods() == dict({n: '110' for n in nodes}, configmap=None)
+    fifty = tmp_path / 'kubelet-50.json'
+    fifty.write_text(json.dumps({'kubeseed_kubelet_config': {'maxPods': 50}}), encoding='utf-8')
+    tags = ('site.yml', '-i', str(lab_cluster), '--tags', 'kubelet')
+
+    check = playbook(*tags, '--check', '--diff', '-e', '@%s' % fifty)
+    check.assert_ok()
+    predicted = {t: sorted(h) for t, h in changed_tasks(check.output).items()}
+    assert predicted == {KUBELET_APPLY_TASK: nodes, KUBELET_CLUSTER_TASK: ['ks-cp1']}, predicted
+    assert 'maxPods: 50' in check.output
+    assert _max_pods() == dict({n: '110' for n in nodes}, configmap=None)
+
+    run = playbook(*tags, '-e', '@%s' % fifty)
+    run.assert_ok()
+    print('kubeseed_kubelet_config maxPods 50 on 1 + 2, one kubelet at a time: check %.0fs, run %.0fs' % (check.seconds, run.seconds))
+    assert {t: sorted(h) for t, h in changed_tasks(run.output).items()} == predicted
+    assert _wait_max_pods(dict({n: '50' for n in nodes}, configmap=50)) == dict({n: '50' for n in nodes}, configmap=50)
+    again = playbook(*tags, '-e', '@%s' % fifty)
+    again.assert_ok()
+    assert changed_tasks(again.output) == {}
+
+    # a value of the wrong type: the first node's kubelet exits on it, gets its previous file back, the run stops there
+    bad = tmp_path / 'kubelet-bad.json'
+    bad.write_text(json.dumps({'kubeseed_kubelet_config': {'maxPods': 'many'}}), encoding='utf-8')
+    refused = playbook(*tags, '-e', '@%s' % bad)
+    said = ' '.join(refused.output.split())
+    assert refused.rc != 0 and 'did not come back healthy with the new configuration (maxPods: 50 -> "many")' in said, refused.output[-3000:]
+    assert 'healthy again' in said and refused.recap['ks-cp1']['failed'] == 1
+    assert all(refused.recap[n]['changed'] == 0 for n in ('ks-w1', 'ks-w2')), refused.recap
+    assert 'maxPods: 50' in _on('ks-cp1', 'cat', '/var/lib/kubelet/config.yaml')
+    assert _wait_max_pods(dict({n: '50' for n in nodes}, configmap=50)) == dict({n: '50' for n in nodes}, configmap=50)
+    assert _on('ks-cp1', 'systemctl', 'is-active', 'kubelet').strip() == 'active'
+
+    # removed from the variables: removed from every node and from the ConfigMap (kubeseed owned it), the default is back
+    removed = playbook(*tags)
+    removed.assert_ok()
+    assert {t: sorted(h) for t, h in changed_tasks(removed.output).items()} == predicted
+    assert _wait_max_pods(dict({n: '110' for n in nodes}, configmap=None)) == dict({n: '110' for n in nodes}, configmap=None)
+    last = playbook(*tags)
+    last.assert_ok()
+    assert changed_tasks(last.output) == {}

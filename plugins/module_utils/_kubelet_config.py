@@ -1,0 +1,94 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The KubeletConfiguration fields kubeseed manages on a running cluster (module kubelet_config).
+
+kubeadm keeps the cluster's kubelet configuration in the ConfigMap kube-system/kubelet-config (joins and `kubeadm upgrade
+node` write each node's /var/lib/kubelet/config.yaml from it); kubeseed writes its fields into both, and only its fields:
+those of the workarounds and of kubeseed_kubelet_config. The keys kubeseed has ever set are recorded in its own ConfigMap
+kube-system/kubeseed-kubelet-config (data.keys, a union that never shrinks; not an annotation of kubeadm's ConfigMap, which
+`kubeadm upgrade apply` rewrites whole), so a key removed from the variables is removed from kubeadm's ConfigMap and from
+every node, also from a node a previous run did not reach. Everything else (kubeadm's own fields, a field set by hand) is
+left as it is.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+# Set by kubeseed from other variables or by kubeadm itself: kubeseed_kubelet_config cannot set them.
+RESERVED = {
+    'apiVersion': 'the document header, written by kubeadm',
+    'kind': 'the document header, written by kubeadm',
+    'cgroupDriver': 'set kubeseed_containerd_cgroup_driver (containerd and the kubelet must use the same driver)',
+    'failCgroupV1': 'set kubeseed_workaround_cgroup_v1',
+    'clusterDomain': 'set kubeseed_cluster_domain (kubeadm derives it)',
+    'clusterDNS': 'kubeadm derives it from kubeseed_service_subnet',
+    'staticPodPath': "kubeadm's control-plane static pods are read from there",
+    'authentication': "kubeadm's client-certificate and webhook authentication of the kubelet's API",
+    'authorization': "kubeadm's webhook authorization of the kubelet's API",
+}
+KEY_PATTERN = r'^[a-z][A-Za-z0-9]*$'
+KEYS_CONFIG_MAP = 'kubeseed-kubelet-config'  # in kube-system, data.keys: the keys kubeseed has set, comma-separated
+# The lab's workaround for nodes that share the disk of the machine running them (see kubeseed_workaround_shared_disk).
+SHARED_DISK_FIELDS = {
+    # every signal named: a partial evictionHard leaves the unnamed ones unset (memory keeps the kubelet's default)
+    'evictionHard': {'memory.available': '100Mi', 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%'},
+    'imageGCHighThresholdPercent': 100,
+}
+
+
+def fields(cgroup_v1: bool, shared_disk: bool, extra: dict) -> dict:
+    """The KubeletConfiguration fields kubeseed sets: the workarounds', then kubeseed_kubelet_config (which wins)."""
+    wanted: dict = {}
+    if cgroup_v1:
+        wanted['failCgroupV1'] = False
+    if shared_disk:
+        wanted.update(copy.deepcopy(SHARED_DISK_FIELDS))
+    wanted.update(copy.deepcopy(extra or {}))
+    return wanted
+
+
+def extra_problems(extra) -> list:
+    """What is wrong with kubeseed_kubelet_config (the validation says it first; the module checks it again)."""
+    if not isinstance(extra, dict):
+        return ['kubeseed_kubelet_config: must be a mapping of KubeletConfiguration field names to values']
+    problems = []
+    for key in sorted(extra, key=str):
+        if key in RESERVED:
+            problems.append('kubeseed_kubelet_config.%s: kubeseed does not let this variable set it: %s' % (key, RESERVED[key]))
+        elif not isinstance(key, str) or not re.match(KEY_PATTERN, key):
+            problems.append('kubeseed_kubelet_config: %r is not a KubeletConfiguration field name; use the field name in camelCase as '
+                            'the KubeletConfiguration reference spells it, e.g. maxPods' % (key,))
+    return problems
+
+
+def owned_keys(record: str | None) -> list:
+    """The keys recorded (comma-separated); [] when there is no record."""
+    return sorted({k.strip() for k in (record or '').split(',') if k.strip()})
+
+
+def converge(config: dict, wanted: dict, owned: list) -> tuple:
+    """(new config, changes): wanted fields set, owned fields that are no longer wanted removed, the rest untouched."""
+    new = copy.deepcopy(config or {})
+    changes = []
+    for key in sorted(wanted):
+        if key not in new:
+            changes.append('%s: set to %s' % (key, _show(wanted[key])))
+        elif new[key] != wanted[key]:
+            changes.append('%s: %s -> %s' % (key, _show(new[key]), _show(wanted[key])))
+        new[key] = copy.deepcopy(wanted[key])
+    for key in sorted(set(owned) - set(wanted)):
+        if key in new:
+            changes.append('%s: removed (was %s; the kubelet default applies)' % (key, _show(new[key])))
+            del new[key]
+    return new, changes
+
+
+def managed_view(config: dict, keys) -> dict:
+    """Only the given keys of a configuration (for a diff that shows what kubeseed manages, not the whole file)."""
+    return {k: config[k] for k in sorted(keys) if k in (config or {})}
+
+
+def _show(value) -> str:
+    return json.dumps(value, sort_keys=True)
