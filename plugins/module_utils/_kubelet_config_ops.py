@@ -45,7 +45,6 @@ def _require_yaml(module) -> None:
 
 def cluster(module) -> dict:
     """Converge the ConfigMap kube-system/kubelet-config and kubeseed's record of the keys it owns."""
-    _require_yaml(module)
     wanted = _wanted(module)
     kubectl = Kubectl(module, module.params['kubeconfig'])
     if kubectl.cluster_missing():
@@ -54,6 +53,7 @@ def cluster(module) -> dict:
                     'msg': 'no cluster yet (check mode): kubeadm init writes the kubelet configuration, then its keys are recorded'}
         kubectl.require()
         module.fail_json(msg='no admin kubeconfig at %s: run this on an initialised control plane' % kubectl.kubeconfig)
+    _require_yaml(module)
     live = _get(module, kubectl, CONFIG_MAP, required=True)
     record = _get(module, kubectl, KEYS_CONFIG_MAP, required=False)
     owned = kc.owned_keys(((record or {}).get('data') or {}).get('keys'))
@@ -106,6 +106,7 @@ def _read_node_config(module, path: str):
             text = handle.read()
     except FileNotFoundError:
         return None
+    _require_yaml(module)  # only a node in a cluster needs it (a bare host gets python3-yaml from role node later)
     try:
         return yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -115,7 +116,6 @@ def _read_node_config(module, path: str):
 
 def node(module) -> dict:
     """Compare (and with apply, converge) this node's kubelet configuration file; restart the kubelet when it changed."""
-    _require_yaml(module)
     params = module.params
     wanted = _wanted(module)
     path = params['path']

@@ -130,7 +130,8 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     _on('ks-w1', 'systemctl', 'stop', 'kubelet')
     _on('ks-w1', 'ctr', '-n', 'k8s.io', 'images', 'rm', demo_image)
     _on('ks-w2', 'systemctl', 'stop', 'containerd')
-    _on('ks-w2', 'sh', '-c', 'echo "# edited by hand" >> /etc/systemd/system/kubelet.service.d/10-kubeadm.conf')
+    _on('ks-w2', "sh -c 'echo \"# edited by hand\" >> /etc/systemd/system/kubelet.service.d/10-kubeadm.conf'")
+    assert '# edited by hand' in _on('ks-w2', 'cat', '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf')
     w2_kubelet_started = _on('ks-w2', 'systemctl', 'show', 'kubelet', '--property=ExecMainStartTimestampMonotonic').strip()
 
     check = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')

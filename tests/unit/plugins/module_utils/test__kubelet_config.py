@@ -163,14 +163,18 @@ def test_a_kubelet_that_does_not_come_back_gets_its_previous_file(tmp_path, heal
     assert [c for c in module.calls if c == ['systemctl', 'restart']] == [['systemctl', 'restart']] * 2
 
 
-def test_a_cgroup_driver_change_on_a_node_in_a_cluster_is_refused(tmp_path, healthz):
+def test_a_cgroup_driver_change_on_a_node_in_a_cluster_is_refused(tmp_path, healthz, monkeypatch):
     path = _file(tmp_path, healthz)
     with pytest.raises(Failed) as failed:
         ops.node(Module({'path': str(path), 'cgroup_driver': 'cgroupfs'}))
     assert 'runs with cgroupDriver systemd' in str(failed.value) and 'nothing was changed' in str(failed.value)
     assert ops.node(Module({'path': str(path), 'cgroup_driver': 'systemd'}))['differs'] is False
-    # not in a cluster yet: nothing to compare, nothing refused (kubeadm writes the file)
+    # not in a cluster yet: nothing to compare, nothing refused (kubeadm writes the file), and no python3-yaml needed (a bare
+    # host in check mode does not have it yet)
+    monkeypatch.setattr(ops, 'HAS_YAML', False)
     assert ops.node(Module({'path': str(tmp_path / 'absent.yaml'), 'cgroup_driver': 'cgroupfs'}))['changed'] is False
+    with pytest.raises(Failed, match='python3-yaml is missing'):
+        ops.node(Module({'path': str(path), 'cgroup_driver': 'systemd'}))
 
 
 def test_reserved_fields_fail_the_module_before_anything(tmp_path, healthz):
@@ -245,7 +249,8 @@ def test_cluster_creates_its_record_after_kubeadm_init_or_after_an_upgrade_rewro
     assert fresh.written[0][1]['data'] == {'keys': 'failCgroupV1'}
 
 
-def test_cluster_in_check_mode_before_init_predicts_the_keys_record(tmp_path):
+def test_cluster_in_check_mode_before_init_predicts_the_keys_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(ops, 'HAS_YAML', False)  # a bare host before role node installed python3-yaml
     before_init = {'kubeconfig': str(tmp_path / 'absent.conf'), 'extra': {}, 'cgroup_v1': True, 'apply': True}
     assert ops.cluster(ClusterModule(dict(before_init), {}, check_mode=True))['changed'] is True
     assert ops.cluster(ClusterModule(dict(before_init, cgroup_v1=False), {}, check_mode=True))['changed'] is False
