@@ -5,8 +5,8 @@
 kubeadm keeps the cluster's kubelet configuration in the ConfigMap kube-system/kubelet-config (joins and `kubeadm upgrade
 node` write each node's /var/lib/kubelet/config.yaml from it); kubeseed writes its fields into both, and only its fields:
 those of the workarounds and of kubeseed_kubelet_config. The keys kubeseed has ever set are recorded in its own ConfigMap
-kube-system/kubeseed-kubelet-config (data.keys, a union that never shrinks; not an annotation of kubeadm's ConfigMap, which
-`kubeadm upgrade apply` rewrites whole), so a key removed from the variables is removed from kubeadm's ConfigMap and from
+kube-system/kubeseed-kubelet-config (data.keys, a union that never shrinks; not in kubeadm's ConfigMap, which kubeadm
+owns and may upload again at an upgrade), so a key removed from the variables is removed from kubeadm's ConfigMap and from
 every node, also from a node a previous run did not reach. Everything else (kubeadm's own fields, a field set by hand) is
 left as it is.
 """

@@ -13,10 +13,10 @@ description:
     (those of the workarounds and of C(kubeseed_kubelet_config)) in both, and only those; kubeadm's own fields and fields set
     by hand are left alone.
   - With O(scope=cluster) (on a control plane, with its admin kubeconfig) it compares the ConfigMap and, with O(apply=true),
-    converges it and records every key it has ever set in its own ConfigMap C(kube-system/kubeseed-kubelet-config) (C(kubeadm
-    upgrade apply) rewrites kubeadm's whole), so a key removed from the variables is removed everywhere. Role kubelet writes
-    it last, once every node's kubelet runs with the new fields, so a configuration no kubelet accepted never reaches the
-    nodes that join later.
+    converges it and records every key it has ever set in its own ConfigMap C(kube-system/kubeseed-kubelet-config) (kubeadm
+    owns its ConfigMap and may upload it again at an upgrade), so a key removed from the variables is removed everywhere.
+    Role kubelet writes it last, once every node's kubelet runs with the new fields, so a configuration no kubelet accepted
+    never reaches the nodes that join later.
   - With O(scope=node) it compares the node's file with the wanted fields (O(owned) names the keys to remove when not wanted).
     With O(apply=true) a differing file is written, the kubelet is restarted and its health endpoint waited for; a kubelet that
     does not come back healthy gets the previous file back and is restarted again, and the module fails naming the node, the
