@@ -105,7 +105,22 @@ CLUSTER_SCHEMA: dict = {
             'items': {'type': 'string', 'minLength': 1, 'pattern': SAN,
                       'x-hint': 'use a lowercase DNS name (a wildcard only as *.example.com) or an IP address, without scheme or port'},
             'description': 'Extra names and addresses in the API server certificate: lowercase DNS names (a wildcard only as the '
-                           'leftmost label, *.example.com) or IP addresses; no scheme, no port.',
+                           'leftmost label, *.example.com) or IP addresses; no scheme, no port. A change on a running cluster signs '
+                           'a new serving certificate on each control plane, one at a time (like kubeseed_apiserver_extra_args).',
+        },
+        'kubeseed_apiserver_extra_args': {
+            'type': 'object', 'default': {},
+            'propertyNames': {'pattern': r'^[a-z0-9][a-z0-9-]*$',
+                              'x-hint': 'use the kube-apiserver flag name without the leading --, e.g. audit-log-maxage'},
+            'additionalProperties': {'type': ['string', 'integer', 'number', 'boolean'],
+                                     'x-hint': 'use a string, number or boolean (several values: one comma-separated string)'},
+            'description': 'Extra kube-apiserver flags, names without the leading --, e.g. {audit-log-maxage: 30, profiling: false}. '
+                           'Applied at kubeadm init and, on a running cluster, one control plane at a time: kubeadm renders the '
+                           'manifest again, the API server is restarted and waited for (one that does not come back healthy gets its '
+                           'previous manifest back and the run stops), then the ClusterConfiguration in kube-system/kubeadm-config '
+                           'records them for joins and upgrades. A flag removed from here is removed from the API server. Flags '
+                           'kubeadm or other variables set are refused: advertise-address, secure-port, service-cluster-ip-range, '
+                           'the etcd and certificate files, service-account-issuer, enable-bootstrap-token-auth.',
         },
         'kubeseed_control_plane_schedulable': {
             'type': 'boolean', 'default': False,

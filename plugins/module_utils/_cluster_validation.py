@@ -26,6 +26,7 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema i
     cluster_defaults,
     host_scoped,
 )
+from ansible_collections.kubeseed.cluster.plugins.module_utils._apiserver_config import extra_args_problems as apiserver_args_problems
 from ansible_collections.kubeseed.cluster.plugins.module_utils._kubelet_config import extra_problems as kubelet_extra_problems
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import (
     format_path,
@@ -482,6 +483,10 @@ def _syntax(values: dict) -> dict:
     if isinstance(kubelet, dict):
         for message in kubelet_extra_problems(kubelet):
             add('kubeseed_kubelet_config', message)
+    apiserver_args = values.get('kubeseed_apiserver_extra_args')
+    if isinstance(apiserver_args, dict):
+        for message in apiserver_args_problems(apiserver_args):
+            add('kubeseed_apiserver_extra_args', message)
     return found
 
 

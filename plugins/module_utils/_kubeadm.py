@@ -21,9 +21,21 @@ CRI_SOCKET = 'unix:///run/containerd/containerd.sock'
 PREFLIGHT_CGROUP_V1 = 'SystemVerification'
 
 
+def flag_value(value) -> str:
+    """A flag's value as a command line spells it (YAML booleans as true/false)."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
 def _args(mapping: dict) -> list:
     """v1beta4 extraArgs: a list of {name, value}, sorted for stable output."""
-    return [{'name': k, 'value': str(v)} for k, v in sorted(mapping.items())]
+    return [{'name': k, 'value': flag_value(v)} for k, v in sorted(mapping.items())]
+
+
+def extra_args(mapping: dict) -> list:
+    """extraArgs of a component (kubeseed_apiserver_extra_args): [{name, value}] sorted by name."""
+    return _args(mapping or {})
 
 
 def endpoint(params: dict) -> str:
@@ -61,9 +73,14 @@ def cluster_configuration(params: dict) -> dict:
         },
         'controllerManager': {'extraArgs': _args({'node-cidr-mask-size': params['node_cidr_mask_size']})},
     }
-    sans = list(params.get('cert_extra_sans') or [])
-    if sans:
-        config['apiServer'] = {'certSANs': sans}
+    # the same two fields module apiserver_config keeps on a running cluster (_apiserver_config.merged)
+    api = {}
+    if params.get('cert_extra_sans'):
+        api['certSANs'] = list(params['cert_extra_sans'])
+    if params.get('apiserver_extra_args'):
+        api['extraArgs'] = _args(params['apiserver_extra_args'])
+    if api:
+        config['apiServer'] = api
     return config
 
 
@@ -132,15 +149,24 @@ def _flatten(value, prefix: str = '') -> dict:
     return flat
 
 
+# Fields a running cluster changes without re-initialising (module apiserver_config): drift in them is no failure.
+RECONFIGURABLE = ('apiServer.certSANs', 'apiServer.extraArgs[')
+
+
 def cluster_drift(desired: dict, live: dict) -> list:
     """Fields kubeseed sets whose live value differs: ['networking.podSubnet: live 10.244.0.0/16, desired ...']."""
     want = _flatten({k: v for k, v in desired.items() if k not in ('apiVersion', 'kind')})
     have = _flatten({k: v for k, v in (live or {}).items() if k not in ('apiVersion', 'kind')})
     drift = []
-    for path in sorted(want):
-        if have.get(path) != want[path]:
-            drift.append('%s: live %s, desired %s' % (path, _show(have.get(path)), _show(want[path])))
+    for path in sorted(set(want) | {p for p in have if p.startswith(RECONFIGURABLE)}):
+        if have.get(path) != want.get(path):
+            drift.append('%s: live %s, desired %s' % (path, _show(have.get(path)), _show(want.get(path))))
     return drift
+
+
+def reconfigurable(drift: list) -> bool:
+    """Whether a line of cluster_drift is about a field module apiserver_config changes on a running cluster."""
+    return drift.startswith(RECONFIGURABLE)
 
 
 def _show(value) -> str:

@@ -436,13 +436,6 @@ class _Node(Host):
     def name(self) -> str:
         return socket.gethostname() or 'this host'
 
-    def tool(self, binary: str):
-        """A run(args) for crictl or kubectl (None when not installed); looked up like kubeadm."""
-        path = self.module.get_bin_path(binary, opt_dirs=BIN_DIRS)
-        if not path:
-            return None
-        return lambda args: self.module.run_command([path] + list(args))
-
 
 class _Run:
     """One module run: what was read (report, containers, tools), then predict (check mode) or apply."""

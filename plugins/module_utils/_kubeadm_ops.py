@@ -104,6 +104,13 @@ class Host:
             self._paths[option] = found
         return self._paths[option]
 
+    def tool(self, binary: str):
+        """A run(args) for crictl or kubectl (None when not installed); looked up like kubeadm."""
+        path = self.module.get_bin_path(binary, opt_dirs=BIN_DIRS)
+        if not path:
+            return None
+        return lambda args: self.module.run_command([path] + list(args))
+
     def run(self, args: list, what: str, option: str = 'kubeadm_path', check: bool = True):
         """Run a binary (no secret ever goes in args: they are visible in ps and in Ansible's cmd); fail on errors if check."""
         rc, out, err = self.module.run_command([self.binary(option)] + args)
@@ -172,7 +179,7 @@ def init(host: Host) -> dict:
     documents = kubeadm.init_documents(params)
     desired = kubeadm.cluster_configuration(params)
     state = kubeadm.node_state(kubeadm.host_exists, control_plane=True)
-    result = {'changed': False, 'state_before': state, 'api_server_endpoint': kubeadm.endpoint(params), 'drift': []}
+    result = {'changed': False, 'state_before': state, 'api_server_endpoint': kubeadm.endpoint(params), 'drift': [], 'reconfigurable': []}
 
     if state == 'partial':
         host.fail('%s holds a half-initialised control plane (kubelet.conf or manifests without admin.conf). Nothing was changed. '
@@ -196,7 +203,10 @@ def init(host: Host) -> dict:
         return result
 
     live = live_cluster_configuration(host)
-    result['drift'] = kubeadm.cluster_drift(desired, live)
+    drift = kubeadm.cluster_drift(desired, live)
+    # the API server's flags and names: role apiserver (module apiserver_config) changes them on a running cluster
+    result['reconfigurable'] = [line for line in drift if kubeadm.reconfigurable(line)]
+    result['drift'] = [line for line in drift if not kubeadm.reconfigurable(line)]
     result['ca_cert_hash'] = _ca_hash(host)
     result['changed'] = config_changed
     if result['drift']:
@@ -210,6 +220,9 @@ def init(host: Host) -> dict:
                   'these by re-initialising, so nothing was changed: %s. Set the variables back to the live values, or '
                   'reconfigure the cluster deliberately.' % (params['node_name'], '; '.join(result['drift'])), **result)
     result['msg'] = 'the control plane on %s is initialised and matches the variables' % params['node_name']
+    if result['reconfigurable']:
+        result['msg'] += ' (the API server settings that differ are changed next, one control plane at a time: %s)' % '; '.join(
+            result['reconfigurable'])
     return result
 
 

@@ -98,6 +98,13 @@ options:
         running cluster they are kept by M(kubeseed.cluster.kubelet_config).
     type: dict
     default: {}
+  apiserver_extra_args:
+    description:
+      - Extra kube-apiserver flags (kubeseed_apiserver_extra_args), names without the leading C(--), written into the init
+        configuration. On a running cluster they, and O(cert_extra_sans), are kept by M(kubeseed.cluster.apiserver_config): a
+        difference in them is reported in RV(reconfigurable) and does not fail the module.
+    type: dict
+    default: {}
   ignore_preflight_errors:
     description: kubeadm preflight checks to ignore.
     type: list
@@ -168,6 +175,14 @@ drift:
   type: list
   elements: str
   sample: ['networking.podSubnet: live 10.244.0.0/16, desired 10.245.0.0/16']
+reconfigurable:
+  description:
+    - Differences in C(apiServer.certSANs) and C(apiServer.extraArgs), which M(kubeseed.cluster.apiserver_config) changes on a
+      running cluster (role apiserver, next in C(site.yml)); they are not in RV(drift) and do not fail this module.
+  returned: always
+  type: list
+  elements: str
+  sample: ['apiServer.certSANs: live (unset), desired [api.example.internal]']
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -196,6 +211,7 @@ def main():
             conntrack_max_per_core_zero=dict(type='bool', default=False),
             shared_disk=dict(type='bool', default=False),
             kubelet_config=dict(type='dict', default={}),
+            apiserver_extra_args=dict(type='dict', default={}),
             ignore_preflight_errors=dict(type='list', elements='str', default=[]),
             config_path=dict(type='path', default='/etc/kubernetes/kubeseed-init.yaml'),
             **KUBEADM_ARG_SPEC,
