@@ -132,6 +132,14 @@ def command_flags(manifest: dict) -> dict:
     return {}
 
 
+def container_argv(manifest: dict) -> list:
+    """The command line the kube-apiserver container of a static pod manifest runs (command, then args)."""
+    for container in ((manifest or {}).get('spec') or {}).get('containers') or []:
+        if isinstance(container, dict) and container.get('name') == CONTAINER:
+            return [str(item) for item in list(container.get('command') or []) + list(container.get('args') or [])]
+    return []
+
+
 def _without_command(manifest: dict) -> dict:
     stripped = copy.deepcopy(manifest or {})
     for container in (stripped.get('spec') or {}).get('containers') or []:

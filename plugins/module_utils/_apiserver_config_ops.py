@@ -31,6 +31,8 @@ CONFIG_MAP = ('kube-system', 'kubeadm-config')
 POLL_SECONDS = 2
 SETTLE_SECONDS = 5
 EXITS_TO_FAIL = 2  # a new container that exits once can be the old one still holding the port; twice is the flags
+KUBELET_SECONDS = 3  # the kubelet sees a new manifest at once (inotify); after this an earlier container still running is stopped
+STOP_GRACE_SECONDS = 5
 
 
 def _check_input(host) -> None:
@@ -172,7 +174,9 @@ def node(host) -> dict:
                               'after_header': 'as kubeadm renders them from the variables'}
         if not result['changed'] or module.check_mode:
             return result
+        started = time.monotonic()
         _apply(host, changes, live_text, new_text if new_text != live_text else None, pki if live_sans != new_sans else None)
+        result['restart_seconds'] = round(time.monotonic() - started, 1)
         result['msg'] = 'the API server on %s runs with the new settings: %s' % (host.name, '; '.join(changes))
         return result
     finally:
@@ -186,7 +190,7 @@ def _flag_lines(manifest_text: str) -> list:
 
 def _apply(host, changes: list, live_text: str, new_text: str | None, pki: str | None) -> None:
     """Keep the previous files, put the new ones in place, restart the API server and wait for it; roll back on failure."""
-    module, params = host.module, host.params
+    params = host.params
     crictl = host.tool('crictl')
     if crictl is None:
         host.fail('crictl is not installed on %s (the kube_packages role installs it); it restarts and watches the API server, so '
@@ -198,6 +202,7 @@ def _apply(host, changes: list, live_text: str, new_text: str | None, pki: str |
         with open(path, 'rb') as handle:
             saved[path] = (handle.read(), os.stat(path).st_mode & 0o7777)
         write_atomic(os.path.join(PREVIOUS_DIR, os.path.basename(path)), [saved[path][0]], 0o600)
+    target = yaml.safe_load(new_text or live_text) or {}
     endpoint = api_endpoint(new_text or live_text)
     before = _containers(crictl)
     if pki is not None:  # the key first: a certificate beside a key it does not match would fail the next start
@@ -205,18 +210,15 @@ def _apply(host, changes: list, live_text: str, new_text: str | None, pki: str |
         write_atomic(CERT, [_read(os.path.join(pki, 'apiserver.crt')).encode('ascii')], saved[CERT][1])
     if new_text is not None:
         write_atomic(MANIFEST, [new_text.encode('utf-8')], saved[MANIFEST][1])  # the kubelet replaces the pod
-    else:
-        _stop(host, crictl, before)  # same manifest: the kubelet starts the container again, which reads the new certificate
-    problem = _wait(host, crictl, before, endpoint, params['timeout'])
+    problem = _wait(host, crictl, before, ac.container_argv(target), endpoint, params['timeout'], restart_now=new_text is None)
     if not problem:
         return
     # roll back: the previous files, the API server restarted with them and waited for
     now = _containers(crictl)
     for path, (content, mode) in saved.items():
         write_atomic(path, [content], mode)
-    if new_text is None:
-        _stop(host, crictl, now)
-    back = _wait(host, crictl, now, api_endpoint(live_text), params['timeout'])
+    back = _wait(host, crictl, now, ac.container_argv(yaml.safe_load(live_text) or {}), api_endpoint(live_text), params['timeout'],
+                 restart_now=new_text is None)
     host.fail('the API server on %s did not come back healthy with the new settings (%s): %s. The previous manifest and certificate '
               'were put back (%s); nothing else was changed and no other control plane was touched. Fix kubeseed_apiserver_extra_args '
               'or kubeseed_apiserver_cert_extra_sans and run again.'
@@ -237,30 +239,41 @@ def _containers(crictl) -> list:
     return [{'id': c.get('id'), 'state': c.get('state')} for c in found]
 
 
-def _stop(host, crictl, containers: list) -> None:
-    running = [c['id'] for c in containers if c.get('state') == 'CONTAINER_RUNNING']
-    if running:
-        rc, out, err = crictl(['--runtime-endpoint', CRI_SOCKET, 'stop', '--timeout', '30'] + running)
-        if rc != 0:
-            host.module.warn('crictl stop of the API server on %s failed: %s' % (host.name, (err or out or '').strip()[-300:]))
+def _argv(crictl, container_id: str):
+    """The command line a container runs (crictl inspect), or None."""
+    rc, out, _err = crictl(['--runtime-endpoint', CRI_SOCKET, 'inspect', '--output', 'json', container_id])
+    try:
+        return json.loads(out)['info']['runtimeSpec']['process']['args'] if rc == 0 else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
-def _wait(host, crictl, before: list, endpoint: str | None, timeout: int) -> str:
-    """'' once a kube-apiserver container started after the change runs, no earlier one does, /readyz answers ok and both still
-    hold a few seconds later; else the problem (its last log lines when the new container keeps exiting)."""
+def _wait(host, crictl, before: list, argv: list, endpoint: str | None, timeout: int, restart_now: bool) -> str:
+    """'' once a kube-apiserver container started after the change runs the wanted command line, no earlier one runs, /readyz
+    answers ok and all that still holds a few seconds later; else the problem (with its last log lines when the new container
+    keeps exiting).
+
+    The kubelet gives a replaced static pod its whole grace period (30 s: the API server does not exit sooner on SIGTERM); an
+    earlier container still running after KUBELET_SECONDS is stopped here (SIGTERM, killed after STOP_GRACE_SECONDS). An API
+    server that keeps the same manifest (a new certificate only) is stopped at once, and the kubelet starts it again.
+    """
     old = {c.get('id') for c in before}
     kubectl = host.tool('kubectl')
-    deadline = time.monotonic() + max(timeout, 1)
-    problem = 'no new kube-apiserver container yet'
-    settled = None
+    started = time.monotonic()
+    deadline = started + max(timeout, 1)
+    problem, settled, stopped = 'no new kube-apiserver container yet', None, set()
     while time.monotonic() < deadline:
-        containers = _containers(crictl)
-        fresh = [c for c in containers if c.get('id') not in old and 'error' not in c]
+        containers = [c for c in _containers(crictl) if 'error' not in c]
+        fresh = [c for c in containers if c.get('id') not in old]
         exited = [c for c in fresh if c.get('state') == 'CONTAINER_EXITED']
         running = [c for c in fresh if c.get('state') == 'CONTAINER_RUNNING']
         if len(exited) >= EXITS_TO_FAIL and not running:
             return 'the new kube-apiserver container exited %d times; its last log lines: %s' % (len(exited), _logs(host, crictl, exited[0]['id']))
-        if running and not any(c.get('id') in old and c.get('state') == 'CONTAINER_RUNNING' for c in containers):
+        earlier = [c['id'] for c in containers if c.get('id') in old and c.get('state') == 'CONTAINER_RUNNING']
+        if earlier and not set(earlier) <= stopped and (restart_now or time.monotonic() - started >= KUBELET_SECONDS):
+            _stop(host, crictl, earlier)
+            stopped.update(earlier)
+        if running and not earlier and _argv(crictl, running[0]['id']) == argv:
             rc, out, err = kubectl(readyz_args(endpoint)) if kubectl else (1, '', 'kubectl is not installed')
             if rc == 0 and out.strip() == 'ok':
                 if settled == running[0]['id']:
@@ -269,9 +282,17 @@ def _wait(host, crictl, before: list, endpoint: str | None, timeout: int) -> str
                 time.sleep(SETTLE_SECONDS)  # an API server that exits on its flags can answer once before it does
                 continue
             problem = '/readyz: %s' % ((err or out or '').strip().splitlines() or ['no answer'])[-1][-300:]
+        elif running:
+            problem = 'the new kube-apiserver container does not run the wanted command line yet'
         settled = None
         time.sleep(POLL_SECONDS)
     return 'not healthy after %ss (%s)' % (max(timeout, 1), problem)
+
+
+def _stop(host, crictl, ids: list) -> None:
+    rc, out, err = crictl(['--runtime-endpoint', CRI_SOCKET, 'stop', '--timeout', str(STOP_GRACE_SECONDS)] + list(ids))
+    if rc != 0:
+        host.module.warn('crictl stop of the API server on %s failed: %s' % (host.name, (err or out or '').strip()[-300:]))
 
 
 def _logs(host, crictl, container_id: str) -> str:

@@ -13,8 +13,10 @@ import os
 import re
 import subprocess
 
+import yaml
+
 from _secrets import assert_no_secret
-from conftest import ROOT, VENV_BIN, adhoc, kubectl, playbook
+from conftest import INVENTORY, ROOT, VENV_BIN, adhoc, changed_tasks, kubectl, playbook
 
 ENDPOINT = ['-e', 'kubeseed_control_plane_endpoint=10.117.0.11:6443']
 CERT_KEY = re.compile(r'(certificate_key|certificateKey|certificate key)\W{1,6}[a-f0-9]{64}', re.I)
@@ -80,6 +82,98 @@ def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
     assert ready == ['ks-cp1', 'ks-cp2', 'ks-cp3', 'ks-w1']
     etcd = json.loads(kubectl('-n', 'kube-system', 'get', 'pods', '-l', 'component=etcd', '-o', 'json').stdout)
     assert sorted(p['spec']['nodeName'] for p in etcd['items'] if p['status']['phase'] == 'Running') == ['ks-cp1', 'ks-cp2', 'ks-cp3']
+
+
+API_VARS = ['-e', '{"kubeseed_apiserver_extra_args": {"audit-log-maxage": 30, "profiling": false}, '
+            '"kubeseed_apiserver_cert_extra_sans": ["api.kubeseed.test", "10.117.0.99"]}']
+BAD_FLAG = ['-e', '{"kubeseed_apiserver_extra_args": {"audit-log-maxage": 30, "profiling": false, "no-such-flag": "x"}, '
+            '"kubeseed_apiserver_cert_extra_sans": ["api.kubeseed.test", "10.117.0.99"]}']
+CONTROL_PLANES = {'ks-cp1': '10.117.0.11', 'ks-cp2': '10.117.0.12', 'ks-cp3': '10.117.0.13'}
+APPLY_TASK = "kubeseed.cluster.apiserver : This control plane's API server with the new flags and certificate names, restarted and waited for"
+RECORD_TASK = 'kubeseed.cluster.apiserver : The cluster\'s API server settings (ConfigMap kube-system/kubeadm-config)'
+
+
+def _per_host(proc) -> dict:
+    """{host: its output} from adhoc()."""
+    found, host = {}, None
+    for line in proc.stdout.splitlines():
+        match = re.match(r'^(ks-\S+) \| ', line)
+        host = match.group(1) if match else host
+        if host:
+            found[host] = found.get(host, '') + line + '\n'
+    return found
+
+
+def _running_flags() -> dict:
+    """{control plane: the flags its running kube-apiserver process has} (read from its /proc, not from the manifest)."""
+    proc = adhoc(':'.join(CONTROL_PLANES), 'ansible.builtin.command', 'ps -C kube-apiserver -o args=', INVENTORY)
+    return {host: set(re.findall(r'--[a-z0-9-]+=\S*', text)) for host, text in _per_host(proc).items()}
+
+
+def _served_names() -> dict:
+    """{control plane: the names in the certificate its API server serves} (a TLS handshake from ks-cp1)."""
+    script = '; '.join('echo "== %s"; echo | openssl s_client -connect %s:6443 2>/dev/null | openssl x509 -noout -ext subjectAltName'
+                       % (host, address) for host, address in CONTROL_PLANES.items())
+    out = adhoc('ks-cp1', 'ansible.builtin.shell', script, INVENTORY).stdout
+    return {host: text for host, text in re.findall(r'== (ks-cp\d)\s+X509v3 Subject Alternative Name:\s*\n\s*([^\n]+)', out)}
+
+
+def _recorded() -> dict:
+    """apiServer of the ClusterConfiguration kubeadm keeps (ConfigMap kube-system/kubeadm-config)."""
+    text = kubectl('-n', 'kube-system', 'get', 'configmap', 'kubeadm-config', '-o', 'jsonpath={.data.ClusterConfiguration}').stdout
+    return yaml.safe_load(text).get('apiServer') or {}
+
+
+def test_api_server_flags_and_names_change_live_one_control_plane_at_a_time(lab_ha):
+    """kubeseed_apiserver_extra_args and kubeseed_apiserver_cert_extra_sans on the running 3-control-plane cluster: --check
+    predicts a restart on each control plane and changes nothing; the run restarts them one at a time (each running process
+    gets the flags, each served certificate the names), then records both in kubeadm-config; a re-run changes nothing; a
+    flag the API server refuses stops the run at the first control plane with its error, that one rolled back, the others
+    untouched; a full site.yml without the variables removes them everywhere."""
+    check = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT, *API_VARS, '--tags', 'apiserver', '--check', '--diff')
+    check.assert_ok()
+    predicted = changed_tasks(check.output)
+    assert sorted(predicted.get(APPLY_TASK, [])) == sorted(CONTROL_PLANES), predicted
+    assert '+--audit-log-maxage=30' in check.output and '+--profiling=false' in check.output
+    assert not any('--audit-log-maxage=30' in flags for flags in _running_flags().values())
+
+    run = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT, *API_VARS, '--tags', 'apiserver')
+    print('API server flags and names on 3 control planes (--tags apiserver): %.0fs' % run.seconds)
+    run.assert_ok()
+    assert sorted(changed_tasks(run.output).get(APPLY_TASK, [])) == sorted(CONTROL_PLANES)
+    # one at a time: the play ran three times (serial 1), the record once, after the last control plane
+    batches = [line for line in run.output.splitlines() if line.startswith('TASK [%s]' % APPLY_TASK)]
+    assert len(batches) == 3, batches
+    recorded = [hosts for task, hosts in changed_tasks(run.output).items() if task.startswith(RECORD_TASK)]
+    assert recorded == [['ks-cp3']], recorded  # the last control plane's batch, once all three run with them
+    flags = _running_flags()
+    assert set(flags) == set(CONTROL_PLANES) and all({'--audit-log-maxage=30', '--profiling=false'} <= f for f in flags.values()), flags
+    names = _served_names()
+    assert set(names) == set(CONTROL_PLANES), names
+    assert all('DNS:api.kubeseed.test' in n and 'IP Address:10.117.0.99' in n for n in names.values()), names
+    assert _recorded() == {'certSANs': ['api.kubeseed.test', '10.117.0.99'],
+                           'extraArgs': [{'name': 'audit-log-maxage', 'value': '30'}, {'name': 'profiling', 'value': 'false'}]}
+    again = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT, *API_VARS, '--tags', 'apiserver')
+    again.assert_ok()
+    assert {h: r['changed'] for h, r in again.recap.items() if r['changed']} == {}
+
+    bad = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT, *BAD_FLAG, '--tags', 'apiserver')
+    print('a flag the API server refuses, rolled back on ks-cp1: %.0fs' % bad.seconds)
+    assert bad.rc != 0 and bad.recap['ks-cp1']['failed'] == 1, bad.output[-4000:]
+    assert 'unknown flag: --no-such-flag' in bad.output and 'The previous manifest and certificate were put back (the API server is healthy again)' in bad.output
+    assert not bad.recap['ks-cp2']['failed'] and not bad.recap['ks-cp3']['failed']
+    assert APPLY_TASK not in changed_tasks(bad.output)
+    assert all('--no-such-flag=x' not in f and '--audit-log-maxage=30' in f for f in _running_flags().values())
+    assert 'no-such-flag' not in json.dumps(_recorded())
+
+    removed = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT)
+    print('site.yml without them (removed on 3 control planes): %.0fs' % removed.seconds)
+    removed.assert_ok()
+    changed = {t: h for t, h in changed_tasks(removed.output).items() if not t.startswith('kubeseed.cluster.apiserver :')}
+    assert changed == {}, changed  # kubeadm_init reports them as reconfigurable, not as drift
+    assert all(not any(x in f for x in ('--audit-log-maxage=30', '--profiling=false')) for f in _running_flags().values())
+    assert all('api.kubeseed.test' not in n for n in _served_names().values())
+    assert _recorded() == {}
 
 
 def _etcd_members() -> list:
