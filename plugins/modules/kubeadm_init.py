@@ -101,7 +101,7 @@ options:
   apiserver_extra_args:
     description:
       - Extra kube-apiserver flags (kubeseed_apiserver_extra_args), names without the leading C(--), written into the init
-        configuration. On a running cluster they, and O(cert_extra_sans), are kept by M(kubeseed.cluster.apiserver_config): a
+        configuration. On a running cluster they, and O(cert_extra_sans), are kept by M(kubeseed.cluster.apiserver_config); a
         difference in them is reported in RV(reconfigurable) and does not fail the module.
     type: dict
     default: {}
