@@ -28,6 +28,7 @@ CERT, KEY = PKI + '/apiserver.crt', PKI + '/apiserver.key'
 # The files as they were before the last change (outside the manifests directory, which the kubelet runs all of).
 PREVIOUS_DIR = '/etc/kubernetes/kubeseed/apiserver-previous'
 CONFIG_MAP = ('kube-system', 'kubeadm-config')
+KUBERNETES_DIR = '/etc/kubernetes'
 POLL_SECONDS = 2
 SETTLE_SECONDS = 5
 EXITS_TO_FAIL = 2  # a new container that exits once can be the old one still holding the port; twice is the flags
@@ -99,7 +100,8 @@ class _Render:
 
     def __init__(self, host, config: dict) -> None:
         self.host, self.params = host, host.params
-        self.tmp = tempfile.mkdtemp(prefix='kubeseed-apiserver-')  # mode 0700
+        # beside the cluster's keys (root's only), removed at the end; mode 0700
+        self.tmp = tempfile.mkdtemp(prefix='.kubeseed-apiserver-', dir=KUBERNETES_DIR)
         self.config = config
 
     def _documents(self, name: str, cert_dir: str = '') -> str:
