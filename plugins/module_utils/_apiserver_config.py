@@ -149,13 +149,32 @@ def _without_command(manifest: dict) -> dict:
 
 
 def manifest_changes(live: dict | None, new: dict) -> list:
-    """One line per flag that differs, plus one naming any other part of the manifest that differs."""
+    """One line per flag of the kube-apiserver container that differs."""
     if live is None:
         return ['%s: written (there is none)' % CONTAINER]
-    changes = _flag_changes(command_flags(live), command_flags(new), '')
-    if _without_command(live) != _without_command(new):
-        changes.append('other fields of the manifest than the flags (as kubeadm renders it from the cluster configuration)')
-    return changes
+    return _flag_changes(command_flags(live), command_flags(new), '')
+
+
+def _paths(value, prefix: str = '') -> dict:
+    if isinstance(value, dict):
+        found = {}
+        for key, item in value.items():
+            found.update(_paths(item, '%s.%s' % (prefix, key) if prefix else str(key)))
+        return found
+    if isinstance(value, list):
+        found = {}
+        for index, item in enumerate(value):
+            found.update(_paths(item, '%s[%d]' % (prefix, index)))
+        return found
+    return {prefix: value}
+
+
+def other_differences(live: dict, new: dict, limit: int = 5) -> list:
+    """The parts of the manifest other than the flags that differ ('spec.containers[0].image: a -> b'), at most limit."""
+    before, after = _paths(_without_command(live)), _paths(_without_command(new))
+    lines = ['%s: %s -> %s' % (path, before.get(path, '(none)'), after.get(path, '(none)'))
+             for path in sorted(set(before) | set(after)) if before.get(path) != after.get(path)]
+    return lines[:limit] + (['and %d more' % (len(lines) - limit)] if len(lines) > limit else [])
 
 
 def _pem_der(pem: str) -> bytes:

@@ -162,7 +162,14 @@ def node(host) -> dict:
     try:
         live_text = _read(MANIFEST)
         new_text = renderer.manifest()
-        changes = ac.manifest_changes(yaml.safe_load(live_text) or {}, yaml.safe_load(new_text) or {})
+        live_manifest, new_manifest = yaml.safe_load(live_text) or {}, yaml.safe_load(new_text) or {}
+        others = ac.other_differences(live_manifest, new_manifest)
+        if others:  # e.g. another image: an upgrade under way, or an edit by hand; kubeseed changes the flags only
+            host.fail('the kube-apiserver manifest on %s (%s) differs from what kubeadm renders from the cluster configuration in more '
+                      'than its flags: %s. Nothing was changed. If an upgrade is under way, finish it (playbooks/upgrade.yml); if the '
+                      'manifest was edited by hand, undo that (kubeseed keeps the flags in kubeseed_apiserver_extra_args).'
+                      % (host.name, MANIFEST, '; '.join(others)))
+        changes = ac.manifest_changes(live_manifest, new_manifest)
         pki = renderer.certificate()
         live_sans, new_sans = _sans(host, CERT), _sans(host, os.path.join(pki, 'apiserver.crt'))
         if live_sans != new_sans:
@@ -177,7 +184,7 @@ def node(host) -> dict:
         if not result['changed'] or module.check_mode:
             return result
         started = time.monotonic()
-        _apply(host, changes, live_text, new_text if new_text != live_text else None, pki if live_sans != new_sans else None)
+        _apply(host, changes, live_text, new_text if new_manifest != live_manifest else None, pki if live_sans != new_sans else None)
         result['restart_seconds'] = round(time.monotonic() - started, 1)
         result['msg'] = 'the API server on %s runs with the new settings: %s' % (host.name, '; '.join(changes))
         return result

@@ -129,8 +129,13 @@ def test_manifest_changes_name_flags_and_other_fields():
     new = manifest('--advertise-address=10.0.0.1', '--audit-log-maxage=30', '--feature-gates=A=true')
     assert ac.manifest_changes(live, new) == ['--audit-log-maxage: 7 -> 30', '--feature-gates: set to A=true', '--profiling: removed (was true)']
     assert ac.manifest_changes(live, live) == []
-    moved = manifest('--advertise-address=10.0.0.1', '--profiling=true', '--audit-log-maxage=7', image='registry.k8s.io/kube-apiserver:v1.37.3')
-    assert ac.manifest_changes(live, moved) == ['other fields of the manifest than the flags (as kubeadm renders it from the cluster configuration)']
+    moved = manifest('--advertise-address=10.0.0.1', '--profiling=false', image='registry.k8s.io/kube-apiserver:v1.37.3')
+    assert ac.manifest_changes(live, moved) == ['--audit-log-maxage: removed (was 7)', '--profiling: true -> false']
+    assert ac.other_differences(live, new) == []  # the flags alone
+    assert ac.other_differences(live, moved) == [
+        'spec.containers[0].image: registry.k8s.io/kube-apiserver:v1.37.2 -> registry.k8s.io/kube-apiserver:v1.37.3']
+    many = dict(moved, metadata={'labels': {str(i): 'x' for i in range(7)}})
+    assert len(ac.other_differences(live, many)) == 6 and ac.other_differences(live, many)[-1] == 'and 5 more'  # 7 labels, name, namespace, image
     assert ac.command_flags(new)['feature-gates'] == 'A=true'  # split at the first = only
     assert ac.container_argv(new) == ['kube-apiserver', '--advertise-address=10.0.0.1', '--audit-log-maxage=30', '--feature-gates=A=true']
 
