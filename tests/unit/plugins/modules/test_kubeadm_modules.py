@@ -377,3 +377,21 @@ def test_node_info_reports_the_state(host):
         with pytest.raises(SystemExit):
             kubeadm_node_info.main()
     assert json.loads(host.capsys.readouterr().out)['state'] == 'member'
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_init_api_server_flags_and_names_that_differ_are_left_to_role_apiserver(host, check_mode):
+    host.files.update(CONTROL_PLANE)
+    live = kubeadm.cluster_configuration(dict(INIT, cluster_name='kubeseed', cluster_domain='cluster.local', pod_subnet='10.244.0.0/16',
+                                              service_subnet='10.96.0.0/12', node_cidr_mask_size=24, control_plane_endpoint='',
+                                              apiserver_port=6443, image_repository='registry.k8s.io'))
+    live['apiServer'] = {'certSANs': ['old.example.test'], 'extraArgs': [{'name': 'profiling', 'value': 'false'}]}
+    host.results['config validate'] = (0, '', '')
+    host.results['--kubeconfig'] = (0, json.dumps(live), '')
+    result, printed = host.main(kubeadm_init, kubectl_path=host.bin['kubectl'], config_path=str(host.tmp / 'init.yaml'),
+                                _ansible_check_mode=check_mode, **INIT)
+    assert not result.get('failed') and result['drift'] == []
+    assert result['reconfigurable'] == ["apiServer.certSANs: live ['old.example.test'], desired (unset)",
+                                        'apiServer.extraArgs[profiling]: live false, desired (unset)']
+    assert 'changed next, one control plane at a time' in result['msg']
+    host.assert_clean(printed)
