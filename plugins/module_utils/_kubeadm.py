@@ -164,7 +164,29 @@ def cluster_drift(desired: dict, live: dict) -> list:
     return drift
 
 
-def reconfigurable(drift: list) -> bool:
+_NEW_CLUSTER = 'build a new cluster (playbooks/reset.yml, then site.yml)'
+_REBUILD = 'keep the live value, or ' + _NEW_CLUSTER
+# What to do about a field that differs on a running cluster (the first path prefix that matches).
+PROCEDURES = (
+    ('kubernetesVersion', 'run playbooks/upgrade.yml (one minor version at a time), which changes it on every node'),
+    ('clusterName', 'the name is in every kubeconfig: keep the live value (kubeseed_cluster_name), or ' + _NEW_CLUSTER),
+    ('controlPlaneEndpoint', "every kubeconfig and kubelet points at it and it is in the API server's certificate: keep the live "
+                             'value (put a new load balancer at that address), or ' + _NEW_CLUSTER),
+    ('imageRepository', 'set it back; to pull the images through another registry, set kubeseed_containerd_registry_mirrors'),
+    ('networking.', 'pods, Services and DNS names were given out from it, so it is fixed for the life of the cluster: ' + _REBUILD),
+    ('controllerManager.', "the nodes' pod ranges were cut with it, so it is fixed for the life of the cluster: " + _REBUILD),
+)
+
+
+def procedure(drift: str) -> str:
+    """What to do about a line of cluster_drift."""
+    for prefix, what in PROCEDURES:
+        if drift.startswith(prefix):
+            return what
+    return 'set the variable back to the live value'
+
+
+def reconfigurable(drift: str) -> bool:
     """Whether a line of cluster_drift is about a field module apiserver_config changes on a running cluster."""
     return drift.startswith(RECONFIGURABLE)
 

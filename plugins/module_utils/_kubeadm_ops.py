@@ -216,9 +216,9 @@ def init(host: Host) -> dict:
             result['changed'] = True
             result['msg'] = 'the live cluster configuration differs from the variables: %s' % '; '.join(result['drift'])
             return result
-        host.fail('The cluster on %s was initialised with other settings than the variables now ask for; kubeadm cannot change '
-                  'these by re-initialising, so nothing was changed: %s. Set the variables back to the live values, or '
-                  'reconfigure the cluster deliberately.' % (params['node_name'], '; '.join(result['drift'])), **result)
+        host.fail('The cluster on %s was initialised with other settings than the variables now ask for, and kubeadm cannot change '
+                  'them by initialising again, so nothing was changed: %s.' % (
+                      params['node_name'], '; '.join('%s (%s)' % (line, kubeadm.procedure(line)) for line in result['drift'])), **result)
     result['msg'] = 'the control plane on %s is initialised and matches the variables' % params['node_name']
     if result['reconfigurable']:
         result['msg'] += ' (the API server settings that differ are changed next, one control plane at a time: %s)' % '; '.join(

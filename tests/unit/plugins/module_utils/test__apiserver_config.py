@@ -106,7 +106,8 @@ def test_kubeadm_init_renders_the_same_fields_and_drift_in_them_is_reconfigurabl
                      'apiServer.extraArgs[audit-log-maxage]: live 30, desired (unset)',
                      'apiServer.extraArgs[profiling]: live (unset), desired false']
     assert all(kubeadm.reconfigurable(line) for line in drift)
-    assert not kubeadm.reconfigurable(kubeadm.cluster_drift(desired, dict(desired, clusterName='other'))[0])
+    [fixed] = kubeadm.cluster_drift(desired, dict(desired, clusterName='other'))
+    assert not kubeadm.reconfigurable(fixed)
 
 
 @pytest.mark.parametrize('extra, problem', [

@@ -245,3 +245,20 @@ def test_oracle_message_names_form_and_line_but_not_the_secret():
     wrapped = base64.encodebytes(('x' * 50 + 'certificateKey: ' + CERT_KEY).encode()).decode()
     assert '\n' in wrapped.strip() and 'certificate key' in _secrets.find_secret(wrapped, [CERT_KEY])
     _secrets.assert_no_secret(json.dumps({'msg': 'token: <redacted>', 'id': 'mark3r'}), [TOKEN, CERT_KEY], 'result')
+
+
+@pytest.mark.parametrize('field, live, what', [
+    ('networking', {'podSubnet': '10.245.0.0/16', 'serviceSubnet': '10.96.0.0/12', 'dnsDomain': 'cluster.local'},
+     'fixed for the life of the cluster: keep the live value, or build a new cluster (playbooks/reset.yml, then site.yml)'),
+    ('kubernetesVersion', 'v1.36.3', 'run playbooks/upgrade.yml'),
+    ('controlPlaneEndpoint', 'lb.example.test:6443', 'put a new load balancer at that address'),
+    ('imageRepository', 'mirror.example.test', 'kubeseed_containerd_registry_mirrors'),
+    ('controllerManager', {'extraArgs': [{'name': 'node-cidr-mask-size', 'value': '25'}]}, "pod ranges were cut with it"),
+])
+def test_each_fixed_field_that_differs_comes_with_what_to_do(field, live, what):
+    desired = kubeadm.cluster_configuration({
+        'kubernetes_version': '1.37.2', 'cluster_name': 'k', 'control_plane_endpoint': '', 'advertise_address': '10.0.0.1',
+        'apiserver_port': 6443, 'image_repository': 'registry.k8s.io', 'pod_subnet': '10.244.0.0/16', 'service_subnet': '10.96.0.0/12',
+        'cluster_domain': 'cluster.local', 'node_cidr_mask_size': 24})
+    [line] = kubeadm.cluster_drift(desired, dict(desired, **{field: live}))
+    assert what in kubeadm.procedure(line), (line, kubeadm.procedure(line))
