@@ -16,10 +16,11 @@ description:
     --dry-run)) and signs a serving certificate with the cluster CA in a private temporary directory (C(kubeadm init phase
     certs apiserver)), both from the live ClusterConfiguration with the wanted flags and names, and they are compared with the
     node's files (the flags, the certificate's names). A manifest that differs in more than its flags (another image, as in an
-    upgrade under way, or an edit by hand) is refused, naming the fields, before anything is changed. With O(apply=true) a difference is put in place (the previous files are
-    kept in C(/etc/kubernetes/kubeseed/apiserver-previous)), the API server restarted and waited for (a new container running,
-    no old one, C(/readyz) answering ok, still so a few seconds later); an API server that does not come back healthy gets the
-    previous files back and the module fails naming the node, the changes and its last log lines.
+    upgrade under way, or an edit by hand) is refused, naming the fields, before anything is changed.
+  - With O(apply=true) a difference is put in place (the previous files are kept in
+    C(/etc/kubernetes/kubeseed/apiserver-previous)), the API server restarted and waited for (a new container running the new
+    command line, no old one, C(/readyz) answering ok, still so a few seconds later); an API server that does not come back
+    healthy gets the previous files back and the module fails naming the node, the changes and its last log lines.
   - With O(scope=cluster) it compares the two fields in the ConfigMap and, with O(apply=true), writes them, so that a control
     plane joining later and C(kubeadm upgrade) keep them. Role apiserver writes it last, once every control plane runs with them.
 author:
