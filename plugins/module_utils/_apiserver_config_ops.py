@@ -40,6 +40,10 @@ def _check_input(host) -> None:
     problems = ac.extra_args_problems(host.params['extra_args'])
     if problems:
         host.fail('; '.join(problems) + '. Nothing was changed.')
+
+
+def _require_yaml(host) -> None:
+    """Only on a control plane: a host that is none yet (check mode before role node ran) has nothing to compare."""
     if not HAS_YAML:
         host.fail('python3-yaml is missing on %s (role node installs it)' % host.name)
 
@@ -76,6 +80,7 @@ def cluster(host) -> dict:
         if module.check_mode:  # before kubeadm init, which writes them
             return {'changed': False, 'differs': False, 'changes': [], 'msg': 'no cluster yet: kubeadm init writes the API server settings'}
         host.fail('no admin kubeconfig at %s on %s: run this on an initialised control plane' % (ADMIN_CONF, host.name))
+    _require_yaml(host)
     live, config = _config_map(host)
     new = ac.merged(config, params['cert_extra_sans'], params['extra_args'])
     changes = ac.cluster_changes(config, new)
@@ -157,6 +162,7 @@ def node(host) -> dict:
     _check_input(host)
     if not os.path.exists(MANIFEST) or not os.path.exists(ADMIN_CONF):  # not a control plane yet: init or join writes both
         return {'changed': False, 'differs': False, 'changes': [], 'msg': '%s is not a control plane yet' % host.name}
+    _require_yaml(host)
     _live, config = _config_map(host)
     renderer = _Render(host, ac.merged(config, params['cert_extra_sans'], params['extra_args']))
     try:

@@ -233,3 +233,36 @@ def test_wait_fails_fast_when_the_new_container_keeps_exiting_and_shows_its_log(
     crictl = _Crictl([[('a', EXITED), ('b', EXITED), ('c', EXITED)]], {})
     problem = ops._wait(_Host(), crictl, before, NEW, None, 180, restart_now=False)
     assert problem == 'the new kube-apiserver container exited 2 times; its last log lines: Error: unknown flag: --no-such-flag'
+
+
+class _Exit(BaseException):  # like the SystemExit of fail_json, which _guarded lets pass
+    pass
+
+
+class _AnsibleModule:
+    """What the ops read of AnsibleModule: params, check mode, diff, fail_json."""
+
+    def __init__(self, **params):
+        self.params = dict({'extra_args': {}, 'cert_extra_sans': [], 'node_name': 'cp1', 'advertise_address': '10.0.0.1',
+                            'apiserver_port': 6443, 'apply': True, 'timeout': 10, 'kubeadm_path': 'kubeadm'}, **params)
+        self.check_mode, self._diff, self.no_log_values = True, True, set()
+
+    def fail_json(self, **kwargs):
+        raise _Exit(kwargs['msg'])
+
+
+@pytest.mark.parametrize('scope', ['node', 'cluster'])
+def test_a_host_that_is_no_control_plane_yet_needs_no_yaml_library(monkeypatch, scope):
+    """Check mode on bare hosts: role node installs python3-yaml later in the same run."""
+    monkeypatch.setattr(ops, 'HAS_YAML', False)
+    monkeypatch.setattr(ops.os.path, 'exists', lambda path: False)
+    result = getattr(ops, scope)(_AnsibleModule())
+    assert result['changed'] is False and result['differs'] is False
+    monkeypatch.setattr(ops.os.path, 'exists', lambda path: True)  # a control plane: now it is needed, and said so
+    with pytest.raises(_Exit, match='python3-yaml is missing on'):
+        getattr(ops, scope)(_AnsibleModule())
+
+
+def test_a_refused_flag_fails_before_anything_is_read():
+    with pytest.raises(_Exit, match=r'kubeseed_apiserver_extra_args.secure-port: kubeseed does not let .*Nothing was changed'):
+        ops.node(_AnsibleModule(extra_args={'secure-port': 7443}))
