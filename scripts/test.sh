@@ -47,7 +47,8 @@ if want static; then
 fi
 # compat (sanity + units on the newest ansible-core, CPU-bound, ~80 s) runs in the background while the bundle, lab and
 # e2e tiers run (mostly waiting on real clusters): its output goes to tests/output/compat.log, printed when it is done.
-compat_pid= upgrade_from_pid=
+compat_pid=''
+upgrade_from_pid=''
 if want compat; then
   mkdir -p tests/output
   if want e2e || want lab || want bundle; then
