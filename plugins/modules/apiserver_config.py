@@ -116,6 +116,11 @@ differs:
   description: The node's files or the ConfigMap differ from the wanted settings (also when nothing was changed).
   returned: always
   type: bool
+restart_seconds:
+  description: With O(scope=node), how long the API server took from the new files to healthy (for profiling).
+  returned: when the node's API server was restarted
+  type: float
+  sample: 21.4
 '''
 
 from ansible.module_utils.basic import AnsibleModule
