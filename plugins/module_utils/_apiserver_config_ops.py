@@ -238,7 +238,7 @@ def _apply(host, changes: list, live_text: str, new_text: str | None, pki: str |
               'were put back (%s); nothing else was changed and no other control plane was touched. Fix kubeseed_apiserver_extra_args '
               'or kubeseed_apiserver_cert_extra_sans and run again.'
               % (host.name, '; '.join(changes), problem, 'the API server is healthy again' if not back else 'still not healthy: ' + back),
-              changes=changes)
+              changes=changes, changed=True)  # the API server was restarted (twice), whatever else was undone
 
 
 def _containers(crictl) -> list:
@@ -278,7 +278,10 @@ def _wait(host, crictl, before: list, argv: list, endpoint: str | None, timeout:
     deadline = started + max(timeout, 1)
     problem, settled, stopped = 'no new kube-apiserver container yet', None, set()
     while time.monotonic() < deadline:
-        containers = [c for c in _containers(crictl) if 'error' not in c]
+        listed = _containers(crictl)
+        containers = [c for c in listed if 'error' not in c]
+        if not containers and listed:  # crictl itself failed: say so if that lasts until the deadline
+            problem = 'crictl ps: %s' % listed[0]['error']
         fresh = [c for c in containers if c.get('id') not in old]
         exited = [c for c in fresh if c.get('state') == 'CONTAINER_EXITED']
         running = [c for c in fresh if c.get('state') == 'CONTAINER_RUNNING']

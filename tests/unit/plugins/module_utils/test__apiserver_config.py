@@ -266,3 +266,19 @@ def test_a_host_that_is_no_control_plane_yet_needs_no_yaml_library(monkeypatch, 
 def test_a_refused_flag_fails_before_anything_is_read():
     with pytest.raises(_Exit, match=r'kubeseed_apiserver_extra_args.secure-port: kubeseed does not let .*Nothing was changed'):
         ops.node(_AnsibleModule(extra_args={'secure-port': 7443}))
+
+
+def test_wait_names_a_crictl_that_keeps_failing():
+    def broken(args):
+        return (1, '', 'connect: connection refused') if args[2] == 'ps' else (0, '', '')
+    problem = ops._wait(_Host(), broken, [{'id': 'a', 'state': RUNNING}], NEW, None, 10, restart_now=False)
+    assert problem == 'not healthy after 10s (crictl ps: connect: connection refused)'
+
+
+def test_the_log_lines_of_a_failed_api_server_hold_no_token():
+    """A failure shows the container's last log lines: a bootstrap token in them (e.g. a flag's value) is redacted."""
+    from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm_ops import Host
+    token = 'abcdef.0123456789abcdef'
+    crictl = _Crictl([[]], {}, logs='Error: invalid value "%s" for flag --token-auth' % token)
+    shown = ops._logs(Host(_AnsibleModule()), crictl, 'b')
+    assert 'Error: invalid value' in shown and token not in shown and '0123456789abcdef' not in shown

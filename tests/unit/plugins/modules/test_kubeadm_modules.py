@@ -313,12 +313,17 @@ def test_init_reading_the_live_configuration_fails_without_leaking(host):
     host.assert_clean(printed)
 
 
+def _live_configuration(pod_subnet: str) -> dict:
+    """The ClusterConfiguration kubeadm-config would hold for INIT with this pod network."""
+    return kubeadm.cluster_configuration(dict(INIT, cluster_name='kubeseed', cluster_domain='cluster.local', pod_subnet=pod_subnet,
+                                              service_subnet='10.96.0.0/12', node_cidr_mask_size=24, control_plane_endpoint='',
+                                              apiserver_port=6443, image_repository='registry.k8s.io'))
+
+
 @pytest.mark.parametrize('check_mode', [False, True])
 def test_init_drift_diff_of_a_live_configuration_holding_secrets_leaks_nothing(host, check_mode):
     host.files.update(CONTROL_PLANE)
-    live = kubeadm.cluster_configuration(dict(INIT, cluster_name='kubeseed', cluster_domain='cluster.local', pod_subnet='10.245.0.0/16',
-                                              service_subnet='10.96.0.0/12', node_cidr_mask_size=24, control_plane_endpoint='',
-                                              apiserver_port=6443, image_repository='registry.k8s.io'))
+    live = _live_configuration(pod_subnet='10.245.0.0/16')
     live['apiServer'] = {'extraArgs': [{'name': 'token', 'value': TOKEN}, {'name': 'certificate-key', 'value': CERT_KEY}],
                          'certificateKey': CERT_KEY, 'note': b64('token: %s' % TOKEN)}
     host.results['config validate'] = (0, '', '')
@@ -382,9 +387,7 @@ def test_node_info_reports_the_state(host):
 @pytest.mark.parametrize('check_mode', [False, True])
 def test_init_api_server_flags_and_names_that_differ_are_left_to_role_apiserver(host, check_mode):
     host.files.update(CONTROL_PLANE)
-    live = kubeadm.cluster_configuration(dict(INIT, cluster_name='kubeseed', cluster_domain='cluster.local', pod_subnet='10.244.0.0/16',
-                                              service_subnet='10.96.0.0/12', node_cidr_mask_size=24, control_plane_endpoint='',
-                                              apiserver_port=6443, image_repository='registry.k8s.io'))
+    live = _live_configuration(pod_subnet='10.244.0.0/16')
     live['apiServer'] = {'certSANs': ['old.example.test'], 'extraArgs': [{'name': 'profiling', 'value': 'false'}]}
     host.results['config validate'] = (0, '', '')
     host.results['--kubeconfig'] = (0, json.dumps(live), '')
