@@ -32,6 +32,9 @@ KUBERNETES_DIR = '/etc/kubernetes'
 POLL_SECONDS = 2
 SETTLE_SECONDS = 5
 EXITS_TO_FAIL = 2  # a new container that exits once can be the old one still holding the port; twice is the flags
+# an exit after which no new container starts for this long is the answer too: on the lab the kubelet, busy ending the
+# previous pod, sometimes does not start the crashed one again within minutes (its own back-off is 10 s, then 20 s)
+QUIET_AFTER_EXIT_SECONDS = 40
 KUBELET_SECONDS = 3  # the kubelet sees a new manifest at once (inotify); after this an earlier container still running is stopped
 STOP_GRACE_SECONDS = 5
 
@@ -277,16 +280,24 @@ def _wait(host, crictl, before: list, argv: list, endpoint: str | None, timeout:
     started = time.monotonic()
     deadline = started + max(timeout, 1)
     problem, settled, stopped = 'no new kube-apiserver container yet', None, set()
+    last_exit = started
+    exits = {}  # every new container seen exited: its last log lines, read at once (the kubelet soon removes all but the last)
     while time.monotonic() < deadline:
         listed = _containers(crictl)
         containers = [c for c in listed if 'error' not in c]
         if not containers and listed:  # crictl itself failed: say so if that lasts until the deadline
             problem = 'crictl ps: %s' % listed[0]['error']
         fresh = [c for c in containers if c.get('id') not in old]
-        exited = [c for c in fresh if c.get('state') == 'CONTAINER_EXITED']
+        for container in reversed(fresh):  # oldest first, so the last one read is the newest
+            if container.get('state') == 'CONTAINER_EXITED' and container['id'] not in exits:
+                exits[container['id']] = _logs(host, crictl, container['id'])
+                last_exit = time.monotonic()
         running = [c for c in fresh if c.get('state') == 'CONTAINER_RUNNING']
-        if len(exited) >= EXITS_TO_FAIL and not running:
-            return 'the new kube-apiserver container exited %d times; its last log lines: %s' % (len(exited), _logs(host, crictl, exited[0]['id']))
+        if len(exits) >= EXITS_TO_FAIL and not running:
+            return 'the new kube-apiserver container exited %d times; its last log lines: %s' % (len(exits), list(exits.values())[-1])
+        if exits and not running and time.monotonic() - last_exit >= QUIET_AFTER_EXIT_SECONDS:
+            return ('the new kube-apiserver container exited and was not started again for %ds; its last log lines: %s'
+                    % (QUIET_AFTER_EXIT_SECONDS, list(exits.values())[-1]))
         earlier = [c['id'] for c in containers if c.get('id') in old and c.get('state') == 'CONTAINER_RUNNING']
         if earlier and not set(earlier) <= stopped and (restart_now or time.monotonic() - started >= KUBELET_SECONDS):
             _stop(host, crictl, earlier)

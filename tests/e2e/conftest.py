@@ -33,6 +33,9 @@ class Run:
     def __init__(self, args: list, proc: subprocess.CompletedProcess, seconds: float, plays: list | None = None) -> None:
         self.args, self.rc, self.output, self.seconds = args, proc.returncode, proc.stdout, seconds
         self.recap = recap(proc.stdout)
+        # the output with every run of whitespace one space: the yaml callback wraps a long msg wherever its words fall, so
+        # a message is looked for in this, never in the raw output
+        self.said = ' '.join(proc.stdout.split())
         self.plays = plays or []  # (time.monotonic() when it started, play name)
 
     def assert_ok(self) -> None:

@@ -104,7 +104,7 @@ def test_demo_services_answer_through_node_port_and_rerun_changes_nothing():
     print('demo services applied and rolled out: %.0fs' % first.seconds)
     first.assert_ok()
     assert first.recap['localhost']['changed'] > 0
-    assert 'demo-only-not-a-real-secret' not in first.output
+    assert 'demo-only-not-a-real-secret' not in first.said
     second = playbook(*demo)
     second.assert_ok()
     assert second.recap['localhost']['changed'] == 0
@@ -162,7 +162,7 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
         time.sleep(3)
     not_ready = playbook('site.yml', '-i', str(lab_cluster), '--tags', 'ready', '-l', 'ks-w1', '-e', 'kubeseed_control_plane_ready_timeout=6')
     assert not_ready.rc != 0 and not_ready.recap['ks-w1']['failed'] == 1, not_ready.output[-3000:]
-    assert 'not ready after 6s' in not_ready.output and 'ks-w1: Ready=Unknown NodeStatusUnknown' in not_ready.output, not_ready.output[-3000:]
+    assert 'not ready after 6s' in not_ready.said and 'ks-w1: Ready=Unknown NodeStatusUnknown' in not_ready.said, not_ready.output[-3000:]
     assert not_ready.recap['ks-w1']['changed'] == 0
 
     # A run limited to the worker heals it and waits until that node is Ready again.
@@ -314,7 +314,7 @@ def test_kubelet_configuration_changes_live_one_node_at_a_time_and_a_value_the_k
     bad = tmp_path / 'kubelet-bad.json'
     bad.write_text(json.dumps({'kubeseed_kubelet_config': {'maxPods': 'many'}}), encoding='utf-8')
     refused = playbook(*tags, '-e', '@%s' % bad)
-    said = ' '.join(refused.output.split())
+    said = refused.said
     assert refused.rc != 0 and 'did not come back healthy with the new configuration (maxPods: 50 -> "many")' in said, refused.output[-3000:]
     assert 'healthy again' in said and refused.recap['ks-cp1']['failed'] == 1
     assert all(refused.recap[n]['changed'] == 0 for n in ('ks-w1', 'ks-w2')), refused.recap

@@ -137,8 +137,8 @@ def test_a_cluster_of_the_previous_minor_and_site_refuses_to_change_its_version(
     refused = playbook('site.yml', '-i', str(lab_cluster))  # the inventory's version is 1.37.2
     assert refused.rc != 0 and _changed(refused) == {}, refused.output[-3000:]
     assert ('ks-w1 is a node of a cluster with Kubernetes %s (its kubelet), and kubeseed_kubernetes_version is %s' % (UPGRADE_FROM, UPGRADE_TO)
-            in ' '.join(refused.output.split())), refused.output[-3000:]
-    assert 'run playbooks/upgrade.yml' in refused.output
+            in refused.said), refused.output[-3000:]
+    assert 'run playbooks/upgrade.yml' in refused.said
     assert _versions() == {n: 'v' + UPGRADE_FROM for n in ('ks-cp1', 'ks-w1', 'ks-w2')}
 
 
@@ -181,7 +181,7 @@ def test_upgrade_to_the_next_minor_keeps_the_demo_answering(lab_cluster):
     # (a skipped minor, 1.38, is past what the validation supports; the plan's refusal of one is unit-tested)
     downgrade = playbook(UPGRADE, '-i', str(lab_cluster), '-e', 'kubeseed_kubernetes_version=1.35.4')
     assert downgrade.rc != 0 and _changed(downgrade) == {}, downgrade.output[-3000:]
-    said = ' '.join(downgrade.output.split())
+    said = downgrade.said
     assert 'nothing was changed' in said and '1.35.4 is older than the cluster (%s); kubeadm cannot downgrade a cluster' % UPGRADE_FROM in said
 
     check = playbook(UPGRADE, '-i', str(lab_cluster), '--check')
@@ -193,7 +193,7 @@ def test_upgrade_to_the_next_minor_keeps_the_demo_answering(lab_cluster):
     probe = DemoProbe()
     probe.start()
     stopped = playbook(UPGRADE, '-i', str(lab_cluster), '-e', 'kubeseed_upgrade_drain_timeout=60')
-    assert stopped.rc != 0 and 'e2e-drain/pinned-' in stopped.output and 'disruption budget' in stopped.output, stopped.output[-3000:]
+    assert stopped.rc != 0 and 'e2e-drain/pinned-' in stopped.said and 'disruption budget' in stopped.said, stopped.output[-3000:]
     assert _versions() == {'ks-cp1': 'v' + UPGRADE_TO, 'ks-w1': 'v' + UPGRADE_TO, 'ks-w2': 'v' + UPGRADE_FROM, 'ks-w3': 'v' + UPGRADE_FROM}
     assert json.loads(kubectl('get', 'node', 'ks-w2', '-o', 'json').stdout)['spec'].get('unschedulable') is True
     kubectl('-n', 'e2e-drain', 'delete', 'poddisruptionbudget', 'pinned')
@@ -267,12 +267,12 @@ def test_remove_a_worker_that_is_up(lab_cluster):
     assert ('%s via %s' % (w3_range, _address('ks-w3'))) in _on('ks-w1', 'ip route')
 
     typo = _remove('ks-w33')
-    assert typo.rc != 0 and 'did you mean ks-w3?' in typo.output, typo.output[-3000:]
+    assert typo.rc != 0 and 'did you mean ks-w3?' in typo.said, typo.output[-3000:]
     assert _changed(typo) == {} and set(_nodes()) == {'ks-cp1', 'ks-w1', 'ks-w2', 'ks-w3'}
 
     blocked = _remove('ks-w3', extra=('-e', 'kubeseed_remove_drain_timeout=15'))
     assert blocked.rc != 0
-    assert 'e2e-drain/pinned-' in blocked.output and 'disruption budget' in blocked.output, blocked.output[-3000:]
+    assert 'e2e-drain/pinned-' in blocked.said and 'disruption budget' in blocked.said, blocked.output[-3000:]
     node = json.loads(kubectl('get', 'node', 'ks-w3', '-o', 'json').stdout)
     assert node['spec'].get('unschedulable') is True  # left cordoned, still a node
     kubectl('-n', 'e2e-drain', 'delete', 'poddisruptionbudget', 'pinned')
@@ -319,9 +319,9 @@ def test_remove_a_worker_whose_host_is_down(lab_cluster):
     run.assert_ok()
     print('remove_node.yml ks-w2 (down): %.0fs' % run.seconds)
     assert re.search(r'^ks-w2 +: ok=\d+ +changed=0 +unreachable=0 +failed=0 .* ignored=1', run.output, re.M), run.output[-1500:]
-    assert 'ks-w2 did not answer' in run.output
-    assert 'ks-w3 are in the inventory but not nodes of the cluster' in run.output
-    assert 'no drain: the node is not Ready' in run.output
+    assert 'ks-w2 did not answer' in run.said
+    assert 'ks-w3 are in the inventory but not nodes of the cluster' in run.said
+    assert 'no drain: the node is not Ready' in run.said
     _healthy(['ks-cp1', 'ks-w1'])  # the demo replicas that ran on ks-w2 run on ks-w1 now
     _lab_up(1)  # the removed hosts leave the lab and its inventory, as a user takes them out of theirs
 
@@ -378,7 +378,7 @@ def test_backup_then_restore_brings_back_a_deleted_configmap(lab_cluster, tmp_pa
     restore = ['playbooks/restore.yml', '-i', str(lab_cluster), '-e', 'kubeseed_backup_dir=%s' % backups, '-e',
                'kubeseed_restore_backup=%s' % name]
     refused = playbook(*restore)
-    assert refused.rc != 0 and 'kubeseed_restore_confirm' in refused.output and _changed(refused) == {}
+    assert refused.rc != 0 and 'kubeseed_restore_confirm' in refused.said and _changed(refused) == {}
     probe = ApiProbe()
     probe.start()
     run = playbook(*restore, '-e', 'kubeseed_restore_confirm=kubeseed', '-vvv')
@@ -389,7 +389,7 @@ def test_backup_then_restore_brings_back_a_deleted_configmap(lab_cluster, tmp_pa
           % (backup.seconds, run.seconds, probe.longest, probe.failures))
     for chunk in _b64_chunks(folder / 'etcd-snapshot.db') + _b64_chunks(folder / 'pki.tar.gz'):
         assert chunk not in run.output
-    assert 'PRIVATE KEY' not in backup.output + run.output
+    assert 'PRIVATE KEY' not in backup.said + run.said
     assert kubectl('get', 'configmap', 'e2e-restore', '-o', 'jsonpath={.data.state}').stdout == 'backed-up'
     assert kubectl('get', 'configmap', 'e2e-after-backup', check=False).returncode != 0
     _healthy(['ks-cp1', 'ks-w1'])
@@ -421,7 +421,7 @@ def test_certificates_renewed_with_a_refreshed_kubeconfig_then_nothing_to_renew(
     assert after != before, (before, after)
     with open(kubeconfig(), encoding='utf-8') as handle:
         assert handle.read() != old_kubeconfig
-    assert 'PRIVATE KEY' not in run.output and 'client-key-data' not in run.output
+    assert 'PRIVATE KEY' not in run.said and 'client-key-data' not in run.said
     _healthy(['ks-cp1', 'ks-w1'])  # through the refreshed kubeconfig
     for flags in ((), ('--check',)):
         again = playbook(*certificates, *flags)
@@ -433,7 +433,7 @@ def test_reset_refuses_without_the_cluster_name_then_tears_down_and_site_builds_
     needs_cluster()
     reset = ['playbooks/reset.yml', '-i', str(lab_cluster)]
     refused = playbook(*reset)
-    assert refused.rc != 0 and '-e kubeseed_reset_confirm=kubeseed' in refused.output and _changed(refused) == {}
+    assert refused.rc != 0 and '-e kubeseed_reset_confirm=kubeseed' in refused.said and _changed(refused) == {}
     assert 'ks-cp1' in _nodes()
 
     check = playbook(*reset, '-e', 'kubeseed_reset_confirm=kubeseed', '--check')

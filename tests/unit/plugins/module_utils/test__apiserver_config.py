@@ -235,6 +235,32 @@ def test_wait_fails_fast_when_the_new_container_keeps_exiting_and_shows_its_log(
     assert problem == 'the new kube-apiserver container exited 2 times; its last log lines: Error: unknown flag: --no-such-flag'
 
 
+def test_wait_counts_exits_the_kubelet_has_already_removed():
+    """The kubelet keeps one dead container per pod container: exits seen one at a time still add up (seen on the lab:
+    a refused flag waited for the whole timeout), and the log lines are read while the container is still there."""
+    before = [{'id': 'a', 'state': RUNNING}]
+    crictl = _Crictl([[('b', RUNNING)], [('b', EXITED)], [('b', EXITED)], [('c', RUNNING)], [('c', EXITED)]], {'b': OLD, 'c': OLD})
+    problem = ops._wait(_Host(), crictl, before, NEW, None, 180, restart_now=False)
+    assert problem == 'the new kube-apiserver container exited 2 times; its last log lines: Error: unknown flag: --no-such-flag'
+    assert crictl.calls == 5  # at the second exit, not at the deadline
+
+
+def test_wait_ends_when_a_crashed_container_is_not_started_again():
+    """Seen on the lab: one exit, then no new container for minutes; the wait ends QUIET_AFTER_EXIT_SECONDS later."""
+    crictl = _Crictl([[('b', RUNNING)], [('b', EXITED)], []], {'b': OLD})
+    problem = ops._wait(_Host(), crictl, [{'id': 'a', 'state': RUNNING}], NEW, None, 180, restart_now=False)
+    assert problem == ('the new kube-apiserver container exited and was not started again for 40s; its last log lines: '
+                       'Error: unknown flag: --no-such-flag')
+    assert ops.time.monotonic() < 60  # not the 180 s timeout
+
+
+def test_wait_gives_a_crashed_container_its_restart():
+    """One exit followed by a new container that comes up (e.g. the old one still held the port) is no failure."""
+    before = [{'id': 'a', 'state': RUNNING}]
+    crictl = _Crictl([[('b', EXITED)]] * 8 + [[('c', RUNNING)]], {'c': NEW})
+    assert ops._wait(_Host(), crictl, before, NEW, None, 180, restart_now=False) == ''
+
+
 class _Exit(BaseException):  # like the SystemExit of fail_json, which _guarded lets pass
     pass
 
