@@ -48,6 +48,11 @@ installed:
   type: list
   elements: str
   sample: [containerd=1.6.20~ds1-1+deb12u3]
+url:
+  description: The bundle read (the O(url) option); the containerd role does not ask again for a bundle the node role read in the same run.
+  returned: always
+  type: str
+  sample: http://10.117.0.1:8080/1.37.2-9391f9089577
 manifest:
   description: The bundle manifest.
   returned: always
@@ -78,7 +83,8 @@ def main():
     if rc not in (0, 1):
         module.fail_json(msg='dpkg-query failed: %s' % err)
     missing = bundle.missing_debs(manifest, out)
-    result = dict(changed=bool(missing), installed=['%s=%s' % (f['component'], f['version']) for f in missing], manifest=manifest)
+    result = dict(changed=bool(missing), installed=['%s=%s' % (f['component'], f['version']) for f in missing], manifest=manifest,
+                  url=module.params['url'])
     if module.check_mode or not missing:
         module.exit_json(**result)
     paths = [os.path.join(module.params['cache_dir'], os.path.basename(entry['path'])) for entry in missing]
