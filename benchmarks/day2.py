@@ -107,13 +107,31 @@ def timed(name: str, rows: list, *args: str, probes: bool = True) -> None:
     print('%-40s %6.1f s' % (name, seconds), flush=True)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', 1)[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """--workers and --keep (this script's and benchmarks/upgrade.py's); the lab needs root."""
+    parser = argparse.ArgumentParser(description=doc.split('\n\n', 1)[0])
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--keep', action='store_true', help='leave the lab up')
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit('the lab needs root')
+    return args
+
+
+def table(rows: list, step: str = 'step') -> None:
+    """The rows of timed() as a Markdown table."""
+    print('\n| %s | seconds | API /readyz failed probes (longest outage) | demo NodePort failed probes (longest outage) |' % step)
+    print('|---|---|---|---|')
+    for name, seconds, api, demo, probed in rows:
+        if probed:
+            figures = (name, seconds, api.failed, api.total, api.longest, demo.failed, demo.total, demo.longest)
+            print('| %s | %.1f | %d of %d (%.1f s) | %d of %d (%.1f s) |' % figures)
+        else:
+            print('| %s | %.1f | not probed | not probed |' % (name, seconds))
+
+
+def main() -> int:
+    args = arguments(__doc__)
     workers = max(2, args.workers)
     last = 'ks-w%d' % workers
     lab('down')
@@ -134,14 +152,7 @@ def main() -> int:
         timed('site.yml --limit %s (join again)' % last, rows, 'site.yml', '--limit', last)
         timed('reset.yml', rows, 'playbooks/reset.yml', '-e', 'kubeseed_reset_confirm=kubeseed', probes=False)
         timed('site.yml on the reset hosts', rows, 'site.yml', probes=False)
-    print('\n| step | seconds | API /readyz failed probes (longest outage) | demo NodePort failed probes (longest outage) |')
-    print('|---|---|---|---|')
-    for name, seconds, api, demo, probed in rows:
-        if probed:
-            figures = (name, seconds, api.failed, api.total, api.longest, demo.failed, demo.total, demo.longest)
-            print('| %s | %.1f | %d of %d (%.1f s) | %d of %d (%.1f s) |' % figures)
-        else:
-            print('| %s | %.1f | not probed | not probed |' % (name, seconds))
+    table(rows)
     if not args.keep:
         lab('down')
     return 0

@@ -106,8 +106,9 @@ for tier in lab e2e; do
         failed=$((failed + 1)); failures+=("bundle-upgrade-from"); table+=("bundle-upgrade-from(background) FAILED $up_seconds")
       fi
     fi
-    # site.yml on bare lab hosts, its re-run and check mode, then real pod traffic across nodes.
-    step e2e-cluster pytest_run -s tests/e2e
+    # site.yml on bare lab hosts, its re-run and check mode, then real pod traffic across nodes; the seconds of each test
+    # (and of its lab set-up) are listed at the end (what the CI budget is spent on)
+    step e2e-cluster pytest_run -s --durations=0 --durations-min=5 tests/e2e
   fi
 done
 
