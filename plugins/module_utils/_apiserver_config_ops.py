@@ -236,7 +236,7 @@ def _apply(host, changes: list, live_text: str, new_text: str | None, pki: str |
     for path, (content, mode) in saved.items():
         write_atomic(path, [content], mode)
     back = _wait(host, crictl, now, ac.container_argv(yaml.safe_load(live_text) or {}), api_endpoint(live_text), params['timeout'],
-                 restart_now=new_text is None)
+                 restart_now=new_text is None, patient=True)
     host.fail('the API server on %s did not come back healthy with the new settings (%s): %s. The previous manifest and certificate '
               'were put back (%s); nothing else was changed and no other control plane was touched. Fix kubeseed_apiserver_extra_args '
               'or kubeseed_apiserver_cert_extra_sans and run again.'
@@ -266,7 +266,7 @@ def _argv(crictl, container_id: str):
         return None
 
 
-def _wait(host, crictl, before: list, argv: list, endpoint: str | None, timeout: int, restart_now: bool) -> str:
+def _wait(host, crictl, before: list, argv: list, endpoint: str | None, timeout: int, restart_now: bool, patient: bool = False) -> str:
     """'' once a kube-apiserver container started after the change runs the wanted command line, no earlier one runs, /readyz
     answers ok and all that still holds a few seconds later; else the problem (with its last log lines when the new container
     keeps exiting).
@@ -274,6 +274,8 @@ def _wait(host, crictl, before: list, argv: list, endpoint: str | None, timeout:
     The kubelet gives a replaced static pod its whole grace period (30 s: the API server does not exit sooner on SIGTERM); an
     earlier container still running after KUBELET_SECONDS is stopped here (SIGTERM, killed after STOP_GRACE_SECONDS). An API
     server that keeps the same manifest (a new certificate only) is stopped at once, and the kubelet starts it again.
+    patient (the rollback to the files that ran before): an exit not followed by a new container within
+    QUIET_AFTER_EXIT_SECONDS does not end the wait; the previous API server gets the whole timeout to come back.
     """
     old = {c.get('id') for c in before}
     kubectl = host.tool('kubectl')
@@ -295,7 +297,7 @@ def _wait(host, crictl, before: list, argv: list, endpoint: str | None, timeout:
         running = [c for c in fresh if c.get('state') == 'CONTAINER_RUNNING']
         if len(exits) >= EXITS_TO_FAIL and not running:
             return 'the new kube-apiserver container exited %d times; its last log lines: %s' % (len(exits), list(exits.values())[-1])
-        if exits and not running and time.monotonic() - last_exit >= QUIET_AFTER_EXIT_SECONDS:
+        if exits and not running and not patient and time.monotonic() - last_exit >= QUIET_AFTER_EXIT_SECONDS:
             return ('the new kube-apiserver container exited and was not started again for %ds; its last log lines: %s'
                     % (QUIET_AFTER_EXIT_SECONDS, list(exits.values())[-1]))
         earlier = [c['id'] for c in containers if c.get('id') in old and c.get('state') == 'CONTAINER_RUNNING']
