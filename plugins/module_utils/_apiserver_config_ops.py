@@ -297,7 +297,8 @@ def _wait(host, crictl, before: list, argv: list, endpoint: str | None, timeout:
         running = [c for c in fresh if c.get('state') == 'CONTAINER_RUNNING']
         if len(exits) >= EXITS_TO_FAIL and not running:
             return 'the new kube-apiserver container exited %d times; its last log lines: %s' % (len(exits), list(exits.values())[-1])
-        if exits and not running and not patient and time.monotonic() - last_exit >= QUIET_AFTER_EXIT_SECONDS:
+        port_held = 'address already in use' in list(exits.values())[-1] if exits else False  # the old one still had the port
+        if exits and not running and not patient and not port_held and time.monotonic() - last_exit >= QUIET_AFTER_EXIT_SECONDS:
             return ('the new kube-apiserver container exited and was not started again for %ds; its last log lines: %s'
                     % (QUIET_AFTER_EXIT_SECONDS, list(exits.values())[-1]))
         earlier = [c['id'] for c in containers if c.get('id') in old and c.get('state') == 'CONTAINER_RUNNING']

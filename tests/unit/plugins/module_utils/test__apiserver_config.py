@@ -252,6 +252,10 @@ def test_wait_ends_when_a_crashed_container_is_not_started_again():
     assert problem == ('the new kube-apiserver container exited and was not started again for 40s; its last log lines: '
                        'Error: unknown flag: --no-such-flag')
     assert ops.time.monotonic() < 60  # not the 180 s timeout
+    # an exit because the previous container still held the port is waited out too
+    crictl = _Crictl([[('b', RUNNING)], [('b', EXITED)], []], {'b': OLD}, logs='listen tcp 0.0.0.0:6443: bind: address already in use')
+    problem = ops._wait(_Host(), crictl, [{'id': 'a', 'state': RUNNING}], NEW, None, 180, restart_now=False)
+    assert problem.startswith('not healthy after 180s')
     # the rollback is patient: the previous API server gets the whole timeout
     crictl = _Crictl([[('b', RUNNING)], [('b', EXITED)], []], {'b': OLD})
     problem = ops._wait(_Host(), crictl, [{'id': 'a', 'state': RUNNING}], NEW, None, 180, restart_now=False, patient=True)
