@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,14 +31,22 @@ def lab(*args: str) -> None:
     subprocess.run([str(BIN / 'python'), str(ROOT / 'tools' / 'lab' / 'lab.py'), *args], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
-def playbook(*args: str) -> float:
+CHANGED = re.compile(r'^\S+\s+: ok=\d+\s+changed=(\d+)', re.M)
+
+
+def run(*args: str) -> tuple[float, int]:
+    """(seconds, changed tasks over every host of the PLAY RECAP) of one ansible-playbook run; exits when it fails."""
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.ansible' / 'collections'))
     started = time.monotonic()
     proc = subprocess.run([str(BIN / 'ansible-playbook'), *args, '-i', 'inventories/lab'], cwd=ROOT, env=env, capture_output=True,
                           text=True, check=False)
     if proc.returncode != 0:
         sys.exit('%s failed:\n%s' % (args[0], proc.stdout[-4000:]))
-    return time.monotonic() - started
+    return time.monotonic() - started, sum(int(n) for n in CHANGED.findall(proc.stdout.split('PLAY RECAP')[-1]))
+
+
+def playbook(*args: str) -> float:
+    return run(*args)[0]
 
 
 def kubectl(*args: str) -> subprocess.CompletedProcess:
@@ -98,13 +107,13 @@ def timed(name: str, rows: list, *args: str, probes: bool = True) -> None:
     if probes:
         api.start()
         demo.start()
-    seconds = playbook(*args)
+    seconds, changed = run(*args)
     for probe in (api, demo):
         probe.stop.set()
         if probes:
             probe.join()
     rows.append((name, seconds, api, demo, probes))
-    print('%-40s %6.1f s' % (name, seconds), flush=True)
+    print('%-40s %6.1f s  changed=%d' % (name, seconds, changed), flush=True)
 
 
 def arguments(doc: str) -> argparse.Namespace:
