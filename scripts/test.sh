@@ -17,7 +17,9 @@ step() {
   local name=$1; shift
   local start=$SECONDS
   echo "=== [test] $name: $*"
-  if "$@"; then
+  # the step's output also goes to tests/output/step-<name>.log: a failed step's failing tests are repeated after the table
+  mkdir -p "$root/tests/output"
+  if PYTHONUNBUFFERED=1 "$@" 2>&1 | tee "$root/tests/output/step-$name.log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
     passed=$((passed + 1)); echo "=== [test] $name: passed in $((SECONDS - start))s (suite at $((SECONDS - suite_start))s)"
     table+=("$name passed $((SECONDS - start))")
   else
@@ -136,6 +138,15 @@ mkdir -p tests/output
   printf '%-32s %-8s %8s\n' total '' "$((SECONDS - suite_start))"
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u '+%Y-%m-%d %H:%M UTC'), CI=${CI:-}"
 } | tee tests/output/tiers.txt
+# what failed, in a few lines per failed step (the end of a CI log is often all that is kept): pytest's FAILED/ERROR lines,
+# else the step's last lines
+for name in "${failures[@]}"; do
+  log=tests/output/step-$name.log
+  [ -f "$log" ] || continue
+  lines=$(grep -E '^(FAILED|ERROR) ' "$log" | head -n 6)
+  [ -n "$lines" ] || lines=$(tail -n 4 "$log")
+  printf '%s\n' "$lines" | cut -c1-240 | sed "s/^/=== [test] $name: /"
+done
 [ ${#failures[@]} -eq 0 ] || echo "=== [test] failed: ${failures[*]}"
 [ ${#skipped[@]} -eq 0 ] || echo "=== [test] not run (they need a failed tier): ${skipped[*]}"
 echo "tiers: $passed passed, $((failed + ${#skipped[@]})) failed"

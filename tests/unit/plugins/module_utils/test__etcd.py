@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import pathlib
+import random
 import socket
 import subprocess
 import sys
@@ -288,10 +289,29 @@ def bundle_bin() -> pathlib.Path:
     return path
 
 
+HANDED_OUT: set = set()  # never the same port twice in a run (a port is only bound once etcd starts)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    """A free port on 127.0.0.1 below the kernel's ephemeral range: a port the kernel picked (bind to 0) can be taken, before
+    etcd listens on it, as the source port of a connection (one member dialling its peers), and etcd then fails to start."""
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range', encoding='ascii') as handle:
+            low = int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _attempt in range(200):
+        port = random.randint(max(1024, low - 12000), low - 1)
+        if port in HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            HANDED_OUT.add(port)
+            return port
+    raise AssertionError('no free port below %d on 127.0.0.1' % low)
 
 
 def run(argv: list) -> tuple:
@@ -336,11 +356,11 @@ class Loopback:
                 self.procs[name] = subprocess.Popen([str(self.bin / 'etcd')] + ['--%s=%s' % item for item in flags.items()],
                                                     stdout=log, stderr=subprocess.STDOUT)
         for name in names:
-            etcd.wait_until(lambda n=name: self._alive_and_healthy(n), 15, 'etcd %s' % name, interval=0.1)
+            etcd.wait_until(lambda n=name: self._alive_and_healthy(n), 60, 'etcd %s' % name, interval=0.1)
 
     def _alive_and_healthy(self, name: str) -> tuple:
         assert self.procs[name].poll() is None, 'etcd %s exited: %s' % (name, (self.work / name / 'etcd.log').read_text()[-2000:])
-        return etcd.etcd_health(self.clients[name], str(self.pki / 'etcd'), timeout=1)
+        return etcd.etcd_health(self.clients[name], str(self.pki / 'etcd'), timeout=5)
 
     def stop(self) -> None:
         """Kill every member (a graceful stop hands leadership over and takes seconds; the restore replaces their data anyway)."""
@@ -431,12 +451,12 @@ def test_members_through_the_json_gateway_list_check_and_remove_without_losing_q
     leader is not, and the gateway removes it."""
     etcd_ = loopback('cp1', 'cp2', 'cp3')
     etcd_.start('cp1', 'cp2', 'cp3')
-    listed = Members(etcd_.clients['cp1'], str(etcd_.pki / 'etcd'), timeout=2).list()
+    listed = Members(etcd_.clients['cp1'], str(etcd_.pki / 'etcd'), timeout=10).list()
     assert sorted(m['name'] for m in listed) == ['cp1', 'cp2', 'cp3'] and all(m['id'].isdigit() for m in listed)
     by_id = {m['id']: m['name'] for m in listed}
-    dead = by_id[Members(etcd_.clients['cp1'], str(etcd_.pki / 'etcd'), timeout=2).leader()]
+    dead = by_id[Members(etcd_.clients['cp1'], str(etcd_.pki / 'etcd'), timeout=10).leader()]
     asker = next(n for n in ('cp1', 'cp2', 'cp3') if n != dead)
-    members = Members(etcd_.clients[asker], str(etcd_.pki / 'etcd'), timeout=2)
+    members = Members(etcd_.clients[asker], str(etcd_.pki / 'etcd'), timeout=10)
     assert all(members.healthy(m) for m in listed)
     etcd_.procs[dead].kill()
     etcd_.procs[dead].wait(timeout=15)
