@@ -138,12 +138,12 @@ mkdir -p tests/output
   printf '%-32s %-8s %8s\n' total '' "$((SECONDS - suite_start))"
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u '+%Y-%m-%d %H:%M UTC'), CI=${CI:-}"
 } | tee tests/output/tiers.txt
-# what failed, in a few lines per failed step (the end of a CI log is often all that is kept): pytest's FAILED/ERROR lines,
-# else the step's last lines
+# what failed, in a few lines per failed step (the end of a CI log is often all that is kept): pytest's FAILED/ERROR lines
+# and ansible-test's ERROR: lines, else the step's last lines
 for name in "${failures[@]}"; do
   log=tests/output/step-$name.log
   [ -f "$log" ] || continue
-  lines=$(grep -E '^(FAILED|ERROR) ' "$log" | head -n 6)
+  lines=$(grep -E '^(FAILED|ERROR)[ :]' "$log" | head -n 6)
   [ -n "$lines" ] || lines=$(tail -n 4 "$log")
   printf '%s\n' "$lines" | cut -c1-240 | sed "s/^/=== [test] $name: /"
 done

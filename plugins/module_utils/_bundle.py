@@ -119,6 +119,58 @@ def sha256_file(path: str) -> str | None:
         return None
 
 
+CHECKSUM_CACHE = '/var/lib/kubeseed/bundle-files.json'
+
+
+class ChecksumCache:
+    """The sha256 of installed bundle files, remembered with each file's stat (size, mtime, ctime, inode), as git's index
+    does: a file whose stat is unchanged since it was hashed is not read again (a no-op run otherwise reads every binary,
+    hundreds of MB per host). Any write, chmod or replacement of a file changes its ctime (which no tool can set back),
+    so a file changed by hand is hashed again and found different. Only a run that installs writes the cache."""
+
+    def __init__(self, path: str = CHECKSUM_CACHE) -> None:
+        self.path, self.hashed, self.dirty = path, 0, False
+        try:
+            with open(path, encoding='utf-8') as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            data = {}
+        self.entries = data if isinstance(data, dict) else {}
+
+    @staticmethod
+    def _key(st: os.stat_result) -> list:
+        return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+    def __call__(self, dest: str) -> str | None:
+        try:
+            key = self._key(os.stat(dest))
+        except OSError:
+            return None
+        entry = self.entries.get(dest)
+        if isinstance(entry, dict) and entry.get('stat') == key and isinstance(entry.get('sha256'), str):
+            return entry['sha256']
+        self.hashed += 1
+        sha = sha256_file(dest)
+        if sha is not None:
+            self.record(dest, sha, key)
+        return sha
+
+    def record(self, dest: str, sha: str, key: list | None = None) -> None:
+        """Remember dest's sha256 (just verified) with its current stat."""
+        try:
+            key = key or self._key(os.stat(dest))
+        except OSError:
+            return
+        if self.entries.get(dest) != {'stat': key, 'sha256': sha}:
+            self.entries[dest] = {'stat': key, 'sha256': sha}
+            self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty:
+            write_atomic(self.path, [json.dumps(self.entries, sort_keys=True, indent=0).encode('utf-8')], 0o644)
+            self.dirty = False
+
+
 def plan(chosen: list, checksum=sha256_file) -> tuple[list, list]:
     """Split into (files to fetch because missing or different, files whose mode alone differs)."""
     fetch, modes = [], []

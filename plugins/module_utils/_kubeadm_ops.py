@@ -12,6 +12,7 @@ import time
 import traceback
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubeadm as kubeadm
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubelet_config as kubelet_config
 from ansible_collections.kubeseed.cluster.plugins.module_utils._files import write_atomic
 from ansible_collections.kubeseed.cluster.plugins.module_utils._upgrade import step_problem
 
@@ -329,6 +330,17 @@ def node_info(module) -> dict:
     must never swap the binaries of a live node: playbooks/upgrade.yml does that, node by node, drained)."""
     params = module.params
     result = {'changed': False, 'state': kubeadm.node_state(kubeadm.host_exists, control_plane=params['control_plane'])}
+    if params.get('cgroup_driver'):
+        try:
+            with open(kubelet_config.NODE_CONFIG, encoding='utf-8') as handle:
+                result['kubelet_cgroup_driver'] = kubelet_config.cgroup_driver_in(handle.read())
+        except FileNotFoundError:
+            result['kubelet_cgroup_driver'] = ''
+        except OSError as exc:
+            module.fail_json(msg='%s: %s' % (kubelet_config.NODE_CONFIG, exc), **result)
+        problem = kubelet_config.cgroup_driver_problem(result['kubelet_cgroup_driver'], params['cgroup_driver'], kubelet_config.NODE_CONFIG)
+        if problem:
+            module.fail_json(msg='%s: %s' % (params.get('node_name') or 'this host', problem), **result)
     wanted = (params.get('kubernetes_version') or '').lstrip('v')
     if not wanted or result['state'] == 'absent':
         return result

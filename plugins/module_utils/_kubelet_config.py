@@ -38,6 +38,27 @@ SHARED_DISK_FIELDS = {
 }
 
 
+NODE_CONFIG = '/var/lib/kubelet/config.yaml'  # written by kubeadm init/join on each node
+_CGROUP_DRIVER = re.compile(r'^cgroupDriver:[ \t]*["\']?([A-Za-z0-9_-]+)', re.M)
+
+
+def cgroup_driver_in(text: str) -> str:
+    """The top-level cgroupDriver of a kubelet configuration file ('' when it names none); no YAML parser needed, so a
+    host without python3-yaml can be asked (kubeadm writes the key at the top level, unquoted)."""
+    match = _CGROUP_DRIVER.search(text or '')
+    return match.group(1) if match else ''
+
+
+def cgroup_driver_problem(live: str, wanted: str, path: str = NODE_CONFIG) -> str | None:
+    """Why a node in a cluster cannot take another cgroup driver, or None."""
+    if not wanted or not live or live == wanted:
+        return None
+    return ('kubeseed_containerd_cgroup_driver: the kubelet of this node runs with cgroupDriver %s (%s), the variables ask for %s. '
+            'Changing it on a running node would leave containerd and the kubelet disagreeing, so nothing was changed. Set it back '
+            'to %s, or move the node: remove it (playbooks/remove_node.yml), then run site.yml with the new driver to join it '
+            'again.' % (live, path, wanted, live))
+
+
 def fields(cgroup_v1: bool, shared_disk: bool, extra: dict) -> dict:
     """The KubeletConfiguration fields kubeseed sets: the workarounds', then kubeseed_kubelet_config (which wins)."""
     wanted: dict = {}

@@ -122,13 +122,9 @@ def node(module) -> dict:
     config = _read_node_config(module, path)
     if config is None:  # not in a cluster yet: kubeadm init or join writes the file from the cluster's configuration
         return {'changed': False, 'differs': False, 'changes': [], 'owned': [], 'msg': '%s: not in a cluster yet' % path}
-    live_driver = config.get('cgroupDriver')
-    if params['cgroup_driver'] and live_driver and live_driver != params['cgroup_driver']:
-        module.fail_json(msg=(
-            'kubeseed_containerd_cgroup_driver: the kubelet of this node runs with cgroupDriver %s (%s), the variables ask for %s. '
-            'Changing it on a running node would leave containerd and the kubelet disagreeing, so nothing was changed. Set it back '
-            'to %s, or move the node: remove it (playbooks/remove_node.yml), then run site.yml with the new driver to join it '
-            'again.' % (live_driver, path, params['cgroup_driver'], live_driver)))
+    problem = kc.cgroup_driver_problem(str(config.get('cgroupDriver') or ''), params['cgroup_driver'], path)
+    if problem:
+        module.fail_json(msg=problem)
     new, changes = kc.converge(config, wanted, params['owned'])
     result = {'changed': False, 'differs': bool(changes), 'changes': changes, 'owned': list(params['owned'])}
     if not changes or not params['apply']:

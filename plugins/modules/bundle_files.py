@@ -11,6 +11,9 @@ description:
   - Reads C(manifest.json) of an offline bundle (built by C(tools/bundle)) over http(s) or from a file URL, selects files by
     path prefix, and downloads only those that are missing or whose sha256 differs from the manifest's.
   - Every download is checked against the manifest's sha256 before it replaces anything.
+  - The sha256 of each installed file is remembered in C(/var/lib/kubeseed/bundle-files.json) with the file's size, mtime,
+    ctime and inode; while those are unchanged the file is not read again (a no-op run would otherwise read every binary).
+    Any write, chmod or replacement changes the ctime, so a file changed by hand is hashed again, and check mode predicts it.
   - Returns the manifest, so later tasks know the versions, images and packages it holds.
 author:
   - kubeseed maintainers (@kubeseed)
@@ -111,14 +114,20 @@ def main():
     source = bundle.Source(module.params['url'], module.params['timeout'], module.params['validate_certs'])
     try:
         manifest = source.manifest()
-        fetch, modes = bundle.plan(bundle.select(manifest, module.params['items']))
+        cache = bundle.ChecksumCache()
+        fetch, modes = bundle.plan(bundle.select(manifest, module.params['items']), checksum=cache)
         if not module.check_mode:
             for path, sha, dest, mode in fetch:
                 source.fetch(path, sha, dest, mode)
-            for _path, _sha, dest, mode in modes:
+                cache.record(dest, sha)
+            for _path, sha, dest, mode in modes:
                 os.chmod(dest, int(mode, 8))
+                cache.record(dest, sha)  # a chmod changes the ctime
+            cache.save()
     except bundle.BundleError as exc:
         module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg='installing the bundle files: %s' % exc)
     module.exit_json(changed=bool(fetch or modes), fetched=[f[0] for f in fetch], modes_set=[f[0] for f in modes], manifest=manifest)
 
 

@@ -29,6 +29,13 @@ options:
     description: Do not refuse another version (the upgrade sets it, for the node it is upgrading).
     type: bool
     default: false
+  cgroup_driver:
+    description:
+      - The cgroup driver the variables ask for (C(kubeseed_containerd_cgroup_driver)). When set and the host is a node whose
+        kubelet runs with another one (C(/var/lib/kubelet/config.yaml)), the module fails and says what to do; changing it
+        on a running node would leave containerd and the kubelet disagreeing.
+    type: str
+    default: ''
   node_name:
     description: The node's name, for the messages.
     type: str
@@ -63,6 +70,11 @@ kubelet_version:
   returned: when checked
   type: str
   sample: 1.36.3
+kubelet_cgroup_driver:
+  description: The cgroup driver of the node's kubelet configuration, empty on a host that is not a node yet.
+  returned: when O(cgroup_driver) is set
+  type: str
+  sample: systemd
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -76,6 +88,7 @@ def main():
             control_plane=dict(type='bool', default=False),
             kubernetes_version=dict(type='str', default=''),
             allow_version_change=dict(type='bool', default=False),
+            cgroup_driver=dict(type='str', default=''),
             node_name=dict(type='str', default=''),
         ),
         supports_check_mode=True,

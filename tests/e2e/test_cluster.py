@@ -38,7 +38,7 @@ def test_check_diff_on_the_converged_cluster_changes_nothing(lab_cluster, tmp_pa
     run.assert_ok()
     assert {h: r['changed'] for h, r in run.recap.items() if r['changed']} == {}
     assert {h for h, r in run.recap.items() if r['ok'] > 10} == {'ks-cp1', 'ks-w1', 'ks-w2'}, run.recap
-    for task in ('kubeseed.cluster.control_plane : Initialise the first control plane', 'kubeseed.cluster.workers : Find out which workers',
+    for task in ('kubeseed.cluster.control_plane : Initialise the first control plane', 'kubeseed.cluster.workers : The kubeadm state of each worker',
                  'kubeseed.cluster.cni : CNI configuration, route list'):
         assert 'TASK [%s' % task in run.output, task
 
@@ -140,10 +140,12 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     print('check mode predicted: %s' % changed)
     assert 'ks-w1' in changed['kubeseed.cluster.node : Swap off, kernel features and sysctls, now and across reboots']
     assert 'net.ipv4.ip_forward = 0' in check.output and 'net.ipv4.ip_forward = 1' in check.output
-    assert changed['kubeseed.cluster.kube_packages : Kubelet enabled, and running once the node is in a cluster'] == ['ks-w1']
-    assert changed['kubeseed.cluster.containerd : Start containerd'] == ['ks-w2']
+    # ks-w1's stopped kubelet is started, ks-w2's restarted (its drop-in is rewritten): one task, each host its action
+    assert sorted(changed[KUBELET_TASK]) == ['ks-w1', 'ks-w2']
+    assert changed['kubeseed.cluster.containerd : Containerd enabled, running, and restarted when its configuration is newer than the process'] == ['ks-w2']
     assert changed['kubeseed.cluster.kube_packages : Kubelet unit and its drop-in for kubeadm'] == ['ks-w2']
-    assert changed[KUBELET_RESTART_TASK] == ['ks-w2']
+    assert check.output.count('+active: active (started)') == 2  # ks-w1's kubelet, ks-w2's containerd
+    assert check.output.count('+active: active (restarted)') == 1  # ks-w2's kubelet
     # ks-w1: only the removed image is missing; ks-w2: containerd does not answer, a run starts it before importing
     assert sorted(changed["kubeseed.cluster.kube_packages : Import the bundle's images that containerd lacks (Kubernetes' own and the "
                           "demo service's)"]) == ['ks-w1', 'ks-w2']
@@ -176,7 +178,7 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     healed = playbook('site.yml', '-i', str(lab_cluster))
     healed.assert_ok()
     assert _on('ks-w2', 'systemctl', 'is-active', 'containerd').strip() == 'active'
-    assert changed_tasks(healed.output)[KUBELET_RESTART_TASK] == ['ks-w2']
+    assert changed_tasks(healed.output)[KUBELET_TASK] == ['ks-w2']
     assert '# edited by hand' not in _on('ks-w2', 'cat', '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf')
     assert _on('ks-w2', 'systemctl', 'show', 'kubelet', '--property=ExecMainStartTimestampMonotonic').strip() != w2_kubelet_started
     assert _on('ks-w2', 'systemctl', 'is-active', 'kubelet').strip() == 'active'
@@ -187,7 +189,8 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     assert all([c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'] == ['True'] for n in nodes)
 
 
-KUBELET_RESTART_TASK = 'kubeseed.cluster.kube_packages : Restart the kubelet of a node in a cluster when this run replaced its binary or unit'
+KUBELET_TASK = ('kubeseed.cluster.kube_packages : Kubelet enabled, running once the node is in a cluster, restarted when this run replaced its binary '
+                'or unit')
 NODE_METADATA_TASK = 'kubeseed.cluster.control_plane : Labels and taints of the nodes of this run (kubeseed_node_labels, kubeseed_node_taints)'
 E2E_LABEL = ('kubeseed.io/e2e', 'yes')
 E2E_TAINT = {'key': 'kubeseed.io/e2e', 'value': 'x', 'effect': 'PreferNoSchedule'}  # PreferNoSchedule: running pods stay

@@ -139,6 +139,12 @@ def test_a_cluster_of_the_previous_minor_and_site_refuses_to_change_its_version(
     assert ('ks-w1 is a node of a cluster with Kubernetes %s (its kubelet), and kubeseed_kubernetes_version is %s' % (UPGRADE_FROM, UPGRADE_TO)
             in refused.said), refused.output[-3000:]
     assert 'run playbooks/upgrade.yml' in refused.said
+    # the same preflight call refuses a cgroup driver other than the one the nodes' kubelets run with, before any change
+    driver = playbook('site.yml', '-i', str(lab_cluster), *_previous(), '-e', 'kubeseed_containerd_cgroup_driver=cgroupfs')
+    assert driver.rc != 0 and _changed(driver) == {}, driver.output[-3000:]
+    assert ('ks-w1: kubeseed_containerd_cgroup_driver: the kubelet of this node runs with cgroupDriver systemd' in driver.said
+            and 'Set it back to systemd' in driver.said), driver.output[-3000:]
+    assert 'TASK [kubeseed.cluster.node' not in driver.output
     assert _versions() == {n: 'v' + UPGRADE_FROM for n in ('ks-cp1', 'ks-w1', 'ks-w2')}
 
 

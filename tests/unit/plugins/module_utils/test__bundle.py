@@ -149,3 +149,43 @@ def test_file_modes_must_be_octal_strings():
     problems = mode_problems([{'mode': '493'}, {'mode': 'rwxr-xr-x'}, {'mode': '0755'}])
     assert [p.split(':')[0] for p in problems] == ['items[0].mode', 'items[1].mode']
     assert "quote it, e.g. '0755'" in problems[0]
+
+
+def test_the_checksum_cache_hashes_a_file_once_and_again_after_any_change(tmp_path):
+    """No-op runs read no binary whose stat is unchanged; a write, a chmod or a replacement is seen (ctime) and hashed."""
+    path, store = tmp_path / 'kubelet', str(tmp_path / 'cache' / 'bundle-files.json')
+    path.write_bytes(b'kubelet v1')
+    sha = hashlib.sha256(b'kubelet v1').hexdigest()
+    cache = bundle.ChecksumCache(store)
+    assert cache(str(path)) == sha and cache.hashed == 1
+    cache.save()
+    assert oct(os.stat(store).st_mode & 0o777) == '0o644'
+
+    again = bundle.ChecksumCache(store)
+    assert again(str(path)) == sha and again.hashed == 0  # read from the cache: the file was not opened
+    assert not again.dirty
+
+    path.write_bytes(b'kubelet v2')  # same size, rewritten in place: ctime (and mtime) move
+    assert bundle.ChecksumCache(store)(str(path)) == hashlib.sha256(b'kubelet v2').hexdigest()
+    cache = bundle.ChecksumCache(store)
+    cache(str(path))
+    cache.save()
+    os.utime(path, ns=(0, os.stat(path).st_mtime_ns))  # atime only: ctime moves, so it is hashed again (never a wrong answer)
+    changed = bundle.ChecksumCache(store)
+    assert changed(str(path)) == hashlib.sha256(b'kubelet v2').hexdigest() and changed.hashed == 1
+    assert bundle.ChecksumCache(store)(str(tmp_path / 'missing')) is None
+
+
+def test_a_broken_cache_file_is_ignored_and_plan_uses_the_cache(tmp_path):
+    store = tmp_path / 'bundle-files.json'
+    store.write_text('{not json')
+    dest = tmp_path / 'kubeadm'
+    dest.write_bytes(b'x')
+    dest.chmod(0o755)
+    cache = bundle.ChecksumCache(str(store))
+    sha = hashlib.sha256(b'x').hexdigest()
+    assert bundle.plan([('bin/kubeadm', sha, str(dest), '0755')], checksum=cache) == ([], [])
+    # a lying cache entry for an unchanged stat is believed: the stat is the contract (as git's index); a wrong sha there
+    # makes the file be fetched again, never kept wrongly
+    cache.entries[str(dest)]['sha256'] = '0' * 64
+    assert bundle.plan([('bin/kubeadm', sha, str(dest), '0755')], checksum=cache)[0] == [('bin/kubeadm', sha, str(dest), '0755')]

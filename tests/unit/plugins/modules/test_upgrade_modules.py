@@ -167,6 +167,32 @@ def test_the_same_version_a_bare_host_or_the_upgrade_itself_pass(host):
     assert result.get('failed') is None and result['kubelet_version'] == '1.36.3'
 
 
+def test_a_node_whose_kubelet_runs_another_cgroup_driver_is_refused_a_bare_host_is_not(host, monkeypatch):
+    from ansible_collections.kubeseed.cluster.plugins.module_utils import _kubelet_config
+    config = host.tmp / 'config.yaml'
+    monkeypatch.setattr(_kubelet_config, 'NODE_CONFIG', str(config))
+    result, _printed = node_info(host, cgroup_driver='cgroupfs', node_name='w1')  # no kubelet configuration: not a node yet
+    assert result.get('failed') is None and result['kubelet_cgroup_driver'] == ''
+    config.write_text('apiVersion: kubelet.config.k8s.io/v1beta1\nauthentication:\n  anonymous:\n    enabled: false\n'
+                      'cgroupDriver: systemd\nkind: KubeletConfiguration\n')
+    result, _printed = node_info(host, cgroup_driver='systemd')
+    assert result.get('failed') is None and result['kubelet_cgroup_driver'] == 'systemd'
+    result, _printed = node_info(host, cgroup_driver='cgroupfs', node_name='w1')
+    assert result['failed'] is True
+    assert result['msg'].startswith('w1: kubeseed_containerd_cgroup_driver: the kubelet of this node runs with cgroupDriver systemd (%s), '
+                                    'the variables ask for cgroupfs' % config)
+    assert 'nothing was changed' in result['msg'] and 'playbooks/remove_node.yml' in result['msg']
+    result, _printed = node_info(host, node_name='w1')  # not asked: not read
+    assert 'kubelet_cgroup_driver' not in result
+
+
+@pytest.mark.parametrize('text, driver', [('cgroupDriver: cgroupfs\n', 'cgroupfs'), ("cgroupDriver: 'systemd'\n", 'systemd'),
+                                          ('kind: KubeletConfiguration\n', ''), ('nested:\n  cgroupDriver: cgroupfs\n', '')])
+def test_the_cgroup_driver_is_read_from_the_top_level_key_only(text, driver):
+    from ansible_collections.kubeseed.cluster.plugins.module_utils._kubelet_config import cgroup_driver_in
+    assert cgroup_driver_in(text) == driver
+
+
 # node_drain --------------------------------------------------------------------------------------------------------------
 
 def node_json(unschedulable=False, cordoned_for=None, ready=True, kubelet='v1.37.2'):

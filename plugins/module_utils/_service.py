@@ -1,0 +1,143 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A systemd service converged in one call (module service): daemon-reload when systemd asks for it, enabled, started,
+restarted when a configuration file is newer than the running process. Pure planning here; systemctl behind `run`."""
+from __future__ import annotations
+
+import glob
+import os
+import time
+
+PROPERTIES = ('LoadState', 'UnitFileState', 'ActiveState', 'SubState', 'ActiveEnterTimestampMonotonic', 'NeedDaemonReload')
+RUNNING = ('active', 'activating', 'reloading')  # as ansible.builtin.systemd_service counts a running service
+ENABLED = ('enabled', 'enabled-runtime', 'static', 'alias', 'indirect', 'generated', 'linked', 'linked-runtime')
+
+
+class ServiceError(Exception):
+    """What went wrong, for the user (no secret ever passes through this module)."""
+
+
+def parse_show(text: str) -> dict:
+    """The KEY=value lines of `systemctl show --property=...`."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition('=')
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def started_at(show: dict, clock=time.time, monotonic=time.monotonic) -> float:
+    """When the running process started, in unix seconds (0 when not known). systemd gives it on CLOCK_MONOTONIC in every
+    version (its unix timestamp format needs systemd 251); this process's two clocks convert it."""
+    try:
+        micro = int(show.get('ActiveEnterTimestampMonotonic') or 0)
+    except ValueError:
+        return 0.0
+    if micro <= 0:
+        return 0.0
+    return clock() - monotonic() + micro / 1e6
+
+
+def newest_file(patterns: list) -> tuple:
+    """(mtime, path) of the newest regular file matching the glob patterns (** crosses directories); (0, '') for none."""
+    best = (0.0, '')
+    for pattern in patterns:
+        for path in glob.glob(pattern, recursive=True):
+            try:
+                if os.path.isfile(path):
+                    best = max(best, (os.path.getmtime(path), path))
+            except OSError:
+                continue  # removed while looking
+    return best
+
+
+def plan(name: str, show: dict, *, enabled: bool, started: bool, restart: bool, newest: tuple, process_started: float,
+         check_mode: bool) -> list:
+    """The actions ('daemon-reload', 'enable', 'start', 'restart') with the reason of each, in the order they run.
+
+    A unit that is not loaded is an error in a real run; in check mode it is the package a run installs first, so the
+    prediction is that a run starts it (when started) and enables it.
+    """
+    if show.get('LoadState') != 'loaded':
+        if check_mode:
+            wanted = [('enable', 'the unit is not installed yet (a run installs it first)')] if enabled else []
+            if started:
+                wanted.append(('start', 'the unit is not installed yet (a run installs it first)'))
+            return wanted
+        raise ServiceError('%s: systemd has no unit %s.service (LoadState %s): is its package installed? This task comes '
+                           'after the one that installs it' % (name, name, show.get('LoadState') or 'unknown'))
+    state = show.get('UnitFileState', '')
+    if enabled and state.startswith('masked'):
+        raise ServiceError('%s is masked (systemctl mask): it cannot be enabled or started; run `systemctl unmask %s` on the '
+                           'host if it should run' % (name, name))
+    actions = []
+    if show.get('NeedDaemonReload') == 'yes':
+        actions.append(('daemon-reload', 'a unit file or drop-in of %s changed on disk since systemd read it' % name))
+    if enabled and state not in ENABLED:
+        actions.append(('enable', 'it is %s' % (state or 'not enabled')))
+    if not started:
+        return actions
+    if show.get('ActiveState') not in RUNNING:
+        actions.append(('start', 'it is %s (%s)' % (show.get('ActiveState') or 'not running', show.get('SubState') or '?')))
+    elif restart:
+        actions.append(('restart', 'asked for (a file it runs with was replaced)'))
+    elif newest[0] > process_started > 0:
+        actions.append(('restart', '%s is newer than the running process' % newest[1]))
+    return actions
+
+
+def converge(run, name: str, *, enabled: bool = True, started: bool = True, start_if_exists: str = '', restart: bool = False,
+             restart_if_newer: list | None = None, check_mode: bool = False, clock=time.time, monotonic=time.monotonic) -> dict:
+    """Plan and (unless check_mode) apply. run(argv) -> (rc, stdout, stderr)."""
+    show = read(run, name)
+    if show.get('LoadState') != 'loaded' and not check_mode:
+        # a unit file this run has just written may be unknown to systemd until it reads its files again
+        reload_rc, _out, _err = run(['systemctl', 'daemon-reload'])
+        if reload_rc == 0:
+            show = read(run, name)
+    waits_for = ''
+    if started and start_if_exists and not os.path.exists(start_if_exists):
+        started, waits_for = False, start_if_exists
+    actions = plan(name, show, enabled=enabled, started=started, restart=restart and started,
+                   newest=newest_file(restart_if_newer or []), process_started=started_at(show, clock, monotonic),
+                   check_mode=check_mode)
+    before = summary(show)
+    if not check_mode:
+        for action, _reason in actions:
+            argv = ['systemctl', 'daemon-reload'] if action == 'daemon-reload' else ['systemctl', action, name]
+            rc, out, err = run(argv)
+            if rc != 0:
+                detail = (err or out).strip()[-800:]
+                raise ServiceError('%s: `%s` failed (rc %d): %s%s' % (name, ' '.join(argv), rc, detail, journal(run, name)))
+        if actions:
+            show = read(run, name)
+            if started and show.get('ActiveState') not in RUNNING:
+                raise ServiceError('%s did not stay running after %s: it is %s (%s)%s' % (
+                    name, ', '.join(action for action, _reason in actions), show.get('ActiveState'), show.get('SubState'), journal(run, name)))
+    after = dict(before)
+    for action, _reason in actions:
+        if action == 'enable':
+            after['enabled'] = 'enabled'
+        elif action in ('start', 'restart'):
+            after['active'] = 'active (%s)' % ('started' if action == 'start' else 'restarted')
+    return {'actions': ['%s: %s' % item for item in actions], 'before': before, 'after': after,
+            'waits_for': waits_for}
+
+
+def read(run, name: str) -> dict:
+    rc, out, err = run(['systemctl', 'show', name, '--property=' + ','.join(PROPERTIES)])
+    if rc != 0:
+        raise ServiceError('%s: `systemctl show` failed (rc %d): %s' % (name, rc, (err or out).strip()[-800:]))
+    return parse_show(out)
+
+
+def summary(show: dict) -> dict:
+    return {'loaded': show.get('LoadState', ''), 'enabled': show.get('UnitFileState', ''),
+            'active': '%s (%s)' % (show.get('ActiveState', ''), show.get('SubState', ''))}
+
+
+def journal(run, name: str) -> str:
+    """The unit's last log lines, for an error message (empty when the journal cannot be read)."""
+    rc, out, _err = run(['journalctl', '--unit', name, '--lines', '15', '--no-pager', '--output', 'cat'])
+    return '\nits last log lines:\n' + out.strip()[-2000:] if rc == 0 and out.strip() else ''
