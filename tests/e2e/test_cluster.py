@@ -133,6 +133,10 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     _on('ks-w2', "sh -c 'echo \"# edited by hand\" >> /etc/systemd/system/kubelet.service.d/10-kubeadm.conf'")
     assert '# edited by hand' in _on('ks-w2', 'cat', '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf')
     w2_kubelet_started = _on('ks-w2', 'systemctl', 'show', 'kubelet', '--property=ExecMainStartTimestampMonotonic').strip()
+    # a binary rewritten in place, its size and mtime kept: only its ctime tells (bundle_files' checksum cache must see it)
+    kubectl_sum = _on('ks-w1', 'sha256sum', '/usr/local/bin/kubectl').split()[0]
+    _on('ks-w1', "python3 -c '%s'" % TAMPER.replace('PATH', '/usr/local/bin/kubectl'))
+    assert _on('ks-w1', 'sha256sum', '/usr/local/bin/kubectl').split()[0] != kubectl_sum
 
     check = playbook('site.yml', '-i', str(lab_cluster), '--check', '--diff')
     check.assert_ok()
@@ -142,6 +146,7 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     assert 'net.ipv4.ip_forward = 0' in check.output and 'net.ipv4.ip_forward = 1' in check.output
     # ks-w1's stopped kubelet is started, ks-w2's restarted (its drop-in is rewritten): one task, each host its action
     assert sorted(changed[KUBELET_TASK]) == ['ks-w1', 'ks-w2']
+    assert changed[BINARIES_TASK] == ['ks-w1']
     assert changed['kubeseed.cluster.containerd : Containerd enabled, running, and restarted when its configuration is newer than the process'] == ['ks-w2']
     assert changed['kubeseed.cluster.kube_packages : Kubelet unit and its drop-in for kubeadm'] == ['ks-w2']
     assert check.output.count('+active: active (started)') == 2  # ks-w1's kubelet, ks-w2's containerd
@@ -174,6 +179,8 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     assert _on('ks-w1', 'sysctl', '-n', 'net.ipv4.ip_forward').strip() == '1'
     assert _on('ks-w1', 'systemctl', 'is-active', 'kubelet').strip() == 'active'
     assert demo_image in _on('ks-w1', 'ctr', '-n', 'k8s.io', 'images', 'list', '--quiet')
+    assert changed_tasks(limited.output)[BINARIES_TASK] == ['ks-w1']
+    assert _on('ks-w1', 'sha256sum', '/usr/local/bin/kubectl').split()[0] == kubectl_sum
 
     healed = playbook('site.yml', '-i', str(lab_cluster))
     healed.assert_ok()
@@ -189,6 +196,11 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     assert all([c['status'] for c in n['status']['conditions'] if c['type'] == 'Ready'] == ['True'] for n in nodes)
 
 
+BINARIES_TASK = ('kubeseed.cluster.kube_packages : Install binaries (etcdctl and etcdutl on control planes), CNI plugins and images from the '
+                 'bundle (checked against the manifest)')
+# flips the last byte of PATH in place and sets its mtime back (python3 -c, no single quote inside)
+TAMPER = ('import os; f = "PATH"; st = os.stat(f); fd = os.open(f, os.O_RDWR); os.lseek(fd, -1, 2); b = os.read(fd, 1)[0]; '
+          'os.lseek(fd, -1, 2); os.write(fd, bytes([b ^ 255])); os.close(fd); os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))')
 KUBELET_TASK = ('kubeseed.cluster.kube_packages : Kubelet enabled, running once the node is in a cluster, restarted when this run replaced its binary '
                 'or unit')
 NODE_METADATA_TASK = 'kubeseed.cluster.control_plane : Labels and taints of the nodes of this run (kubeseed_node_labels, kubeseed_node_taints)'
