@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -69,10 +70,22 @@ def say(message: str) -> None:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that is free right now, below the kernel's ephemeral range: a port the kernel picks (bind to
+    0) lies in that range, where it can become the source port of an outgoing connection (the API server dialling etcd)
+    before the component meant to listen on it starts."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _attempt in range(200):
+        port = random.randint(max(1024, low - 12000), low - 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise LocalCPError(f"no free TCP port below {low} on 127.0.0.1")
 
 
 def port_in_use(port: int) -> bool:
