@@ -191,17 +191,23 @@ def install(stream, sha: str, dest: str, mode: str, source: str) -> None:
     write_atomic(dest, iter(lambda: stream.read(1 << 20), b''), int(mode, 8), verify)
 
 
-def missing_debs(manifest: dict, dpkg_query: str) -> list:
-    """Manifest .deb entries whose package is not installed at exactly that version.
+def missing_debs(manifest: dict, dpkg_query: str, sets: tuple = ()) -> list:
+    """Manifest .deb entries whose package is not installed at exactly that version: the host packages (kind ``deb``)
+    and those of each named set (kind ``deb-<set>``, e.g. ``deb-ha``: keepalived for the API server's virtual IP).
 
     dpkg_query: output of ``dpkg-query --show --showformat '${db:Status-Status} ${Package} ${Version}\\n'``.
     """
+    kinds = {'deb'} | {'deb-%s' % name for name in sets}
+    absent = sorted(name for name in sets if not any(f.get('kind') == 'deb-%s' % name for f in manifest['files']))
+    if absent:
+        raise BundleError('the bundle (Kubernetes %s) has no packages of the set %s; it was built before the set existed: '
+                          'build it again (tools/bundle/bundle.py build)' % (manifest.get('kubernetes_version'), ', '.join(absent)))
     installed = set()
     for line in dpkg_query.splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[0] == 'installed':
             installed.add((parts[1], parts[2]))
-    return [f for f in manifest['files'] if f.get('kind') == 'deb' and (f['component'], f['version']) not in installed]
+    return [f for f in manifest['files'] if f.get('kind') in kinds and (f['component'], f['version']) not in installed]
 
 
 class Source:

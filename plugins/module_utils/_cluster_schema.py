@@ -94,7 +94,25 @@ CLUSTER_SCHEMA: dict = {
             'x-hint': 'use host or host:port of a load balancer or virtual IP in front of all control planes, e.g. k8s-api.example.com:6443',
             'description': 'Stable address of the API server (kubeadm controlPlaneEndpoint): host or host:port with a lowercase DNS name, '
                            'an IPv4 address or an IPv6 address in brackets ([fd00::10]:6443); no scheme, no path, port 1 to 65535. '
-                           'Must lie outside the pod and Service networks. Required with more than one control plane.',
+                           'Must lie outside the pod and Service networks. With more than one control plane, this or '
+                           'kubeseed_control_plane_vip is required.',
+        },
+        'kubeseed_control_plane_vip': {
+            'type': 'string', 'default': '', 'format': 'optional-ip',
+            'description': 'A free IPv4 address on the control planes\' network that kubeseed makes the API server endpoint: '
+                           'keepalived on every control plane holds it on one whose API server answers (role ha_endpoint, '
+                           'docs/ha.md). Used as the endpoint when kubeseed_control_plane_endpoint is empty (which may instead be '
+                           'a DNS name of this address). Must not be a host\'s address nor lie in the pod or Service network.',
+        },
+        'kubeseed_control_plane_vip_interface': {
+            'type': 'string', 'default': '', 'pattern': r'^$|^[A-Za-z0-9][-A-Za-z0-9_.]{0,14}$',
+            'x-hint': 'use a network interface name of at most 15 characters, e.g. eth0, or leave it empty',
+            'description': 'The control planes\' interface for the virtual IP and the VRRP adverts; empty: the interface that '
+                           'carries each node\'s address.',
+        },
+        'kubeseed_control_plane_vip_router_id': {
+            'type': 'integer', 'minimum': 1, 'maximum': 255, 'default': 51,
+            'description': 'VRRP virtual router id of the virtual IP; it must be unique among the VRRP users of the network.',
         },
         'kubeseed_apiserver_port': {
             'type': 'integer', 'minimum': 1, 'maximum': 65535, 'default': 6443,

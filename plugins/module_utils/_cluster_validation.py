@@ -720,6 +720,33 @@ def _networks(cluster: dict, groups: dict, hosts: dict, effective: dict, names: 
     node_count = len(set(_group(groups, CONTROL_PLANE)) | set(_group(groups, WORKERS)))
     messages += _subnet_sizes(pod, svc, cluster.get('kubeseed_node_cidr_mask_size'), node_count)
     messages += _endpoint(cluster, groups, hosts, named, names)
+    messages += _vip(cluster, groups, hosts, named, names)
+    return messages
+
+
+def _vip(cluster: dict, groups: dict, hosts: dict, named: dict, names: dict) -> list[str]:
+    """kubeseed_control_plane_vip: an IPv4 address outside the pod and Service networks, no host's, the endpoint's if that is an IP."""
+    value = cluster.get('kubeseed_control_plane_vip')
+    if not isinstance(value, str) or not is_ip(value):
+        return []
+    vip, messages = ipaddress.ip_address(value), []
+    if vip.version != 4:
+        return ['kubeseed_control_plane_vip: %s is an IPv6 address; the virtual IP is IPv4 only (keepalived VRRP version 2 as '
+                'tested); put an IPv6 load balancer in kubeseed_control_plane_endpoint instead' % vip]
+    for name, net in sorted(named.items()):
+        if vip.version == net.version and vip in net:
+            messages.append('kubeseed_control_plane_vip: %s is inside %s %s; use a free address on the control planes\' network'
+                            % (vip, name, net))
+    for group in (CONTROL_PLANE, WORKERS, ETCD):
+        for host in _group(groups, group):
+            if str(_address_of(hosts, host)) == str(vip):
+                messages.append("kubeseed_control_plane_vip: %s is the address of host %s of group '%s'; the virtual IP must be a "
+                                'free address that no host has' % (vip, show(host), names[group]))
+    address, _port = _endpoint_host(cluster)
+    if address is not None and address != vip:
+        messages.append('kubeseed_control_plane_endpoint: %s is not kubeseed_control_plane_vip %s, so nothing would use the virtual '
+                        'IP; leave the endpoint empty (the virtual IP is the endpoint) or give a DNS name of the virtual IP'
+                        % (address, vip))
     return messages
 
 
@@ -736,9 +763,11 @@ def _settings(cluster: dict, groups: dict) -> list[str]:
     if cluster.get('kubeseed_package_source') == 'offline' and cluster.get('kubeseed_offline_bundle_url') == '':
         messages.append("kubeseed_offline_bundle_url: is empty but kubeseed_package_source is 'offline'; set it to the http(s):// "
                         "or file:// URL of the bundle directory (the one holding manifest.json)")
-    if len(_group(groups, CONTROL_PLANE)) > 1 and cluster.get('kubeseed_control_plane_endpoint') == '':
-        messages.append('kubeseed_control_plane_endpoint: is empty but there are %d control planes; set it to the host[:port] of a '
-                        'load balancer or virtual IP in front of them' % len(_group(groups, CONTROL_PLANE)))
+    if len(_group(groups, CONTROL_PLANE)) > 1 and cluster.get('kubeseed_control_plane_endpoint') == '' \
+            and cluster.get('kubeseed_control_plane_vip') == '':
+        messages.append('kubeseed_control_plane_endpoint: is empty but there are %d control planes; set kubeseed_control_plane_vip '
+                        'to a free address on their network (kubeseed runs keepalived for it), or set this to the host[:port] of '
+                        'your load balancer in front of them' % len(_group(groups, CONTROL_PLANE)))
     mtu = cluster.get('kubeseed_cni_mtu')
     if _is_int(mtu) and 0 < mtu < 576:
         messages.append('kubeseed_cni_mtu: %d is too small; use 0 (derive from the node interface) or 576 to 9216' % mtu)

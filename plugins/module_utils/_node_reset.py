@@ -24,6 +24,11 @@ KUBEADM_STATE = ('/etc/kubernetes/kubelet.conf', '/etc/kubernetes/bootstrap-kube
 ROUTE_UNIT = 'kubeseed-pod-routes.service'
 CNI_FILES = ('/etc/cni/net.d/10-kubeseed-bridge.conflist', '/etc/kubeseed/pod-routes', '/usr/local/sbin/kubeseed-pod-routes',
              '/etc/systemd/system/' + ROUTE_UNIT, '/etc/systemd/system/multi-user.target.wants/' + ROUTE_UNIT)
+# keepalived's files for the API server's virtual IP (role ha_endpoint, module_utils/_keepalived); the configuration only
+# when kubeseed wrote it (its first line), so that a keepalived of someone else is left alone.
+KEEPALIVED_CONFIG = '/etc/keepalived/keepalived.conf'
+KEEPALIVED_FILES = (KEEPALIVED_CONFIG, '/etc/keepalived/kubeseed-apiserver-check')
+KEEPALIVED_MARKER = '# Written by kubeseed.cluster (role ha_endpoint)'
 CNI_STATE = '/var/lib/cni'
 ETCD_DATA = '/var/lib/etcd'  # kubeadm's stacked etcd data directory
 MASQUERADE_COMMENT = 'kubeseed-pod-masquerade'
@@ -37,6 +42,16 @@ def kubeadm_state(root: str = '/') -> list[str]:
     found = [p for p in KUBEADM_STATE if os.path.lexists(_at(root, p)) and not (os.path.isdir(_at(root, p)) and not os.listdir(_at(root, p)))]
     found += sorted(p[len(root.rstrip('/')):] if root != '/' else p for p in glob.glob(_at(root, '/etc/kubernetes/manifests/*.yaml')))
     return found
+
+
+def keepalived_files(root: str = '/') -> list[str]:
+    """kubeseed's keepalived files on the host: none unless the configuration is the one kubeseed wrote."""
+    try:
+        with open(_at(root, KEEPALIVED_CONFIG), encoding='utf-8', errors='replace') as handle:
+            ours = handle.readline().startswith(KEEPALIVED_MARKER)
+    except OSError:
+        return []
+    return [p for p in KEEPALIVED_FILES if os.path.lexists(_at(root, p))] if ours else []
 
 
 def _at(root: str, path: str) -> str:
@@ -115,7 +130,7 @@ class Resetter:
         return out
 
     def look(self) -> dict:
-        found = {'kubeadm': kubeadm_state(), 'files': [p for p in CNI_FILES if os.path.lexists(p)],
+        found = {'kubeadm': kubeadm_state(), 'files': [p for p in CNI_FILES if os.path.lexists(p)], 'keepalived': keepalived_files(),
                  'cni_state': os.path.isdir(CNI_STATE) and bool(os.listdir(CNI_STATE)), 'bridge': False, 'routes': [], 'iptables': {}}
         ip = self.module.get_bin_path('ip')
         if ip:
@@ -143,6 +158,10 @@ class Resetter:
 
     def run(self) -> dict:
         found = self.look()
+        if found['keepalived']:
+            # first: the virtual IP moves to another control plane before this API server stops
+            self.actions.append("stop and disable keepalived (the API server's virtual IP)")
+            self.actions += ['remove %s' % p for p in found['keepalived']]
         if found['kubeadm']:
             self.actions.append('kubeadm reset (found %s)' % ', '.join(found['kubeadm'][:4] + (['...'] if len(found['kubeadm']) > 4 else [])))
         if any(p.endswith(ROUTE_UNIT) for p in found['files']):
@@ -167,6 +186,12 @@ class Resetter:
         return result
 
     def apply(self, found: dict) -> None:
+        systemctl = self.module.get_bin_path('systemctl')
+        if found['keepalived']:
+            if systemctl:
+                self.run_ok([systemctl, 'disable', '--now', 'keepalived'], 'systemctl disable --now keepalived')
+            for path in found['keepalived']:
+                os.unlink(path)
         if found['kubeadm']:
             kubeadm = self.module.get_bin_path('kubeadm')
             if not kubeadm:
@@ -182,7 +207,6 @@ class Resetter:
                         shutil.rmtree(path)
                     else:
                         os.unlink(path)
-        systemctl = self.module.get_bin_path('systemctl')
         if systemctl and any(p.endswith(ROUTE_UNIT) for p in found['files']):
             self.module.run_command([systemctl, 'disable', '--now', ROUTE_UNIT])
         for path in found['files']:

@@ -18,6 +18,15 @@ options:
     description: Where the .deb files are kept on the host.
     type: path
     default: /var/cache/kubeseed/debs
+  sets:
+    description:
+      - Further package sets of the bundle to install besides the host packages. C(ha) is keepalived and what it needs, for
+        the API server's virtual IP (C(kubeseed_control_plane_vip)) on the control planes.
+    type: list
+    elements: str
+    choices: [ha]
+    default: []
+    version_added: 0.10.0
 extends_documentation_fragment:
   - kubeseed.cluster.bundle
   - kubeseed.cluster.attributes
@@ -39,6 +48,11 @@ EXAMPLES = r'''
 - name: Install containerd, runc, conntrack, ... from the bundle
   kubeseed.cluster.bundle_debs:
     url: http://10.117.0.1:8080/1.37.2-0123456789ab
+
+- name: The same on a control plane that holds the API server's virtual IP, and keepalived
+  kubeseed.cluster.bundle_debs:
+    url: http://10.117.0.1:8080/1.37.2-0123456789ab
+    sets: [ha]
 '''
 
 RETURN = r'''
@@ -53,6 +67,13 @@ url:
   returned: always
   type: str
   sample: http://10.117.0.1:8080/1.37.2-9391f9089577
+sets:
+  description: The package sets installed besides the host packages (the O(sets) option).
+  returned: always
+  type: list
+  elements: str
+  sample: [ha]
+  version_added: 0.10.0
 manifest:
   description: The bundle manifest.
   returned: always
@@ -70,6 +91,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             cache_dir=dict(type='path', default='/var/cache/kubeseed/debs'),
+            sets=dict(type='list', elements='str', choices=['ha'], default=[]),
             **bundle.SOURCE_ARG_SPEC,
         ),
         supports_check_mode=True,
@@ -82,9 +104,12 @@ def main():
     rc, out, err = module.run_command(['dpkg-query', '--show', '--showformat', '${db:Status-Status} ${Package} ${Version}\\n'])
     if rc not in (0, 1):
         module.fail_json(msg='dpkg-query failed: %s' % err)
-    missing = bundle.missing_debs(manifest, out)
+    try:
+        missing = bundle.missing_debs(manifest, out, tuple(module.params['sets']))
+    except bundle.BundleError as exc:
+        module.fail_json(msg=str(exc))
     result = dict(changed=bool(missing), installed=['%s=%s' % (f['component'], f['version']) for f in missing], manifest=manifest,
-                  url=module.params['url'])
+                  url=module.params['url'], sets=sorted(module.params['sets']))
     if module.check_mode or not missing:
         module.exit_json(**result)
     paths = [os.path.join(module.params['cache_dir'], os.path.basename(entry['path'])) for entry in missing]

@@ -11,6 +11,9 @@ description:
   - Looks for kubeadm's files, kubeseed's CNI configuration, route unit and routes to other nodes' pod ranges, the CNI bridge
     and its address leases, and the iptables chains of kube-proxy and the CNI plugins (C(KUBE-*), C(CNI-*)) with kubeseed's
     masquerade rule, in both iptables backends. Then removes only what it found; a second run finds nothing and changes nothing.
+  - First of all, on a control plane with the API server's virtual IP (role C(ha_endpoint)), stops and disables keepalived
+    and removes its configuration and health check, so that the address moves before this API server stops; only when
+    the configuration is the one kubeseed wrote. The keepalived package stays.
   - Runs C(kubeadm reset --force) without its C(remove-etcd-member) phase (M(kubeseed.cluster.node_remove) removes a control
     plane's etcd member from the cluster side first; when a whole cluster is reset there is no etcd left to tell).
   - The host stays prepared; packages, containerd and its images, the kubelet unit (enabled, stopped until a join) and the

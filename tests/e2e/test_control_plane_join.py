@@ -1,10 +1,9 @@
 """Three control planes (stacked etcd) and a worker, from bare hosts in one site.yml run: control-plane joins with the
-uploaded certificate key, no token or certificate key in the -vvv output, a no-op re-run; then day 2 on three etcd
-members: a restore, and control-plane removal that keeps etcd's quorum. (This lab replaces the shared 1 + 2 lab, so this
-module runs last; see MODULE_ORDER in conftest.py.)
-
-The lab has no load balancer, so the endpoint is the first control plane's address: that proves the
-joins (certificate key, etcd growth one member at a time), not failover.
+uploaded certificate key, no token or certificate key in the -vvv output, a no-op re-run; the API server's virtual IP
+(kubeseed_control_plane_vip, which lab.py writes into the inventory of a lab with several control planes) as the endpoint
+of every kubeconfig and join, and a control plane stopped while the controller and apps.yml keep working through it;
+then day 2 on three etcd members: a restore, and control-plane removal that keeps etcd's quorum. (This lab replaces the
+shared 1 + 2 lab, so this module runs last; see MODULE_ORDER in conftest.py.)
 """
 from __future__ import annotations
 
@@ -12,13 +11,15 @@ import json
 import os
 import re
 import subprocess
+import time
+import urllib.request
 
 import yaml
 
 from _secrets import assert_no_secret
-from conftest import INVENTORY, ROOT, VENV_BIN, adhoc, changed_tasks, kubectl, playbook
+from conftest import INVENTORY, LAB, ROOT, VENV_BIN, adhoc, changed_tasks, kubeconfig, kubectl, playbook
 
-ENDPOINT = ['-e', 'kubeseed_control_plane_endpoint=10.117.0.11:6443']
+VIP = '10.117.0.10'  # tools/lab: the address below the first control plane's
 CERT_KEY = re.compile(r'(certificate_key|certificateKey|certificate key)\W{1,6}[a-f0-9]{64}', re.I)
 TOKEN = re.compile(r'\b[a-z0-9]{6}\.[a-z0-9]{16}\b')
 
@@ -39,7 +40,7 @@ def test_molecule_converges_the_node_role_on_a_bare_host(lab_ha):
 def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
     """The control planes first (-l), then the worker with a run limited to it: the control planes get the route to its
     pod range from that run (their other tasks are outside the limit), then a full re-run changes nothing."""
-    first = playbook('-vvv', 'site.yml', '-i', str(lab_ha), '-l', 'ks-cp1,ks-cp2,ks-cp3', *ENDPOINT,
+    first = playbook('-vvv', 'site.yml', '-i', str(lab_ha), '-l', 'ks-cp1,ks-cp2,ks-cp3',
                      log=tmp_path / 'ha-first-vvv.log')
     print('3 control planes from bare hosts: %.0fs' % first.seconds)
     first.assert_ok()
@@ -51,7 +52,7 @@ def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
     assert live, 'expected the join tokens created by the run to be listed'
     assert_no_secret(first.output, live, 'site.yml -vvv output (3 control planes)')
 
-    worker = playbook('site.yml', '-i', str(lab_ha), '-l', 'ks-w1', *ENDPOINT)
+    worker = playbook('site.yml', '-i', str(lab_ha), '-l', 'ks-w1')
     print('site.yml -l ks-w1 (join one worker): %.0fs' % worker.seconds)
     worker.assert_ok()
     # what the run changed on the control planes: delegated tasks (changed: [ks-w1 -> ks-cpN]), the route file and routes only
@@ -71,7 +72,7 @@ def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
     routes = adhoc('ks-cp1:ks-cp2:ks-cp3', 'ansible.builtin.command', 'ip route show %s' % w1_range, lab_ha).stdout
     assert routes.count('via 10.117.0.101') == 3, routes
 
-    second = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT)
+    second = playbook('site.yml', '-i', str(lab_ha))
     print('no-op re-run: %.0fs' % second.seconds)
     second.assert_ok()
     assert {h: r['changed'] for h, r in second.recap.items() if r['changed']} == {}
@@ -82,6 +83,68 @@ def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
     assert ready == ['ks-cp1', 'ks-cp2', 'ks-cp3', 'ks-w1']
     etcd = json.loads(kubectl('-n', 'kube-system', 'get', 'pods', '-l', 'component=etcd', '-o', 'json').stdout)
     assert sorted(p['spec']['nodeName'] for p in etcd['items'] if p['status']['phase'] == 'Running') == ['ks-cp1', 'ks-cp2', 'ks-cp3']
+
+    # the virtual IP is the endpoint of the controller's kubeconfig, of kubeadm's record, kube-proxy and the worker's kubelet
+    with open(kubeconfig(), encoding='utf-8') as handle:
+        assert [c['cluster']['server'] for c in yaml.safe_load(handle)['clusters']] == ['https://%s:6443' % VIP]
+    recorded = kubectl('-n', 'kube-system', 'get', 'configmap', 'kubeadm-config', '-o', 'jsonpath={.data.ClusterConfiguration}').stdout
+    assert yaml.safe_load(recorded)['controlPlaneEndpoint'] == '%s:6443' % VIP
+    proxy = kubectl('-n', 'kube-system', 'get', 'configmap', 'kube-proxy', '-o', 'jsonpath={.data.kubeconfig\\.conf}').stdout
+    assert 'server: https://%s:6443' % VIP in proxy, proxy
+    kubelet = adhoc('ks-w1', 'ansible.builtin.command', 'grep -h "server:" /etc/kubernetes/kubelet.conf', lab_ha).stdout
+    assert 'server: https://%s:6443' % VIP in kubelet, kubelet
+    assert len(_vip_holders()) == 1
+
+
+def _vip_holders() -> list:
+    """The control planes that have the virtual IP on an interface now (asked on each with ip; a stopped one is left out)."""
+    proc = adhoc('ks-cp1:ks-cp2:ks-cp3', 'ansible.builtin.command', 'ip -o -4 addr show to %s/32' % VIP)
+    return sorted(host for host, text in _per_host(proc).items() if ' inet %s/32 ' % VIP in text)
+
+
+def _until(what: str, call, timeout: float) -> float:
+    """Seconds until call() returns true (polled every 0.25 s); fails with what after timeout."""
+    started = time.monotonic()
+    while not call():
+        assert time.monotonic() - started < timeout, '%s: not within %.0f s' % (what, timeout)
+        time.sleep(0.25)
+    return time.monotonic() - started
+
+
+def _api_answers() -> bool:
+    return kubectl('get', '--raw', '/readyz', '--request-timeout=2s', check=False).returncode == 0
+
+
+def test_a_stopped_control_plane_gives_the_virtual_ip_to_another_and_the_cluster_keeps_working(lab_ha):
+    """Stop the control plane that holds the virtual IP: another one takes it over within the bound docs/ha.md gives (plus
+    the controller's retries), kubectl on the controller and apps.yml keep working through it; started again, the stopped
+    one comes back by itself without taking the address back, and site.yml changes nothing."""
+    [holder] = _vip_holders()
+    subprocess.run([*LAB, 'stop', holder], cwd=ROOT, check=True)
+    stopped = time.monotonic()
+    seconds = _until('the API server answering through the virtual IP after %s stopped' % holder, _api_answers, 60)
+    print('%s stopped: the API answered again through %s after %.1f s' % (holder, VIP, seconds))
+    [taken_over] = _vip_holders()
+    assert taken_over != holder
+    nodes = kubectl('get', 'nodes', '-o', 'name').stdout.split()
+    assert len(nodes) == 4, nodes
+
+    demo = playbook('playbooks/apps.yml', '-i', str(lab_ha), '-e', '@tools/demo/services.yml')
+    print('apps.yml (the demo services) with %s down: %.0fs' % (holder, demo.seconds))
+    demo.assert_ok()
+    assert demo.recap['localhost']['changed'] > 0
+    with urllib.request.urlopen('http://10.117.0.101:30080/', timeout=10) as response:
+        assert response.status == 200
+
+    subprocess.run([*LAB, 'start', holder], cwd=ROOT, check=True)
+    kubectl('wait', '--for=condition=Ready', 'node/%s' % holder, '--timeout=300s')
+    print('%s Ready again %.0f s after it was stopped' % (holder, time.monotonic() - stopped))
+    again = playbook('site.yml', '-i', str(lab_ha))
+    print('site.yml after %s came back: %.0fs' % (holder, again.seconds))
+    again.assert_ok()
+    assert {h: r['changed'] for h, r in again.recap.items() if r['changed']} == {}
+    # healthy control planes never take the address from each other: it stays where it went
+    assert _vip_holders() == [taken_over]
 
 
 API_VARS = ['-e', '{"kubeseed_apiserver_extra_args": {"audit-log-maxage": 30, "profiling": false}, '
@@ -130,14 +193,14 @@ def test_api_server_flags_and_names_change_live_one_control_plane_at_a_time(lab_
     gets the flags, each served certificate the names), then records both in kubeadm-config; a re-run changes nothing; a
     flag the API server refuses stops the run at the first control plane with its error, that one rolled back, the others
     untouched; a full site.yml without the variables removes them everywhere."""
-    check = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT, *API_VARS, '--tags', 'apiserver', '--check', '--diff')
+    check = playbook('site.yml', '-i', str(lab_ha), *API_VARS, '--tags', 'apiserver', '--check', '--diff')
     check.assert_ok()
     predicted = changed_tasks(check.output)
     assert sorted(predicted.get(APPLY_TASK, [])) == sorted(CONTROL_PLANES), predicted
     assert '+--audit-log-maxage=30' in check.output and '+--profiling=false' in check.output
     assert not any('--audit-log-maxage=30' in flags for flags in _running_flags().values())
 
-    run = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT, *API_VARS, '--tags', 'apiserver')
+    run = playbook('site.yml', '-i', str(lab_ha), *API_VARS, '--tags', 'apiserver')
     print('API server flags and names on 3 control planes (--tags apiserver): %.0fs' % run.seconds)
     run.assert_ok()
     assert sorted(changed_tasks(run.output).get(APPLY_TASK, [])) == sorted(CONTROL_PLANES)
@@ -153,11 +216,11 @@ def test_api_server_flags_and_names_change_live_one_control_plane_at_a_time(lab_
     assert all('DNS:api.kubeseed.test' in n and 'IP Address:10.117.0.99' in n for n in names.values()), names
     assert _recorded() == {'certSANs': ['api.kubeseed.test', '10.117.0.99'],
                            'extraArgs': [{'name': 'audit-log-maxage', 'value': '30'}, {'name': 'profiling', 'value': 'false'}]}
-    again = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT, *API_VARS, '--tags', 'apiserver')
+    again = playbook('site.yml', '-i', str(lab_ha), *API_VARS, '--tags', 'apiserver')
     again.assert_ok()
     assert {h: r['changed'] for h, r in again.recap.items() if r['changed']} == {}
 
-    bad = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT, *BAD_FLAG, '--tags', 'apiserver')
+    bad = playbook('site.yml', '-i', str(lab_ha), *BAD_FLAG, '--tags', 'apiserver')
     print('a flag the API server refuses, rolled back on ks-cp1: %.0fs' % bad.seconds)
     assert bad.rc != 0 and bad.recap['ks-cp1']['failed'] == 1, bad.output[-4000:]
     assert 'unknown flag: --no-such-flag' in bad.said, bad.said[-3000:]
@@ -167,7 +230,7 @@ def test_api_server_flags_and_names_change_live_one_control_plane_at_a_time(lab_
     assert all('--no-such-flag=x' not in f and '--audit-log-maxage=30' in f for f in _running_flags().values())
     assert 'no-such-flag' not in json.dumps(_recorded())
 
-    removed = playbook('site.yml', '-i', str(lab_ha), *ENDPOINT)
+    removed = playbook('site.yml', '-i', str(lab_ha))
     print('site.yml without them (removed on 3 control planes): %.0fs' % removed.seconds)
     removed.assert_ok()
     changed = {t: h for t, h in changed_tasks(removed.output).items() if not t.startswith('kubeseed.cluster.apiserver :')}
@@ -192,11 +255,11 @@ def test_three_member_restore_then_removing_control_planes_keeps_etcd_quorum(lab
     (the 2 members left would have 1 healthy), removing ks-cp3 (down) is not: its Node and etcd member go."""
     backups = tmp_path / 'backups'
     kubectl('create', 'configmap', 'e2e-ha', '--from-literal=state=backed-up')
-    backup = playbook('playbooks/backup.yml', '-i', str(lab_ha), *ENDPOINT, '-e', 'kubeseed_backup_dir=%s' % backups)
+    backup = playbook('playbooks/backup.yml', '-i', str(lab_ha), '-e', 'kubeseed_backup_dir=%s' % backups)
     backup.assert_ok()
     [name] = os.listdir(backups)
     kubectl('delete', 'configmap', 'e2e-ha')
-    restore = playbook('playbooks/restore.yml', '-i', str(lab_ha), *ENDPOINT, '-e', 'kubeseed_backup_dir=%s' % backups, '-e',
+    restore = playbook('playbooks/restore.yml', '-i', str(lab_ha), '-e', 'kubeseed_backup_dir=%s' % backups, '-e',
                        'kubeseed_restore_backup=%s' % name, '-e', 'kubeseed_restore_confirm=kubeseed')
     print('restore.yml, 3 members: %.0fs' % restore.seconds)
     restore.assert_ok()
@@ -204,12 +267,12 @@ def test_three_member_restore_then_removing_control_planes_keeps_etcd_quorum(lab
     assert _etcd_members() == ['ks-cp1', 'ks-cp2', 'ks-cp3']
 
     subprocess.run([str(VENV_BIN / 'python'), str(ROOT / 'tools' / 'lab' / 'lab.py'), 'stop', 'ks-cp3'], cwd=ROOT, check=True)
-    refused = playbook('playbooks/remove_node.yml', '-i', str(lab_ha), *ENDPOINT, '-e', '{"kubeseed_remove_nodes": ["ks-cp2"]}')
+    refused = playbook('playbooks/remove_node.yml', '-i', str(lab_ha), '-e', '{"kubeseed_remove_nodes": ["ks-cp2"]}')
     assert refused.rc != 0 and 'nothing was removed' in refused.said and 'need 2 healthy' in refused.said, refused.output[-3000:]
     assert {h: r['changed'] for h, r in refused.recap.items() if r['changed']} == {}
     assert _etcd_members() == ['ks-cp1', 'ks-cp2', 'ks-cp3']
 
-    removed = playbook('playbooks/remove_node.yml', '-i', str(lab_ha), *ENDPOINT, '-e', '{"kubeseed_remove_nodes": ["ks-cp3"]}')
+    removed = playbook('playbooks/remove_node.yml', '-i', str(lab_ha), '-e', '{"kubeseed_remove_nodes": ["ks-cp3"]}')
     print('remove_node.yml ks-cp3 (down): %.0fs' % removed.seconds)
     removed.assert_ok()
     assert 'remove etcd member ks-cp3' in removed.said and 'ks-cp3 did not answer' in removed.said, removed.said[-3000:]

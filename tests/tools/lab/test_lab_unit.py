@@ -72,6 +72,19 @@ def test_group_vars_contract() -> None:
     without = yaml.safe_load(plan.render_group_vars(None))
     assert "kubeseed_offline_bundle_url" not in without
     assert without["kubeseed_package_source"] == "offline"
+    assert "kubeseed_control_plane_vip" not in with_url
+
+
+def test_several_control_planes_get_a_free_virtual_ip() -> None:
+    """The virtual IP is in the subnet, below the first control plane and no host's address or the bridge's."""
+    yaml = pytest.importorskip("yaml")
+    vip = plan.vip_of("10.117.0.0/24")
+    assert vip == "10.117.0.10"
+    hosts = plan.plan_hosts("10.117.0.0/24", 3, 8)
+    assert vip not in {h.address for h in hosts} | {plan.gateway_of("10.117.0.0/24")}
+    data = yaml.safe_load(plan.render_group_vars("http://10.117.0.1:8080/x", vip))
+    assert data["kubeseed_control_plane_vip"] == "10.117.0.10"
+    assert data["kubeseed_offline_bundle_url"] == "http://10.117.0.1:8080/x"
 
 
 def test_etc_hosts_names_every_host() -> None:

@@ -11,7 +11,7 @@ from .errors import BundleError
 from .gobuild import ETCD_MODULES, GoBuilder, build_etcd, build_kubernetes, build_simple, build_tools
 from .images import ImageSpec, image_basename, kubeadm_images, pack_image
 from .manifest import Entry, write_manifest
-from .pins import CNI_PLUGINS, DEMO_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS, KUBE_PROXY_IMAGE_DEBS, KUBERNETES_COMMANDS, Pins, pins_for
+from .pins import CNI_PLUGINS, DEB_SETS, DEMO_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS, KUBE_PROXY_IMAGE_DEBS, KUBERNETES_COMMANDS, Pins, pins_for
 from .proc import Progress, peak_child_rss_mib
 
 
@@ -68,6 +68,11 @@ def build_locked(pins: Pins, final: Path) -> Path:
     host_debs = apt.closure(HOST_DEBS, frozenset(host_base), skip_required=True)
     progress.say(f"  host packages: {', '.join(f'{d.name}={d.version}' for d in host_debs)}")
     host_part = deb_part(apt, "debs-host", host_debs, "apt-get download host debs")
+    set_debs = {}
+    for set_name, roots in sorted(DEB_SETS.items()):
+        closure = apt.closure(roots, frozenset(host_base) | {d.name for d in host_debs}, skip_required=True)
+        progress.say(f"  set {set_name}: {', '.join(f'{d.name}={d.version}' for d in closure)}")
+        set_debs[set_name] = (closure, deb_part(apt, f"debs-{set_name}", closure, f"apt-get download {set_name} debs"))
     proxy_debs = apt.closure(KUBE_PROXY_IMAGE_DEBS, frozenset(), skip_required=False)
     proxy_part = deb_part(apt, "debs-kube-proxy-image", proxy_debs, "apt-get download image debs")
 
@@ -129,6 +134,9 @@ def build_locked(pins: Pins, final: Path) -> Path:
         entries.append(Entry(f"cni/{plugin}", cni.path / plugin, "cni", plugin, pins.cni_plugins))
     for deb in host_debs:
         entries.append(Entry(f"debs/{deb.deb_file}", host_part.path / deb.deb_file, "deb", deb.name, deb.version))
+    for set_name, (closure, part) in sorted(set_debs.items()):
+        for deb in closure:
+            entries.append(Entry(f"debs/{deb.deb_file}", part.path / deb.deb_file, f"deb-{set_name}", deb.name, deb.version))
 
     staging = root / "bundles" / f".staging-{final.name}-{os.getpid()}"
     if staging.exists():

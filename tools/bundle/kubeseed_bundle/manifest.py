@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .cache import CLI, bundle_dir
 from .errors import BundleError
-from .pins import ARCH, HOST_DEBS, Pins, pins_for
+from .pins import ARCH, DEB_SETS, HOST_DEBS, Pins, pins_for
 from .shared import MANIFEST, SCHEMA, ManifestError, parse_manifest, sha256_file
 
 
@@ -59,6 +59,7 @@ def write_manifest(
         "app_images": app_images,
         "debs": sorted(debs),
         "debs_install": list(HOST_DEBS),
+        "debs_sets": {name: list(roots) for name, roots in sorted(DEB_SETS.items())},
         "components": {
             "kubernetes": pins.kubernetes,
             "etcd": pins.etcd,

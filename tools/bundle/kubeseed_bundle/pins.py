@@ -29,6 +29,9 @@ CNI_PLUGINS = {
 # preflight needs conntrack; socat, ebtables and ethtool are checked too;
 # python3-yaml lets kubeseed.cluster.kubeadm_init compare the live ClusterConfiguration).
 HOST_DEBS = ("containerd", "runc", "conntrack", "socat", "ebtables", "ethtool", "iptables", "python3-yaml")
+# Package sets installed only where asked (bundle_debs' sets option), each closed over what the host packages leave out:
+# ha is keepalived, for the API server's virtual IP on the control planes (kubeseed_control_plane_vip).
+DEB_SETS = {"ha": ("keepalived",)}
 # Assumed present on every target: a `debootstrap --variant=minbase` bookworm
 # host with these packages.  They and their dependency closure are not shipped
 # (nor are Essential or Priority: required packages, which minbase installs).

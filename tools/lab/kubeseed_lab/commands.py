@@ -16,7 +16,7 @@ from .base import base_dir, ensure_base
 from .bundle_server import BundleServer
 from .machines import Machines
 from .network import Network, remove_fw_rules, veth
-from .plan import GIB, Host, LabError, Paths, gateway_of, plan_hosts, render_group_vars, render_hosts_yml
+from .plan import GIB, Host, LabError, Paths, gateway_of, plan_hosts, render_group_vars, render_hosts_yml, vip_of
 from .proc import Progress, dir_usage, free_bytes, mounts_under, run, write_if_changed
 
 # command -> Debian package that provides it
@@ -105,7 +105,9 @@ class Lab:
         inv = self.paths.inventory
         if write_if_changed(inv / "hosts.yml", render_hosts_yml(hosts, self.paths.key)):
             self.progress.changed(f"inventory: wrote {inv / 'hosts.yml'}")
-        if write_if_changed(inv / "group_vars" / "all" / "lab.yml", render_group_vars(bundle_url)):
+        control_planes = sum(1 for h in hosts if h.role == "control_plane")
+        vip = vip_of(self.subnet) if control_planes > 1 else None
+        if write_if_changed(inv / "group_vars" / "all" / "lab.yml", render_group_vars(bundle_url, vip)):
             self.progress.changed(f"inventory: wrote {inv / 'group_vars/all/lab.yml'}")
 
     def remove_inventory(self) -> None:

@@ -139,9 +139,18 @@ def render_hosts_yml(hosts: Sequence[Host], key: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_group_vars(bundle_url: str | None) -> str:
+def vip_of(subnet: str) -> str:
+    """The API server's virtual IP of a lab with several control planes: the address below the first control plane's."""
+    return str(ipaddress.ip_network(subnet).network_address + CP_OFFSET)
+
+
+def render_group_vars(bundle_url: str | None, vip: str | None = None) -> str:
+    """The lab's group variables; vip (labs with several control planes) becomes kubeseed_control_plane_vip."""
     template = string.Template(GROUP_VARS_TEMPLATE.read_text(encoding="utf-8"))
     line = f"kubeseed_offline_bundle_url: {bundle_url}\n" if bundle_url else ""
+    if vip:
+        line += ("# several control planes: keepalived holds this address on one whose API server answers (role ha_endpoint)\n"
+                 f"kubeseed_control_plane_vip: {vip}\n")
     return template.substitute(bundle_url_line=line)
 
 

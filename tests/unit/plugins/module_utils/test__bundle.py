@@ -122,6 +122,21 @@ def test_missing_debs_compares_name_and_exact_version():
     assert bundle.missing_debs(MANIFEST, 'installed runc 1.1.5+ds1-1\ninstalled conntrack 1:1.4.7-1+b2\n') == []
 
 
+def test_missing_debs_of_a_set_only_when_asked():
+    """keepalived (set ha) is installed on the hosts that ask for the set, with the host packages; a bundle built before
+    the set existed is refused with what to do."""
+    keepalived = {'path': 'debs/keepalived_2.2.7_amd64.deb', 'sha256': 'f' * 64, 'size': 5, 'kind': 'deb-ha', 'component': 'keepalived',
+                  'version': '1:2.2.7-1+b2'}
+    manifest = dict(MANIFEST, files=MANIFEST['files'] + [keepalived])
+    query = 'installed runc 1.1.5+ds1-1\ninstalled conntrack 1:1.4.7-1+b2\n'
+    assert bundle.missing_debs(manifest, query) == []
+    assert [f['component'] for f in bundle.missing_debs(manifest, query, ('ha',))] == ['keepalived']
+    assert [f['component'] for f in bundle.missing_debs(manifest, 'installed runc 1.1.5+ds1-1\n', ('ha',))] == ['conntrack', 'keepalived']
+    assert bundle.missing_debs(manifest, query + 'installed keepalived 1:2.2.7-1+b2\n', ('ha',)) == []
+    with pytest.raises(bundle.BundleError, match=r'has no packages of the set ha; it was built before the set existed: build it again'):
+        bundle.missing_debs(MANIFEST, query, ('ha',))
+
+
 def test_source_reads_manifest_and_fetches_verified_files_from_a_file_url(tmp_path):
     served = tmp_path / 'bundle'
     (served / 'bin').mkdir(parents=True)
