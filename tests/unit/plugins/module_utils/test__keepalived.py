@@ -76,7 +76,6 @@ def test_files_modes():
     assert 'virtual_router_id 7' in files[0]['content']
 
 
-
 @pytest.fixture(name='certs', scope='module')
 def _certs(tmp_path_factory):
     """Two self-signed certificates for 127.0.0.1 (openssl): the API server's and another CA's."""
