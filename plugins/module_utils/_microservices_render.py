@@ -727,6 +727,16 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
         pod_spec['volumes'] = [{'name': 'config', 'configMap': {'name': name + '-config'}}]
     if svc.get('serviceAccount'):
         pod_spec['serviceAccountName'] = svc['serviceAccount']
+    spread = svc.get('spread') or {}
+    if spread.get('enabled', True):
+        # counts only the pods of the same rollout (pod-template-hash), so a rolling update spreads its new pods too
+        pod_spec['topologySpreadConstraints'] = [{
+            'maxSkew': spread.get('maxSkew', 1), 'topologyKey': spread.get('topologyKey', 'kubernetes.io/hostname'),
+            'whenUnsatisfiable': spread.get('whenUnsatisfiable', 'ScheduleAnyway'),
+            'labelSelector': {'matchLabels': selector_labels(set_name, name)}, 'matchLabelKeys': ['pod-template-hash']}]
+    if 'tolerationSeconds' in svc:
+        pod_spec['tolerations'] = [{'key': key, 'operator': 'Exists', 'effect': 'NoExecute', 'tolerationSeconds': svc['tolerationSeconds']}
+                                   for key in ('node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable')]
 
     pod_labels = dict(svc.get('labels') or {})
     pod_labels.update(ownership_labels(set_name, name))

@@ -173,6 +173,8 @@ SERVICE_SCHEMA: dict = {
         'maxReplicas': 'use autoscaling: {min: 2, max: 5}',
         'hpa': 'use autoscaling: {min: 2, max: 5}',
         'podDisruptionBudget': 'use pdb: {minAvailable: 1}',
+        'topologySpreadConstraints': 'use spread: {whenUnsatisfiable: DoNotSchedule} (kubeseed writes the constraint)',
+        'tolerations': 'use tolerationSeconds: <seconds> (how long pods stay on a node that is not ready or unreachable)',
         'environment': 'use env: {NAME: "value"}',
         'envVars': 'use env: {NAME: "value"}',
         'configMap': 'use config: {KEY: "value"}',
@@ -272,6 +274,27 @@ SERVICE_SCHEMA: dict = {
         'serviceAccount': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'maxLength': 253, 'x-hint': 'use a lowercase DNS name',
                            'description': 'ServiceAccount the pods run as.'},
         'createServiceAccount': {'type': 'boolean', 'default': False, 'description': 'Create (and own) serviceAccount (default: it must exist).'},
+        'spread': {
+            'type': 'object', 'additionalProperties': False,
+            'description': 'How the pods spread across nodes: one topologySpreadConstraint over the pods of this service and rollout '
+                           '(matchLabelKeys pod-template-hash). Default, also when absent: soft (ScheduleAnyway), maxSkew 1, on '
+                           'kubernetes.io/hostname, so that 2 or more replicas run on two nodes whenever two are schedulable and '
+                           'still start when only one is. DoNotSchedule makes it hard (pods stay Pending rather than share a '
+                           'node); enabled false leaves the pods to the scheduler alone.',
+            'x-aliases': {'topologySpreadConstraints': 'use whenUnsatisfiable, maxSkew and topologyKey here',
+                          'required': 'use whenUnsatisfiable: DoNotSchedule', 'hard': 'use whenUnsatisfiable: DoNotSchedule'},
+            'properties': {
+                'enabled': {'type': 'boolean', 'default': True},
+                'whenUnsatisfiable': {'enum': ['ScheduleAnyway', 'DoNotSchedule'], 'default': 'ScheduleAnyway'},
+                'maxSkew': _int('Most pods one node (topology domain) may have more than another.', 1, default=1),
+                'topologyKey': {'type': 'string', 'pattern': LABEL_KEY, 'default': 'kubernetes.io/hostname',
+                                'x-hint': 'use a node label key such as kubernetes.io/hostname or topology.kubernetes.io/zone',
+                                'description': 'Node label whose values are the domains to spread over.'},
+            }},
+        'tolerationSeconds': _int('Seconds the pods stay bound to a node that is not ready or unreachable before they are evicted and '
+                                  'started on other nodes (tolerations of node.kubernetes.io/not-ready and unreachable, NoExecute). '
+                                  "Absent: Kubernetes' 300. Lower moves pods off a dead node sooner, but a node that only blinks (a "
+                                  'network hiccup, a kubelet restart) then costs restarts of its pods.', 0, 86400),
         'strategy': {'type': 'object', 'additionalProperties': False, 'description': 'Rollout strategy of the Deployment.',
                      'properties': {
                          'type': {'enum': ['RollingUpdate', 'Recreate'], 'default': 'RollingUpdate'},

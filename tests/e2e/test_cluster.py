@@ -113,6 +113,11 @@ def test_demo_services_answer_through_node_port_and_rerun_changes_nothing():
     print(check.stdout)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count('-> frontend pod') == 2  # answered on both workers
+    # spread by default: each service's two replicas on the two workers
+    pods = json.loads(kubectl('-n', 'demo', 'get', 'pods', '-o', 'json').stdout)['items']
+    placed = sorted((p['metadata']['labels']['app.kubernetes.io/name'], p['spec'].get('nodeName')) for p in pods
+                    if p['status'].get('phase') == 'Running')
+    assert placed == [('backend', 'ks-w1'), ('backend', 'ks-w2'), ('frontend', 'ks-w1'), ('frontend', 'ks-w2')], placed
 
 
 def _on(host: str, *argv: str) -> str:

@@ -34,6 +34,41 @@ def _by_kind(objects):
     return {o['kind']: o for o in objects}
 
 
+def test_pods_spread_over_nodes_by_default_softly():
+    """No spread given: one soft constraint on the node name over this service's pods of the same rollout; no tolerations
+    (Kubernetes adds its 300 s)."""
+    pod = _by_kind(render.render_service({'name': 'web', 'image': 'web:1', 'replicas': 2}, 'apps'))['Deployment']['spec']['template']['spec']
+    assert pod['topologySpreadConstraints'] == [{
+        'maxSkew': 1, 'topologyKey': 'kubernetes.io/hostname', 'whenUnsatisfiable': 'ScheduleAnyway',
+        'labelSelector': {'matchLabels': {'app.kubernetes.io/name': 'web', 'kubeseed.io/set': 'apps'}}, 'matchLabelKeys': ['pod-template-hash']}]
+    assert 'tolerations' not in pod
+
+
+def test_spread_and_toleration_seconds_as_set():
+    svc = {'name': 'web', 'image': 'web:1', 'spread': {'whenUnsatisfiable': 'DoNotSchedule', 'maxSkew': 2,
+                                                       'topologyKey': 'topology.kubernetes.io/zone'}, 'tolerationSeconds': 30}
+    pod = _by_kind(render.render_service(svc, 'apps'))['Deployment']['spec']['template']['spec']
+    [constraint] = pod['topologySpreadConstraints']
+    assert (constraint['whenUnsatisfiable'], constraint['maxSkew'], constraint['topologyKey']) == ('DoNotSchedule', 2, 'topology.kubernetes.io/zone')
+    assert pod['tolerations'] == [
+        {'key': 'node.kubernetes.io/not-ready', 'operator': 'Exists', 'effect': 'NoExecute', 'tolerationSeconds': 30},
+        {'key': 'node.kubernetes.io/unreachable', 'operator': 'Exists', 'effect': 'NoExecute', 'tolerationSeconds': 30}]
+    off = _by_kind(render.render_service(dict(svc, spread={'enabled': False}, tolerationSeconds=0), 'apps'))['Deployment']
+    assert 'topologySpreadConstraints' not in off['spec']['template']['spec']
+    assert {t['tolerationSeconds'] for t in off['spec']['template']['spec']['tolerations']} == {0}
+
+
+def test_spread_mistakes_are_named():
+    problems = render.validate_services([{'name': 'web', 'image': 'web:1', 'spread': {'whenUnsatisfiable': 'Never', 'maxSkew': 0},
+                                          'tolerationSeconds': -1},
+                                         {'name': 'api', 'image': 'api:1', 'topologySpreadConstraints': []}])
+    text = '\n'.join(problems)
+    assert 'kubeseed_microservices[0].spread.whenUnsatisfiable' in text and 'ScheduleAnyway' in text, text
+    assert 'kubeseed_microservices[0].spread.maxSkew' in text, text
+    assert 'kubeseed_microservices[0].tolerationSeconds' in text, text
+    assert 'use spread' in text, text
+
+
 def test_full_service_renders_every_kind_in_apply_order():
     objects = render.render_service(FULL, 'shop-set', 'default')
     assert [o['kind'] for o in objects] == ['ServiceAccount', 'ConfigMap', 'Secret', 'Deployment', 'Service',
