@@ -77,3 +77,48 @@ def daemonset_problem(daemonset: dict | None, ref: str) -> str | None:
     if updated < wanted or available < wanted:
         return '%s: %s of %s pods updated, %s available' % (ref, updated, wanted, available)
     return None
+
+
+def _tolerates(tolerations: list, taint: dict) -> bool:
+    """Whether one of the pod's tolerations matches the node's taint (Kubernetes' rules: effect empty or equal; Exists with
+    no key matches every taint; Equal needs key and value)."""
+    for toleration in tolerations or []:
+        if toleration.get('effect') and toleration['effect'] != taint.get('effect'):
+            continue
+        if toleration.get('operator') == 'Exists':
+            if not toleration.get('key') or toleration['key'] == taint.get('key'):
+                return True
+        elif toleration.get('key') == taint.get('key') and toleration.get('value', '') == taint.get('value', ''):
+            return True
+    return False
+
+
+def eligible_nodes(nodes_json: dict, pod_spec: dict) -> list:
+    """Names of the Ready, schedulable nodes the pod could run on: its nodeSelector matches and it tolerates every
+    NoSchedule and NoExecute taint (affinity is not looked at)."""
+    found = []
+    selector = pod_spec.get('nodeSelector') or {}
+    for node in nodes_json.get('items') or []:
+        summary = node_summary(node)
+        spec, labels = node.get('spec') or {}, (node.get('metadata') or {}).get('labels') or {}
+        if not summary['ready'] or spec.get('unschedulable') or any(labels.get(k) != v for k, v in selector.items()):
+            continue
+        taints = [t for t in spec.get('taints') or [] if t.get('effect') in ('NoSchedule', 'NoExecute')]
+        if all(_tolerates(pod_spec.get('tolerations'), taint) for taint in taints):
+            found.append(summary['name'])
+    return sorted(found)
+
+
+def crowded(deployment: dict, pods_json: dict, nodes_json: dict, ref: str) -> str | None:
+    """Why the Deployment's pods should be spread again: two or more run, all on one node, though two or more nodes could
+    run them (kubeadm starts CoreDNS while the first control plane is the only node, and nothing moves its pods later).
+    None when they are spread, or cannot be."""
+    running = sorted((p.get('spec') or {}).get('nodeName') or '' for p in pods_json.get('items') or []
+                     if (p.get('status') or {}).get('phase') == 'Running' and not (p.get('metadata') or {}).get('deletionTimestamp'))
+    if len(running) < 2 or len(set(running)) > 1:
+        return None
+    pod_spec = (((deployment.get('spec') or {}).get('template') or {}).get('spec')) or {}
+    nodes = eligible_nodes(nodes_json, pod_spec)
+    if len(nodes) < 2:
+        return None
+    return '%s: all %d pods run on %s though %d nodes can run them (%s)' % (ref, len(running), running[0], len(nodes), ', '.join(nodes))

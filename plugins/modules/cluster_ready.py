@@ -33,6 +33,18 @@ options:
     type: list
     elements: str
     default: []
+  spread:
+    description:
+      - Deployments (C(namespace/name), also in O(deployments)) whose pods must not all run on one node when two or more
+        Ready, schedulable nodes can run them (their nodeSelector and tolerations allow it). Once they are available, such
+        a Deployment is restarted (its pod template gets the annotation C(kubeseed.io/spread-at)) and waited for, so that its
+        anti-affinity places the new pods on different nodes; C(changed) then. kubeadm starts CoreDNS while the first
+        control plane is the only node, and nothing moves its pods when more nodes join.
+      - In check mode the restart is predicted, not made.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.10.0
   timeout:
     description: Seconds to wait for all of them together.
     type: int
@@ -64,6 +76,13 @@ nodes:
   type: list
   elements: dict
   sample: [{name: cp1, role: control-plane, ready: true, kubelet_version: v1.37.2, container_runtime: containerd://1.6.20}]
+spread:
+  description: What O(spread) restarted, and why (in check mode, what it would restart).
+  returned: always
+  type: list
+  elements: str
+  sample: ['kube-system/coredns: all 2 pods run on cp1 though 3 nodes can run them (cp1, cp2, cp3)']
+  version_added: 0.10.0
 not_ready:
   description: Why each node of O(nodes) or Deployment of O(deployments) is not ready (empty when all are).
   returned: always
@@ -71,6 +90,7 @@ not_ready:
   elements: str
 '''
 
+import json
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -87,23 +107,69 @@ def main() -> None:
             'nodes': {'type': 'list', 'elements': 'str', 'required': True},
             'deployments': {'type': 'list', 'elements': 'str', 'default': []},
             'daemonsets': {'type': 'list', 'elements': 'str', 'default': []},
+            'spread': {'type': 'list', 'elements': 'str', 'default': []},
             **KUBECTL_ARG_SPEC,
             'timeout': {'type': 'int', 'default': 300},
         },
         supports_check_mode=True,
     )
     params = module.params
-    for option in ('deployments', 'daemonsets'):
+    for option in ('deployments', 'daemonsets', 'spread'):
         for ref in params[option]:
             if ref.count('/') != 1:
                 module.fail_json(msg='%s: %r is not namespace/name' % (option, ref))
     kubectl = Kubectl(module, params['kubeconfig'])
     if module.check_mode and kubectl.cluster_missing():
-        module.exit_json(changed=False, nodes=[], not_ready=[], msg='no cluster yet (check mode): nothing to wait for')
+        module.exit_json(changed=False, nodes=[], not_ready=[], spread=[], msg='no cluster yet (check mode): nothing to wait for')
     kubectl.require()
     get = kubectl.json
 
     deadline = time.monotonic() + max(params['timeout'], 0)
+    nodes, problems = _wait(module, get, params, deadline)
+    spread = [] if problems else _spread(module, kubectl, get, params['spread'], nodes)
+    if spread and not module.check_mode:
+        nodes, problems = _wait(module, get, dict(params, deployments=params['spread'], daemonsets=[]), deadline)
+    summaries = []
+    for node in (nodes or {}).get('items') or []:
+        summary = ready.node_summary(node)
+        summary.pop('conditions')
+        summaries.append(summary)
+    result = {'changed': bool(spread), 'nodes': summaries, 'not_ready': problems, 'spread': spread}
+    if problems and module.check_mode:
+        module.warn('not ready now (a real run would first apply the predicted changes, then wait): ' + '; '.join(problems))
+    elif problems:
+        module.fail_json(msg='not ready after %ss:\n- %s' % (params['timeout'], '\n- '.join(problems)), **result)
+    module.exit_json(**result)
+
+
+def _spread(module, kubectl, get, refs: list, nodes: dict) -> list:
+    """Restart (in check mode: name) each Deployment of refs whose pods all run on one node though more could run them."""
+    done = []
+    for ref in refs:
+        namespace, name = ref.split('/')
+        deployment, error = get('--namespace', namespace, 'get', 'deployment', name)
+        if deployment is None:
+            module.fail_json(msg='spread: %s: %s' % (ref, error))
+        selector = ','.join('%s=%s' % item for item in sorted(((deployment.get('spec') or {}).get('selector') or {}).get('matchLabels', {}).items()))
+        pods, error = get('--namespace', namespace, 'get', 'pods', '--selector', selector)
+        if pods is None:
+            module.fail_json(msg='spread: %s: %s' % (ref, error))
+        why = ready.crowded(deployment, pods, nodes, ref)
+        if why is None:
+            continue
+        done.append(why)
+        if module.check_mode:
+            continue
+        patch = {'spec': {'template': {'metadata': {'annotations': {'kubeseed.io/spread-at': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}}}}}
+        rc, _out, err = module.run_command([kubectl.binary, '--kubeconfig', kubectl.kubeconfig, '--namespace', namespace, 'patch',
+                                            'deployment', name, '--type', 'merge', '--patch', json.dumps(patch)])
+        if rc != 0:
+            module.fail_json(msg='spread: restarting %s failed: %s' % (ref, err.strip()), spread=done, changed=False)
+    return done
+
+
+def _wait(module, get, params: dict, deadline: float) -> tuple:
+    """(the nodes, what is not ready) once everything is ready, at the deadline, or at once in check mode."""
     while True:
         nodes, error = get('get', 'nodes')
         problems = ['API server: %s' % error] if nodes is None else ready.not_ready(nodes, params['nodes'])
@@ -119,19 +185,8 @@ def main() -> None:
                     if problem:
                         problems.append(problem)
         if not problems or module.check_mode or time.monotonic() >= deadline:
-            break
+            return nodes, problems
         time.sleep(POLL_SECONDS)
-    summaries = []
-    for node in (nodes or {}).get('items') or []:
-        summary = ready.node_summary(node)
-        summary.pop('conditions')
-        summaries.append(summary)
-    result = {'changed': False, 'nodes': summaries, 'not_ready': problems}
-    if problems and module.check_mode:
-        module.warn('not ready now (a real run would first apply the predicted changes, then wait): ' + '; '.join(problems))
-    elif problems:
-        module.fail_json(msg='not ready after %ss:\n- %s' % (params['timeout'], '\n- '.join(problems)), **result)
-    module.exit_json(**result)
 
 
 if __name__ == '__main__':

@@ -11,7 +11,7 @@ from .errors import BundleError
 from .gobuild import ETCD_MODULES, GoBuilder, build_etcd, build_kubernetes, build_simple, build_tools
 from .images import ImageSpec, image_basename, kubeadm_images, pack_image
 from .manifest import Entry, write_manifest
-from .pins import CNI_PLUGINS, DEB_SETS, DEMO_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS, KUBE_PROXY_IMAGE_DEBS, KUBERNETES_COMMANDS, Pins, pins_for
+from .pins import BASE_ALTERNATIVES, CNI_PLUGINS, DEB_SETS, DEMO_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS, KUBE_PROXY_IMAGE_DEBS, KUBERNETES_COMMANDS, Pins, pins_for
 from .proc import Progress, peak_child_rss_mib
 
 
@@ -64,7 +64,8 @@ def build_locked(pins: Pins, final: Path) -> Path:
     progress.step("debian packages")
     apt = Apt(progress)
     apt.update_if_stale()
-    host_base = HOST_BASE_PACKAGES | {d.name for d in apt.closure(HOST_BASE_PACKAGES, frozenset(), skip_required=False)}
+    host_base = HOST_BASE_PACKAGES | {d.name for d in apt.closure(HOST_BASE_PACKAGES, frozenset(), skip_required=False,
+                                                                  prefer=BASE_ALTERNATIVES)}
     host_debs = apt.closure(HOST_DEBS, frozenset(host_base), skip_required=True)
     progress.say(f"  host packages: {', '.join(f'{d.name}={d.version}' for d in host_debs)}")
     host_part = deb_part(apt, "debs-host", host_debs, "apt-get download host debs")

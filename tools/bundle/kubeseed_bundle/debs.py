@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from .cache import PART_REVISIONS, Part, cache_root, short_hash
@@ -103,13 +103,16 @@ class Apt:
                 return line.split()[0]
         return None
 
-    def closure(self, roots: Iterable[str], present: frozenset[str], skip_required: bool) -> list[Deb]:
+    def closure(self, roots: Iterable[str], present: frozenset[str], skip_required: bool,
+                prefer: Mapping[str, str] | None = None) -> list[Deb]:
         """Dependency closure of ``roots`` (Depends + Pre-Depends, no Recommends).
 
         Packages in ``present`` (and, with ``skip_required``, Essential or
         Priority: required packages) are assumed installed: not shipped, not
-        followed.  Roots are always shipped.
+        followed.  Roots are always shipped.  ``prefer`` maps an alternative
+        to the one taken in its place (what debootstrap installs).
         """
+        prefer = prefer or {}
         chosen: dict[str, Deb] = {}
         level = sorted(set(roots))
         root_set = set(level)
@@ -127,7 +130,7 @@ class Apt:
                 for group in deb.depends:
                     if any(alt in chosen or alt in present or alt in following for alt in group):
                         continue
-                    pick = next((alt for alt in group if self.cache.get(alt) is not None), None)
+                    pick = next((prefer.get(alt, alt) for alt in group if self.cache.get(prefer.get(alt, alt)) is not None), None)
                     if pick is None:
                         pick = next((real for real in map(self.provider, group) if real), None)
                     if pick is None:

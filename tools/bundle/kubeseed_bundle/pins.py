@@ -37,6 +37,10 @@ DEB_SETS = {"ha": ("keepalived",)}
 # (nor are Essential or Priority: required packages, which minbase installs).
 # Anything else the roots need is shipped, even if a typical host has it.
 HOST_BASE_PACKAGES = frozenset({"systemd", "iproute2", "iptables", "python3", "ca-certificates", "kmod", "procps"})
+# Where debootstrap installs another alternative than the first of a dependency: init-system-helpers depends on
+# "usrmerge | usr-is-merged" and a merged-/usr bookworm root has usr-is-merged (usrmerge would bring perl, whose
+# libperl5.36 is then wrongly taken as present on every host: libsnmp40 of the ha set needs it).
+BASE_ALTERNATIVES = {"usrmerge": "usr-is-merged"}
 # Userland of the kube-proxy image (closure from an empty root).
 KUBE_PROXY_IMAGE_DEBS = ("iptables", "conntrack")
 

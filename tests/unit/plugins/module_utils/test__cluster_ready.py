@@ -55,3 +55,42 @@ def test_daemonset_rolled_out():
     assert ready.daemonset_problem(dict(done, metadata={'generation': 3}), 'kube-system/kube-proxy') == \
         'kube-system/kube-proxy: its controller has not seen the latest change yet'
     assert ready.daemonset_problem(None, 'kube-system/kube-proxy') == 'kube-system/kube-proxy: no such DaemonSet'
+
+
+def _spread_node(name, ready=True, taints=(), unschedulable=False, labels=None):
+    return {'metadata': {'name': name, 'labels': labels or {}},
+            'spec': dict({'taints': list(taints)}, **({'unschedulable': True} if unschedulable else {})),
+            'status': {'conditions': [{'type': 'Ready', 'status': 'True' if ready else 'False'}]}}
+
+
+CONTROL_PLANE_TAINT = {'key': 'node-role.kubernetes.io/control-plane', 'effect': 'NoSchedule'}
+# kubeadm's CoreDNS: tolerates the control-plane taint and CriticalAddonsOnly
+COREDNS = {'spec': {'replicas': 2, 'template': {'spec': {'tolerations': [
+    {'key': 'CriticalAddonsOnly', 'operator': 'Exists'}, {'key': 'node-role.kubernetes.io/control-plane', 'effect': 'NoSchedule'}]}}}}
+
+
+def _pods(*nodes, phase='Running'):
+    return {'items': [{'metadata': {}, 'spec': {'nodeName': n}, 'status': {'phase': phase}} for n in nodes]}
+
+
+def test_coredns_on_the_first_control_plane_is_crowded_once_others_can_run_it():
+    nodes = {'items': [_spread_node('cp1', taints=[CONTROL_PLANE_TAINT]), _spread_node('cp2', taints=[CONTROL_PLANE_TAINT]),
+                       _spread_node('cp3', taints=[CONTROL_PLANE_TAINT], ready=False), _spread_node('w1', taints=[{'key': 'gpu', 'effect': 'NoSchedule'}])]}
+    assert ready.eligible_nodes(nodes, COREDNS['spec']['template']['spec']) == ['cp1', 'cp2']
+    assert ready.crowded(COREDNS, _pods('cp1', 'cp1'), nodes, 'kube-system/coredns') == \
+        'kube-system/coredns: all 2 pods run on cp1 though 2 nodes can run them (cp1, cp2)'
+    assert ready.crowded(COREDNS, _pods('cp1', 'cp2'), nodes, 'kube-system/coredns') is None  # spread
+    assert ready.crowded(COREDNS, _pods('cp1', 'cp1', phase='Pending'), nodes, 'kube-system/coredns') is None  # not running
+    alone = {'items': [_spread_node('cp1', taints=[CONTROL_PLANE_TAINT]), _spread_node('cp2', unschedulable=True), _spread_node('w1', ready=False)]}
+    assert ready.crowded(COREDNS, _pods('cp1', 'cp1'), alone, 'kube-system/coredns') is None  # nowhere else to go
+
+
+def test_tolerations_follow_kubernetes_rules():
+    # pylint: disable=protected-access
+    taint = {'key': 'dedicated', 'value': 'db', 'effect': 'NoSchedule'}
+    assert ready._tolerates([{'operator': 'Exists'}], taint)
+    assert ready._tolerates([{'key': 'dedicated', 'operator': 'Exists', 'effect': 'NoSchedule'}], taint)
+    assert ready._tolerates([{'key': 'dedicated', 'value': 'db'}], taint)
+    assert not ready._tolerates([{'key': 'dedicated', 'value': 'web'}], taint)
+    assert not ready._tolerates([{'key': 'dedicated', 'operator': 'Exists', 'effect': 'NoExecute'}], taint)
+    assert ready.eligible_nodes({'items': [_spread_node('a', labels={'zone': 'x'}), _spread_node('b')]}, {'nodeSelector': {'zone': 'x'}}) == ['a']
