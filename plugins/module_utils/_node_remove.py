@@ -130,15 +130,16 @@ class Remover:
     def remove_node(self, entry: dict, report: dict) -> None:
         name = entry['name']
         self.result['changed'] = True
-        if entry['ready']:
+        if entry['ready'] and name not in self.params['unreachable']:
             pods = evictable(self.kubectl_json('get', 'pods', '--all-namespaces', '--field-selector', 'spec.nodeName=%s' % name))
             report['pods'] = pods
             report['actions'].append('cordon and drain (%d pod(s) to evict%s)' % (len(pods), ': ' + ', '.join(pods) if pods else ''))
             if not self.module.check_mode:
                 self.drain(name)
         else:
-            report['actions'].append('no drain: the node is not Ready, its pods cannot stop gracefully (the pod garbage collector '
-                                     'deletes them once the Node is gone)')
+            why = 'its host did not answer' if name in self.params['unreachable'] else 'the node is not Ready'
+            report['actions'].append('no drain: %s, its pods cannot stop gracefully (the pod garbage collector deletes them once '
+                                     'the Node is gone)' % why)
         report['actions'].append('delete Node %s' % name)
         if not self.module.check_mode:
             rc, _out, err = self.kubectl_run('delete', 'node', name, '--ignore-not-found', '--wait=true',

@@ -47,6 +47,15 @@ options:
     description: Seconds a drain may take per node (and the deletion of its Node object).
     type: int
     default: 300
+  unreachable:
+    description:
+      - Nodes of O(nodes) whose host did not answer. They are not drained even while their Node still looks Ready (the
+        control plane notices a lost node only after about 40 s): an evicted pod there never finishes terminating, so a
+        drain would wait for its whole timeout. The pod garbage collector deletes their pods with the Node.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.10.0
 extends_documentation_fragment:
   - kubeseed.cluster.kubectl
   - kubeseed.cluster.attributes
@@ -102,6 +111,7 @@ def main():
             control_planes=dict(type='list', elements='str', default=[]),
             host=dict(type='str', required=True),
             drain_timeout=dict(type='int', default=300),
+            unreachable=dict(type='list', elements='str', default=[]),
             **KUBECTL_ARG_SPEC,
         ),
         supports_check_mode=True,
