@@ -50,8 +50,8 @@ options:
   unreachable:
     description:
       - Nodes of O(nodes) whose host did not answer. They are not drained even while their Node still looks Ready (the
-        control plane notices a lost node only after about 40 s): an evicted pod there never finishes terminating, so a
-        drain would wait for its whole timeout. The pod garbage collector deletes their pods with the Node.
+        control plane notices a lost node only after about 40 s), because an evicted pod there never finishes terminating
+        and a drain would wait for its whole timeout. The pod garbage collector deletes their pods with the Node.
     type: list
     elements: str
     default: []
