@@ -118,9 +118,10 @@ def main() -> None:
     if rc != 0:
         module.fail_json(msg='ip -o addr show failed: %s' % err.strip())
     interface = params['interface']
-    if interface and interface not in _keepalived.interfaces(out) and ('%s:' % interface) not in out:
-        module.fail_json(msg="kubeseed_control_plane_vip_interface: %s has no interface %s; leave it empty to use the one that "
-                             "carries %s" % (params['node_name'], interface, params['node_address']))
+    # the interface must carry an address (VRRP adverts leave from it): one without any is refused like a missing one
+    if interface and interface not in _keepalived.interfaces(out):
+        module.fail_json(msg="kubeseed_control_plane_vip_interface: %s has no interface %s with an address; leave it empty to use "
+                             "the one that carries %s" % (params['node_name'], interface, params['node_address']))
     interface = interface or _keepalived.interface_for(out, params['node_address'])
     if not interface:
         module.fail_json(msg='%s: no interface has the address %s (kubeseed_node_ip or ansible_host); set kubeseed_node_ip to an '
