@@ -10,8 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import tempfile
+
+# The options `directories` and `files` of the modules that write a component's files (files, service, cni_bridge);
+# documented by the doc fragment kubeseed.cluster.files.
+ARG_SPEC = {
+    'directories': {'type': 'list', 'elements': 'path', 'default': []},
+    'files': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
+        'path': {'type': 'path', 'required': True},
+        'content': {'type': 'str', 'required': True},
+        'mode': {'type': 'raw', 'default': '0644'},
+    }},
+}
+
+
+def mode_problems(files: list) -> list:
+    """The `mode` values that are not an octal mode written as a string, each with its option path and the fix."""
+    return ["files[%d].mode: %r is not an octal mode as a string; quote it, e.g. '0644' (YAML reads an unquoted 0644 as the "
+            "number 420)" % (index, spec.get('mode')) for index, spec in enumerate(files)
+            if not isinstance(spec.get('mode'), str) or not re.fullmatch(r'0?[0-7]{3}', spec['mode'])]
 
 
 def write_atomic(path: str, chunks, mode: int, verify=None, owner=None) -> str:

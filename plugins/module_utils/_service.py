@@ -53,7 +53,7 @@ def newest_file(patterns: list) -> tuple:
 
 
 def plan(name: str, show: dict, *, enabled: bool, started: bool, restart: bool, newest: tuple, process_started: float,
-         check_mode: bool) -> list:
+         check_mode: bool, restart_reason: str = 'asked for (a file it runs with was replaced)') -> list:
     """The actions ('daemon-reload', 'enable', 'start', 'restart') with the reason of each, in the order they run.
 
     A unit that is not loaded is an error in a real run; in check mode it is the package a run installs first, so the
@@ -81,15 +81,17 @@ def plan(name: str, show: dict, *, enabled: bool, started: bool, restart: bool, 
     if show.get('ActiveState') not in RUNNING:
         actions.append(('start', 'it is %s (%s)' % (show.get('ActiveState') or 'not running', show.get('SubState') or '?')))
     elif restart:
-        actions.append(('restart', 'asked for (a file it runs with was replaced)'))
+        actions.append(('restart', restart_reason))
     elif newest[0] > process_started > 0:
         actions.append(('restart', '%s is newer than the running process' % newest[1]))
     return actions
 
 
 def converge(run, name: str, *, enabled: bool = True, started: bool = True, start_if_exists: str = '', restart: bool = False,
-             restart_if_newer: list | None = None, check_mode: bool = False, clock=time.time, monotonic=time.monotonic) -> dict:
-    """Plan and (unless check_mode) apply. run(argv) -> (rc, stdout, stderr)."""
+             restart_if_newer: list | None = None, check_mode: bool = False, clock=time.time, monotonic=time.monotonic,
+             rewritten: list | None = None) -> dict:
+    """Plan and (unless check_mode) apply. run(argv) -> (rc, stdout, stderr). ``rewritten``: files of the unit this call
+    has just written (in check mode, would write): the running unit is restarted for them."""
     show = read(run, name)
     if show.get('LoadState') != 'loaded' and not check_mode:
         # a unit file this run has just written may be unknown to systemd until it reads its files again
@@ -99,9 +101,12 @@ def converge(run, name: str, *, enabled: bool = True, started: bool = True, star
     waits_for = ''
     if started and start_if_exists and not os.path.exists(start_if_exists):
         started, waits_for = False, start_if_exists
-    actions = plan(name, show, enabled=enabled, started=started, restart=restart and started,
+    reason = 'asked for (a file it runs with was replaced)'
+    if rewritten and not restart:
+        reason = '%s %s rewritten' % (', '.join(rewritten), 'was' if len(rewritten) == 1 else 'were')
+    actions = plan(name, show, enabled=enabled, started=started, restart=(restart or bool(rewritten)) and started,
                    newest=newest_file(restart_if_newer or []), process_started=started_at(show, clock, monotonic),
-                   check_mode=check_mode)
+                   check_mode=check_mode, restart_reason=reason)
     before = summary(show)
     if not check_mode:
         for action, _reason in actions:
@@ -123,6 +128,15 @@ def converge(run, name: str, *, enabled: bool = True, started: bool = True, star
             after['active'] = 'active (%s)' % ('started' if action == 'start' else 'restarted')
     return {'actions': ['%s: %s' % item for item in actions], 'before': before, 'after': after,
             'waits_for': waits_for}
+
+
+def state_diff(name: str, result: dict) -> list:
+    """A diff entry of the unit's state before and after (none when no action), for a module's diff."""
+    if not result['actions']:
+        return []
+    return [{'before_header': '%s.service' % name, 'after_header': '%s.service' % name,
+             'before': ''.join('%s: %s\n' % item for item in sorted(result['before'].items())),
+             'after': ''.join('%s: %s\n' % item for item in sorted(result['after'].items()))}]
 
 
 def read(run, name: str) -> dict:

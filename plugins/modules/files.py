@@ -15,34 +15,8 @@ description:
     predicts exactly what a run writes.
 author:
   - kubeseed maintainers (@kubeseed)
-options:
-  directories:
-    description: Directories to create when missing (parents too), mode 0755. An existing directory is left as it is.
-    type: list
-    elements: path
-    default: []
-  files:
-    description: The files.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      path:
-        description: Destination.
-        type: path
-        required: true
-      content:
-        description: The whole content (text).
-        type: str
-        required: true
-      mode:
-        description: Octal mode as a quoted string (an unquoted 0644 is a YAML number and is refused).
-        type: raw
-        default: '0644'
-notes:
-  - The content is a module argument, so it is in the task's result and in C(-vvv) output. For a file that may hold
-    credentials use C(no_log) on the task (it hides the diff too).
 extends_documentation_fragment:
+  - kubeseed.cluster.files
   - kubeseed.cluster.attributes
   - kubeseed.cluster.attributes.platform
 attributes:
@@ -81,29 +55,16 @@ changed_paths:
   sample: [/etc/containerd/config.toml]
 '''
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _files
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            'directories': {'type': 'list', 'elements': 'path', 'default': []},
-            'files': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
-                'path': {'type': 'path', 'required': True},
-                'content': {'type': 'str', 'required': True},
-                'mode': {'type': 'raw', 'default': '0644'},
-            }},
-        },
-        supports_check_mode=True,
-    )
-    for index, spec in enumerate(module.params['files']):
-        if not isinstance(spec['mode'], str) or not re.fullmatch(r'0?[0-7]{3}', spec['mode']):
-            module.fail_json(msg="files[%d].mode: %r is not an octal mode as a string; quote it, e.g. '0644' (YAML reads an unquoted "
-                                 "0644 as the number 420)" % (index, spec['mode']))
+    module = AnsibleModule(argument_spec=dict(_files.ARG_SPEC), supports_check_mode=True)
+    problems = _files.mode_problems(module.params['files'])
+    if problems:
+        module.fail_json(msg='; '.join(problems))
     try:
         result = _files.converge(module.params['directories'], module.params['files'], module.check_mode)
     except (OSError, ValueError) as exc:

@@ -40,6 +40,14 @@ options:
     description: The node's name, for the messages.
     type: str
     default: ''
+  host_facts:
+    description:
+      - Also return, as host facts, the operating system (C(distribution), C(distribution_version),
+        C(distribution_major_version), C(os_family)), C(architecture), C(processor_vcpus) and C(memtotal_mb), named and
+        valued as M(ansible.builtin.setup) names them, from C(/etc/os-release) and C(/proc) (the preflight checks read them;
+        no fact gathering needed).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -70,6 +78,12 @@ kubelet_version:
   returned: when checked
   type: str
   sample: 1.36.3
+ansible_facts:
+  description: The host facts, with O(host_facts).
+  returned: when O(host_facts) is true
+  type: dict
+  sample: {distribution: Debian, distribution_version: '12.8', distribution_major_version: '12', os_family: Debian,
+           architecture: x86_64, processor_vcpus: 2, memtotal_mb: 24105}
 kubelet_cgroup_driver:
   description: The cgroup driver of the node's kubelet configuration, empty on a host that is not a node yet.
   returned: when O(cgroup_driver) is set
@@ -79,6 +93,7 @@ kubelet_cgroup_driver:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _host_facts
 from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm_ops import node_info
 
 
@@ -90,10 +105,12 @@ def main():
             allow_version_change=dict(type='bool', default=False),
             cgroup_driver=dict(type='str', default=''),
             node_name=dict(type='str', default=''),
+            host_facts=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
-    module.exit_json(**node_info(module))
+    facts = {'ansible_facts': _host_facts.gather()} if module.params['host_facts'] else {}
+    module.exit_json(**node_info(module), **facts)
 
 
 if __name__ == '__main__':

@@ -15,6 +15,10 @@ description:
     the next run, which a handler would lose).
   - One module call instead of the four or five tasks (unit state, start, find, start time, restart) this takes with
     C(ansible.builtin.systemd_service), C(find) and C(command); that is what a no-op re-run spends its time on.
+  - With O(files) (and O(directories)), the unit's own files (its unit file, drop-ins, configuration) are written first, in the
+    same call, and a running unit is restarted when one of them was rewritten (unless O(restart_when_files_change) is
+    false); a rewritten unit file is read by systemd (C(daemon-reload)) first. In check mode the files a run would write
+    count as rewritten.
   - After a start or restart the service must be running, else the task fails with the unit's last log lines.
   - C(changed) comes from the unit's state read on the host; check mode predicts the same actions and runs none. In check
     mode a unit that is not installed yet (its package is installed earlier in the same run) is predicted to be enabled
@@ -50,7 +54,14 @@ options:
     type: list
     elements: str
     default: []
+  restart_when_files_change:
+    description:
+      - Restart the running unit when this call rewrote one of its O(files). C(false) for a caller that restarts the unit
+        itself later (C(playbooks/upgrade.yml) restarts the kubelet after C(kubeadm upgrade)).
+    type: bool
+    default: true
 extends_documentation_fragment:
+  - kubeseed.cluster.files
   - kubeseed.cluster.attributes
   - kubeseed.cluster.attributes.platform
 attributes:
@@ -59,7 +70,7 @@ attributes:
     description: Reads the unit and the files, reports the actions a run would take, takes none.
   diff_mode:
     support: full
-    description: The unit's enabled and active state before and after.
+    description: The files' before and after, and the unit's enabled and active state before and after.
 notes:
   - systemd only (C(systemctl), C(journalctl)).
 '''
@@ -70,11 +81,15 @@ EXAMPLES = r'''
     name: containerd
     restart_if_newer: [/etc/containerd/**/*.toml, /etc/systemd/system/containerd.service.d/*.conf]
 
-- name: The kubelet enabled, and running once the node is in a cluster
+- name: The kubelet's unit written, enabled, and running once the node is in a cluster
   kubeseed.cluster.service:
     name: kubelet
     start_if_exists: /etc/kubernetes/kubelet.conf
     restart: "{{ kubelet_binary is changed }}"
+    directories: [/etc/systemd/system/kubelet.service.d]
+    files:
+      - path: /etc/systemd/system/kubelet.service
+        content: "{{ lookup('ansible.builtin.template', 'kubelet.service.j2') }}"
 '''
 
 RETURN = r'''
@@ -84,6 +99,12 @@ actions:
   type: list
   elements: str
   sample: ['restart: /etc/containerd/config.toml is newer than the running process']
+changed_paths:
+  description: The directories created and files written (in check mode, those a run would create or write), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/containerd/config.toml]
 state:
   description: The unit's state before the run (C(loaded), C(enabled), C(active)).
   returned: always
@@ -97,7 +118,7 @@ waits_for:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils import _service
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _files, _service
 
 
 def main() -> None:
@@ -109,12 +130,23 @@ def main() -> None:
             'start_if_exists': {'type': 'path'},
             'restart': {'type': 'bool', 'default': False},
             'restart_if_newer': {'type': 'list', 'elements': 'str', 'default': []},
+            'restart_when_files_change': {'type': 'bool', 'default': True},
+            **_files.ARG_SPEC,
         },
         supports_check_mode=True,
     )
     params = module.params
+    problems = _files.mode_problems(params['files'])
+    if problems:
+        module.fail_json(msg='; '.join(problems))
     if not module.get_bin_path('systemctl'):
         module.fail_json(msg='%s: systemctl is not on this host: the service module needs systemd' % params['name'])
+    try:
+        written = _files.converge(params['directories'], params['files'], module.check_mode)
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg='%s: %s' % (params['name'], exc))
+    file_paths = [spec['path'] for spec in params['files']]
+    rewritten = [path for path in written['changed_paths'] if path in file_paths] if params['restart_when_files_change'] else []
 
     def run(argv: list) -> tuple:
         return module.run_command(argv, environ_update={'LC_ALL': 'C', 'SYSTEMD_PAGER': ''})
@@ -122,16 +154,14 @@ def main() -> None:
     try:
         result = _service.converge(run, params['name'], enabled=params['enabled'], started=params['started'],
                                    start_if_exists=params['start_if_exists'] or '', restart=params['restart'],
-                                   restart_if_newer=params['restart_if_newer'], check_mode=module.check_mode)
+                                   restart_if_newer=params['restart_if_newer'], check_mode=module.check_mode,
+                                   rewritten=rewritten)
     except _service.ServiceError as exc:
-        module.fail_json(msg='%s' % exc)
-    diff = {}
-    if module._diff and result['actions']:  # pylint: disable=protected-access
-        diff = {'before_header': '%s.service' % params['name'], 'after_header': '%s.service' % params['name'],
-                'before': ''.join('%s: %s\n' % item for item in sorted(result['before'].items())),
-                'after': ''.join('%s: %s\n' % item for item in sorted(result['after'].items()))}
-    module.exit_json(changed=bool(result['actions']), actions=result['actions'], state=result['before'],
-                     waits_for=result['waits_for'], diff=diff)
+        module.fail_json(msg='%s' % exc, changed_paths=written['changed_paths'])
+    diff = written['diff'] + _service.state_diff(params['name'], result)
+    module.exit_json(changed=bool(result['actions'] or written['changed_paths']), actions=result['actions'], state=result['before'],
+                     waits_for=result['waits_for'], changed_paths=written['changed_paths'],
+                     diff=diff if module._diff else [])  # pylint: disable=protected-access
 
 
 if __name__ == '__main__':

@@ -100,7 +100,7 @@ def test_renamed_groups_are_what_the_plays_run_on(playbook, tmp_path):
         'all:\n  vars:\n    kubeseed_control_plane_group: masters\n    kubeseed_workers_group: nodes\n'
         '  children:\n    masters:\n      hosts:\n        cp1: {ansible_host: 192.0.2.10}\n'
         '    nodes:\n      hosts:\n        w1: {ansible_host: 192.0.2.20}\n        w2: {ansible_host: 192.0.2.21}\n', encoding='utf-8')
-    for book, first_host_task in (('site.yml', 'kubeseed.cluster.preflight : Gather the facts the checks need'),
+    for book, first_host_task in (('site.yml', 'kubeseed.cluster.preflight : Refuse to change the Kubernetes version or the cgroup driver'),
                                   ('playbooks/cluster.yml', 'kubeseed.cluster.node : ')):
         result = playbook(book, '-i', str(inventory), '--check')
         out = result.stdout + result.stderr

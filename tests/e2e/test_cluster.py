@@ -152,8 +152,8 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     # ks-w1's stopped kubelet is started, ks-w2's restarted (its drop-in is rewritten): one task, each host its action
     assert sorted(changed[KUBELET_TASK]) == ['ks-w1', 'ks-w2']
     assert changed[BINARIES_TASK] == ['ks-w1']
-    assert changed['kubeseed.cluster.containerd : Containerd enabled, running, and restarted when its configuration is newer than the process'] == ['ks-w2']
-    assert changed['kubeseed.cluster.kube_packages : Kubelet unit and its drop-in for kubeadm'] == ['ks-w2']
+    assert changed[CONTAINERD_TASK] == ['ks-w2']
+    assert '# edited by hand' in check.output  # ks-w2's drop-in, rewritten by the kubelet's task (its diff)
     assert check.output.count('+active: active (started)') == 2  # ks-w1's kubelet, ks-w2's containerd
     assert check.output.count('+active: active (restarted)') == 1  # ks-w2's kubelet
     # ks-w1: only the removed image is missing; ks-w2: containerd does not answer, a run starts it before importing
@@ -206,8 +206,10 @@ BINARIES_TASK = ('kubeseed.cluster.kube_packages : Install binaries (etcdctl and
 # flips the last byte of PATH in place and sets its mtime back (python3 -c, no single quote inside)
 TAMPER = ('import os; f = "PATH"; st = os.stat(f); fd = os.open(f, os.O_RDWR); os.lseek(fd, -1, 2); b = os.read(fd, 1)[0]; '
           'os.lseek(fd, -1, 2); os.write(fd, bytes([b ^ 255])); os.close(fd); os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))')
-KUBELET_TASK = ('kubeseed.cluster.kube_packages : Kubelet enabled, running once the node is in a cluster, restarted when this run replaced its binary '
-                'or unit')
+KUBELET_TASK = ('kubeseed.cluster.kube_packages : Kubelet unit (offline), kubelet enabled, running once the node is in a cluster, restarted when '
+                'this run replaced its binary or unit')
+CONTAINERD_TASK = ("kubeseed.cluster.containerd : Containerd's files (configuration, registry mirrors, crictl); containerd enabled, running, "
+                   'restarted when its configuration is newer than the process')
 NODE_METADATA_TASK = 'kubeseed.cluster.control_plane : Labels and taints of the nodes of this run (kubeseed_node_labels, kubeseed_node_taints)'
 E2E_LABEL = ('kubeseed.io/e2e', 'yes')
 E2E_TAINT = {'key': 'kubeseed.io/e2e', 'value': 'x', 'effect': 'PreferNoSchedule'}  # PreferNoSchedule: running pods stay

@@ -137,3 +137,12 @@ def test_the_start_time_comes_from_the_monotonic_clock():
     assert service.started_at({'ActiveEnterTimestampMonotonic': '0'}) == 0.0
     assert service.started_at({'ActiveEnterTimestampMonotonic': 'n/a'}) == 0.0
     assert service.parse_show('LoadState=loaded\nActiveState=active\nnoise\n') == {'LoadState': 'loaded', 'ActiveState': 'active'}
+
+
+def test_files_rewritten_by_the_same_call_restart_a_running_unit_and_are_named():
+    result = converge(FakeSystemd(RUNNING), rewritten=['/etc/containerd/config.toml'])
+    assert result['actions'] == ['restart: /etc/containerd/config.toml was rewritten']
+    stopped = converge(FakeSystemd(dict(RUNNING, ActiveState='inactive', SubState='dead')), rewritten=['/a', '/b'])
+    assert [a.split(':')[0] for a in stopped['actions']] == ['start']  # a start reads them anyway
+    waiting = converge(FakeSystemd(dict(RUNNING, ActiveState='inactive')), rewritten=['/a'], start_if_exists='/nonexistent/kubelet.conf')
+    assert waiting['actions'] == []  # not started before the path exists, so not restarted either

@@ -1,0 +1,58 @@
+# Copyright: kubeseed contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The few host facts the preflight checks read (operating system, architecture, CPUs, memory), named and valued as
+ansible.builtin.setup names them, read from /etc/os-release and /proc in the module call that checks the node anyway:
+a no-op re-run then needs no fact gathering."""
+from __future__ import annotations
+
+import os
+import platform
+
+# os-release ID -> the distribution name ansible.builtin.setup gives, and its os_family
+DISTRIBUTIONS = {'debian': 'Debian', 'ubuntu': 'Ubuntu', 'rhel': 'RedHat', 'rocky': 'Rocky', 'almalinux': 'AlmaLinux',
+                 'centos': 'CentOS', 'fedora': 'Fedora', 'ol': 'OracleLinux', 'amzn': 'Amazon', 'sles': 'SLES',
+                 'opensuse-leap': 'openSUSE Leap'}
+FAMILIES = {'Debian': 'Debian', 'Ubuntu': 'Debian', 'RedHat': 'RedHat', 'Rocky': 'RedHat', 'AlmaLinux': 'RedHat', 'CentOS': 'RedHat',
+            'Fedora': 'RedHat', 'OracleLinux': 'RedHat', 'Amazon': 'RedHat', 'SLES': 'Suse', 'openSUSE Leap': 'Suse'}
+
+
+def os_release(text: str) -> dict:
+    """KEY=value lines of /etc/os-release, quotes removed."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition('=')
+        if sep and key and not key.startswith('#'):
+            out[key] = value.strip().strip('"\'')
+    return out
+
+
+def distribution(release: dict, debian_version: str = '') -> dict:
+    """distribution, distribution_version, distribution_major_version and os_family from os-release (and, on Debian, the
+    point release in /etc/debian_version)."""
+    ident = release.get('ID', '').lower()
+    name = DISTRIBUTIONS.get(ident) or release.get('NAME') or ident or 'unknown'
+    version = release.get('VERSION_ID', '')
+    if name == 'Debian' and debian_version.strip()[:1].isdigit():
+        version = debian_version.strip()
+    like = release.get('ID_LIKE', '').lower().split()
+    family = FAMILIES.get(name) or ('Debian' if 'debian' in like else 'RedHat' if {'rhel', 'fedora'} & set(like) else name)
+    return {'distribution': name, 'distribution_version': version, 'distribution_major_version': version.split('.')[0],
+            'os_family': family}
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding='utf-8', errors='replace') as handle:
+            return handle.read()
+    except OSError:
+        return ''
+
+
+def gather(read=_read) -> dict:
+    """The facts of this host."""
+    release = os_release(read('/etc/os-release') or read('/usr/lib/os-release'))
+    facts = distribution(release, read('/etc/debian_version'))
+    cpus = sum(1 for line in read('/proc/cpuinfo').splitlines() if line.split(':')[0].strip() == 'processor')
+    memory = next((int(line.split()[1]) // 1024 for line in read('/proc/meminfo').splitlines() if line.startswith('MemTotal:')), 0)
+    facts.update({'architecture': platform.machine(), 'processor_vcpus': cpus or os.cpu_count() or 0, 'memtotal_mb': memory})
+    return facts

@@ -1,0 +1,43 @@
+"""module_utils/_host_facts: the preflight's host facts from os-release and /proc, named and valued as
+ansible.builtin.setup gives them (the e2e runs the preflight on Debian 12 lab hosts; these cover the other names)."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _host_facts as facts
+
+DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
+UBUNTU = 'NAME="Ubuntu"\nVERSION_ID="24.04"\nID=ubuntu\nID_LIKE=debian\n'
+ROCKY = 'NAME="Rocky Linux"\nVERSION_ID="9.4"\nID="rocky"\nID_LIKE="rhel centos fedora"\n'
+MINT = 'NAME="Linux Mint"\nVERSION_ID="21.3"\nID=linuxmint\nID_LIKE="ubuntu debian"\n'
+
+
+@pytest.mark.parametrize('release, debian_version, expected', [
+    (DEBIAN, '12.8\n', ('Debian', '12.8', '12', 'Debian')),
+    (DEBIAN, 'trixie/sid\n', ('Debian', '12', '12', 'Debian')),
+    (UBUNTU, 'trixie/sid\n', ('Ubuntu', '24.04', '24', 'Debian')),
+    (ROCKY, '', ('Rocky', '9.4', '9', 'RedHat')),
+    (MINT, '', ('Linux Mint', '21.3', '21', 'Debian')),
+    ('', '', ('unknown', '', '', 'unknown')),
+])
+def test_the_distribution_as_setup_names_it(release, debian_version, expected):
+    got = facts.distribution(facts.os_release(release), debian_version)
+    assert (got['distribution'], got['distribution_version'], got['distribution_major_version'], got['os_family']) == expected
+
+
+def test_cpus_and_memory_from_proc():
+    files = {'/etc/os-release': DEBIAN, '/etc/debian_version': '12.8\n',
+             '/proc/cpuinfo': 'processor\t: 0\nmodel name\t: x\n\nprocessor\t: 1\nmodel name\t: x\n',
+             '/proc/meminfo': 'MemTotal:       24683648 kB\nMemFree:        1 kB\n'}
+    got = facts.gather(read=lambda path: files.get(path, ''))
+    assert got['processor_vcpus'] == 2 and got['memtotal_mb'] == 24105 and got['distribution'] == 'Debian'
+    assert got['architecture']  # platform.machine() of this machine
+
+
+def test_this_machine_matches_what_its_os_release_says():
+    """An independent look: the values against the files read here by other means (Python's platform module)."""
+    import platform
+    got = facts.gather()
+    release = platform.freedesktop_os_release()
+    assert got['distribution_major_version'] == release.get('VERSION_ID', '').split('.')[0]
+    assert got['architecture'] == platform.uname().machine and got['memtotal_mb'] > 0 and got['processor_vcpus'] >= 1
