@@ -26,11 +26,16 @@ ARG_SPEC = {
 }
 
 
+def mode_problem(value, where: str) -> str:
+    """Empty when value is an octal mode written as a string, else the problem with its option path and the fix."""
+    if isinstance(value, str) and re.fullmatch(r'0?[0-7]{3}', value):
+        return ''
+    return "%s: %r is not an octal mode as a string; quote it, e.g. '0644' (YAML reads an unquoted 0644 as the number 420)" % (where, value)
+
+
 def mode_problems(files: list) -> list:
-    """The `mode` values that are not an octal mode written as a string, each with its option path and the fix."""
-    return ["files[%d].mode: %r is not an octal mode as a string; quote it, e.g. '0644' (YAML reads an unquoted 0644 as the "
-            "number 420)" % (index, spec.get('mode')) for index, spec in enumerate(files)
-            if not isinstance(spec.get('mode'), str) or not re.fullmatch(r'0?[0-7]{3}', spec['mode'])]
+    """The `mode` values of files that are not an octal mode written as a string, each with its option path and the fix."""
+    return [problem for problem in (mode_problem(spec.get('mode'), 'files[%d].mode' % index) for index, spec in enumerate(files)) if problem]
 
 
 def write_atomic(path: str, chunks, mode: int, verify=None, owner=None) -> str:
@@ -77,8 +82,8 @@ def _text(data: bytes | None) -> str:
         return '<%d bytes, not text>\n' % len(data)
 
 
-def converge(directories: list, files: list, dry_run: bool) -> dict:
-    """Make directories (0755) and files ({path, content, mode as an octal string}) as given.
+def converge(directories: list, files: list, dry_run: bool, directory_mode: int = 0o755) -> dict:
+    """Make directories (``directory_mode`` when created; an existing one is left as it is) and files ({path, content, mode as an octal string}) as given.
 
     Returns {'changed_paths': [...], 'diff': [{before_header, after_header, before, after} per changed path]}; in dry run
     nothing is written and the answer is what a run would change. A file whose content is right but whose mode is not is
@@ -93,8 +98,8 @@ def converge(directories: list, files: list, dry_run: bool) -> dict:
         changed.append(path)
         diff.append({'before_header': path, 'after_header': path, 'before': '(absent)\n', 'after': '(directory)\n'})
         if not dry_run:
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            os.chmod(path, 0o755)  # makedirs' mode is narrowed by the umask
+            os.makedirs(path, mode=directory_mode, exist_ok=True)
+            os.chmod(path, directory_mode)  # makedirs' mode is narrowed by the umask
     for spec in files:
         path, content, mode = spec['path'], spec['content'].encode('utf-8'), int(spec.get('mode') or '0644', 8)
         before, before_mode = _read(path)

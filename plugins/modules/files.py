@@ -15,6 +15,13 @@ description:
     predicts exactly what a run writes.
 author:
   - kubeseed maintainers (@kubeseed)
+options:
+  directory_mode:
+    description:
+      - Octal mode, as a quoted string, of the O(directories) this call creates (for example C('0700') for a directory that
+        holds a kubeconfig); an existing directory keeps its mode.
+    type: raw
+    default: '0755'
 extends_documentation_fragment:
   - kubeseed.cluster.files
   - kubeseed.cluster.attributes
@@ -61,12 +68,13 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils import _files
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(_files.ARG_SPEC), supports_check_mode=True)
-    problems = _files.mode_problems(module.params['files'])
-    if problems:
-        module.fail_json(msg='; '.join(problems))
+    module = AnsibleModule(argument_spec=dict(_files.ARG_SPEC, directory_mode={'type': 'raw', 'default': '0755'}), supports_check_mode=True)
+    problems = _files.mode_problems(module.params['files']) + [_files.mode_problem(module.params['directory_mode'], 'directory_mode')]
+    if any(problems):
+        module.fail_json(msg='; '.join(problem for problem in problems if problem))
     try:
-        result = _files.converge(module.params['directories'], module.params['files'], module.check_mode)
+        result = _files.converge(module.params['directories'], module.params['files'], module.check_mode,
+                                 directory_mode=int(module.params['directory_mode'], 8))
     except (OSError, ValueError) as exc:
         module.fail_json(msg='%s' % exc)
     module.exit_json(changed=bool(result['changed_paths']), changed_paths=result['changed_paths'],

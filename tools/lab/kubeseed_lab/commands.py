@@ -178,6 +178,8 @@ class Lab:
             names |= {p.name for p in self.paths.hosts.iterdir() if p.is_dir()}
         if self.paths.run.is_dir():
             names |= {p.stem for p in self.paths.run.glob("*.pid") if p.stem != "http"}
+        for name in sorted(names):
+            self.machines.request_stop(name)  # all at once; each is then waited for and removed in turn
         for index, name in enumerate(sorted(names), 1):
             self.progress.say(f"host {index}/{len(names)} {name}: stopping and removing")
             self.machines.remove_host(name)

@@ -75,3 +75,20 @@ def test_directories_get_0755_whatever_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert _mode(tmp_path / 'a' / 'b') == 0o755
+
+
+def test_a_directory_is_created_with_the_mode_asked_for_and_an_existing_one_keeps_its_own(tmp_path):
+    new, old = tmp_path / 'kube', tmp_path / 'old'
+    old.mkdir(mode=0o755)
+    os.chmod(old, 0o755)
+    result = _files.converge([str(new), str(old)], [{'path': str(new / 'config'), 'content': 'x', 'mode': '0600'}], False,
+                             directory_mode=0o700)
+    assert result['changed_paths'] == [str(new), str(new / 'config')]
+    assert (new.stat().st_mode & 0o777, old.stat().st_mode & 0o777, (new / 'config').stat().st_mode & 0o777) == (0o700, 0o755, 0o600)
+
+
+def test_mode_problems_name_the_option_and_the_fix():
+    assert _files.mode_problems([{'mode': '0644'}, {'mode': 420}, {'mode': '0o644'}]) == [
+        "files[1].mode: 420 is not an octal mode as a string; quote it, e.g. '0644' (YAML reads an unquoted 0644 as the number 420)",
+        "files[2].mode: '0o644' is not an octal mode as a string; quote it, e.g. '0644' (YAML reads an unquoted 0644 as the number 420)"]
+    assert _files.mode_problem('0700', 'directory_mode') == '' and _files.mode_problem(448, 'directory_mode').startswith('directory_mode: 448')
