@@ -1,11 +1,14 @@
-"""Benchmark: 100 microservices (~400 objects) applied by kubeseed.cluster.microservices vs a kubernetes.core.k8s loop.
+"""Benchmark: N microservices (4 objects each) applied by kubeseed.cluster.microservices, by `kubectl apply --server-side`
+and by a kubernetes.core.k8s loop.
 
-Both run through ansible-playbook against the same local control plane (tools/localcp, from the offline bundle),
-each in its own namespace: a cold apply, then a no-op re-apply. kubernetes.core comes from the pinned PyPI
-``ansible`` package, installed (without dependencies) into $KUBESEED_CACHE/bench/ansible-<version>; never Galaxy.
-Prints the wall-clock times (ansible-playbook start to end) and the ratios. No assertions: figures only.
+All run against the same local control plane (tools/localcp, from the offline bundle), each size and tool in its own
+namespace: a cold apply, then a no-op re-apply. kubeseed.cluster.microservices and kubernetes.core run through
+ansible-playbook (its start included); kubectl is the bundle's, given the very objects our module renders. kubernetes.core
+comes from the pinned PyPI ``ansible`` package, installed (without dependencies) into $KUBESEED_CACHE/bench/ansible-<version>;
+never Galaxy. A loop of one task per object is slow: it runs only for sizes up to --k8s-core-max.
+Prints the wall-clock times, the ratios and how the time grows with the number of services. No assertions: figures only.
 
-Usage: .venv/bin/python benchmarks/apps_apply.py [--services 100] [--skip-k8s-core]
+Usage: .venv/bin/python benchmarks/apps_apply.py [--sizes 100,1000] [--k8s-core-max 100] [--skip-k8s-core] [--skip-kubectl]
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANSIBLE_PACKAGE = '12.3.0'  # the `ansible` package that pairs with ansible-core 2.19 (kubernetes.core 6.2.0)
 sys.path.insert(0, str(ROOT / 'tools' / 'localcp'))
 
-from localcp import LocalControlPlane  # noqa: E402  pylint: disable=wrong-import-position
+from localcp import LocalControlPlane, find_bundle  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def services(count: int) -> list:
@@ -61,14 +64,31 @@ def timed(playbook: pathlib.Path, env: dict) -> tuple:
     return seconds, changed
 
 
-def main() -> int:
+def kubectl_timed(kubectl: pathlib.Path, kubeconfig: str, manifest: pathlib.Path) -> tuple:
+    """(seconds, -1) of one `kubectl apply --server-side` of a manifest (kubectl says serverside-applied for every object,
+    changed or not: no changed count); exits on failure."""
+    start = time.monotonic()
+    proc = subprocess.run([str(kubectl), '--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager', 'bench-kubectl',
+                           '-f', str(manifest)], capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit('kubectl apply failed:\n%s\n%s' % (proc.stdout[-3000:], proc.stderr[-3000:]))
+    return seconds, -1
+
+
+def main() -> int:  # pylint: disable=too-many-locals
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
-    parser.add_argument('--services', type=int, default=100)
-    parser.add_argument('--skip-k8s-core', action='store_true', help='only time kubeseed.cluster.microservices')
+    parser.add_argument('--sizes', default='100', help='comma-separated numbers of services (default 100)')
+    parser.add_argument('--services', type=int, help='one size (the same as --sizes N)')
+    parser.add_argument('--k8s-core-max', type=int, default=100, help='the largest size the kubernetes.core loop runs for')
+    parser.add_argument('--skip-k8s-core', action='store_true', help='no kubernetes.core loop')
+    parser.add_argument('--skip-kubectl', action='store_true', help='no kubectl apply --server-side')
     args = parser.parse_args()
+    sizes = [args.services] if args.services else [int(x) for x in args.sizes.split(',') if x.strip()]
     cache = pathlib.Path(os.environ.get('KUBESEED_CACHE', os.path.expanduser('~/.cache/kubeseed'))) / 'bench'
     cache.mkdir(parents=True, exist_ok=True)
-    core_path = None if args.skip_k8s_core else kubernetes_core(cache)
+    with_core = not args.skip_k8s_core and any(size <= args.k8s_core_max for size in sizes)
+    core_path = kubernetes_core(cache) if with_core else None
 
     work = pathlib.Path(tempfile.mkdtemp(prefix='kubeseed-bench-'))
     links = work / 'collections' / 'ansible_collections' / 'kubeseed'
@@ -80,40 +100,63 @@ def main() -> int:
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'),
                ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([str(work / 'collections')] + ([str(core_path)] if core_path else [])))
 
-    # The objects kubernetes.core applies are exactly the ones our module renders.
+    # The objects kubectl and kubernetes.core apply are exactly the ones our module renders.
     sys.path.insert(0, str(work / 'collections'))
     from ansible_collections.kubeseed.cluster.plugins.module_utils._microservices_render import render_all  # pylint: disable=import-outside-toplevel
 
-    svcs = services(args.services)
-    objects = render_all(svcs, 'bench', 'bench-k8s-core')
-    print('%d services -> %d objects (plus the namespace) per tool' % (len(svcs), len([o for o in objects if o['kind'] != 'Namespace'])))
-
+    core_name = None
+    if core_path:
+        manifest = json.loads((core_path / 'ansible_collections' / 'kubernetes' / 'core' / 'MANIFEST.json').read_text(encoding='utf-8'))
+        core_name = 'kubernetes.core.k8s %s loop' % manifest['collection_info']['version']
+    results = {}  # (tool, size) -> ((cold s, changed), (no-op s, changed))
     plane = LocalControlPlane(work / 'localcp', tie_to_parent=True)
     plane.up()
     try:
         kubeconfig = str(plane.kubeconfig)
-        ours = play(work / 'ours.yml', [{'name': 'microservices', 'kubeseed.cluster.microservices': {
-            'kubeconfig': kubeconfig, 'namespace': 'bench-kubeseed', 'set_name': 'bench', 'services': svcs, 'wait': False}}])
-        results = {'kubeseed.cluster.microservices': (timed(ours, env), timed(ours, env))}
-        if core_path:
-            (work / 'objects.json').write_text(json.dumps({'objects': objects}), encoding='utf-8')
-            theirs = play(work / 'k8s.yml', [{'name': 'kubernetes.core.k8s', 'kubernetes.core.k8s': {
-                'kubeconfig': kubeconfig, 'state': 'present', 'definition': '{{ item }}'},
-                'loop': "{{ (lookup('ansible.builtin.file', '%s') | from_json).objects }}" % (work / 'objects.json'),
-                'loop_control': {'label': '{{ item.kind }}/{{ item.metadata.name }}'}}])
-            manifest = json.loads((core_path / 'ansible_collections' / 'kubernetes' / 'core' / 'MANIFEST.json').read_text(encoding='utf-8'))
-            results['kubernetes.core.k8s %s loop' % manifest['collection_info']['version']] = (timed(theirs, env), timed(theirs, env))
+        kubectl = (plane.bundle or find_bundle()) / 'bin' / 'kubectl'
+        for size in sizes:
+            svcs = services(size)
+            count = len([o for o in render_all(svcs, 'bench', 'x') if o['kind'] != 'Namespace'])
+            print('%d services -> %d objects (plus the namespace) per tool' % (size, count), flush=True)
+            ours = play(work / ('ours-%d.yml' % size), [{'name': 'microservices', 'kubeseed.cluster.microservices': {
+                'kubeconfig': kubeconfig, 'namespace': 'bench-kubeseed-%d' % size, 'set_name': 'bench', 'services': svcs, 'wait': False}}])
+            results[('kubeseed.cluster.microservices', size)] = (timed(ours, env), timed(ours, env))
+            if not args.skip_kubectl:
+                path = work / ('kubectl-%d.json' % size)
+                path.write_text(json.dumps({'apiVersion': 'v1', 'kind': 'List',
+                                            'items': render_all(svcs, 'bench', 'bench-kubectl-%d' % size)}), encoding='utf-8')
+                results[('kubectl apply --server-side', size)] = (kubectl_timed(kubectl, kubeconfig, path), kubectl_timed(kubectl, kubeconfig, path))
+            if core_name and size <= args.k8s_core_max:
+                (work / 'objects.json').write_text(json.dumps({'objects': render_all(svcs, 'bench', 'bench-k8s-core-%d' % size)}), encoding='utf-8')
+                theirs = play(work / ('k8s-%d.yml' % size), [{'name': 'kubernetes.core.k8s', 'kubernetes.core.k8s': {
+                    'kubeconfig': kubeconfig, 'state': 'present', 'definition': '{{ item }}'},
+                    'loop': "{{ (lookup('ansible.builtin.file', '%s') | from_json).objects }}" % (work / 'objects.json'),
+                    'loop_control': {'label': '{{ item.kind }}/{{ item.metadata.name }}'}}])
+                results[(core_name, size)] = (timed(theirs, env), timed(theirs, env))
     finally:
         plane.down()
         shutil.rmtree(work, ignore_errors=True)
 
-    print('%-34s %14s %14s' % ('tool', 'cold apply', 'no-op re-apply'))
-    for name, ((cold, cold_changed), (noop, noop_changed)) in results.items():
-        print('%-34s %9.1f s (changed=%d) %7.1f s (changed=%d)' % (name, cold, cold_changed, noop, noop_changed))
-    if len(results) == 2:
-        ours_runs, core_runs = list(results.values())
-        print('ratio kubernetes.core / kubeseed: cold apply %.1fx, no-op re-apply %.1fx'
-              % (core_runs[0][0] / ours_runs[0][0], core_runs[1][0] / ours_runs[1][0]))
+    def changed(count: int) -> str:
+        return '(changed=%d)' % count if count >= 0 else '(changed=?)'
+
+    print('%-34s %9s %24s %24s' % ('tool', 'services', 'cold apply', 'no-op re-apply'))
+    for (name, size), ((cold, cold_changed), (noop, noop_changed)) in results.items():
+        print('%-34s %9d %11.1f s %-12s %9.1f s %-12s' % (name, size, cold, changed(cold_changed), noop, changed(noop_changed)))
+    for size in sizes:
+        ours_runs = results[('kubeseed.cluster.microservices', size)]
+        for name in ('kubectl apply --server-side', core_name):
+            if (name, size) in results:
+                theirs_runs = results[(name, size)]
+                print('%d services, %s / kubeseed: cold apply %.1fx, no-op re-apply %.1fx'
+                      % (size, name, theirs_runs[0][0] / ours_runs[0][0], theirs_runs[1][0] / ours_runs[1][0]))
+    if len(sizes) > 1:
+        for name in dict.fromkeys(key[0] for key in results):
+            points = [(size, results[(name, size)]) for size in sizes if (name, size) in results]
+            for (small, (s_cold, s_noop)), (large, (l_cold, l_noop)) in zip(points, points[1:]):
+                per = 100.0 / (large - small)
+                print('%s, %d -> %d services: +%.2f s cold and +%.2f s no-op per 100 services'
+                      % (name, small, large, (l_cold[0] - s_cold[0]) * per, (l_noop[0] - s_noop[0]) * per))
     return 0
 
 

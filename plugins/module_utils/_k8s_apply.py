@@ -7,6 +7,11 @@ which live objects may go. This module server-side applies them (a server-side d
 thread pool, says for each what happened by comparing the object the server returns with the live one listed
 before (both without server-kept fields), builds the diffs (never with a Secret value), and deletes.
 
+Every object carries the hash of what was applied (_k8s_objects.APPLIED_ANNOTATION). A listed object that records
+the hash of the object to apply, and whose fields are all still owned by our field manager's apply, is unchanged
+without a request: a no-op run sends one LIST per kind and no write. A field another manager changed is no longer
+ours (the server moves its ownership), so that object is applied again and reported.
+
 An object's key is (kind, namespace, name), namespace '' for a cluster-scoped one; a result entry is
 {kind, namespace, name, action}.
 """
@@ -15,7 +20,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_client import K8sError
-from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_objects import describe, diff_entry, normalize, object_key
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_objects import (
+    describe, diff_entry, normalize, object_key, still_applied, with_applied_hash)
 
 CONFLICT_HINT = ' (another field manager owns these fields: change them back there, or set force_conflicts to take them over)'
 
@@ -71,11 +77,16 @@ def apply_object(client, obj: dict, live: dict, field_manager: str = 'kubeseed',
                  want_diff: bool = False, missing_namespaces: set | frozenset = frozenset()) -> dict:
     """Server-side apply of one object (a server-side dry run with dry_run), compared with live (the listed objects, by key).
 
+    The object is sent with its applied hash; when the listed object is still what that hash says (still_applied),
+    nothing is sent and it is unchanged.
     Returns {key, action: created/configured/unchanged, after: the object as the server has (or would have) it,
     diff: when want_diff and it changed}, or {key, error} when the server refused it.
     """
+    obj = with_applied_hash(obj)
     key = object_key(obj)
     before = live.get(key)
+    if still_applied(obj, before, field_manager):
+        return {'key': key, 'action': 'unchanged', 'after': before}
     if before is None and want_diff:
         # Not labelled as ours (yet): it may still exist, created by someone else; show what it was.
         before = client.get(key[0], key[1], key[2])

@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - depends on the host
 # kind -> (API path prefix, plural, namespaced)
 RESOURCES = {
     'Namespace': ('/api/v1', 'namespaces', False),
+    'Node': ('/api/v1', 'nodes', False),
     'ServiceAccount': ('/api/v1', 'serviceaccounts', True),
     'ConfigMap': ('/api/v1', 'configmaps', True),
     'Secret': ('/api/v1', 'secrets', True),

@@ -27,9 +27,14 @@ def rollout_done(deployment: dict) -> bool:
 
 
 def wait_rollouts(client, deployments: list, timeout: float, workers: int = 8) -> tuple:
-    """Wait for all Deployments at once. (rollout summaries, failure descriptions of those not done by the deadline)."""
+    """Wait for all Deployments at once. (rollout summaries, failure descriptions of those not done by the deadline).
+
+    deployments are the objects as the server returned them (an apply, a list): one whose status already says it has
+    rolled out is done without a request; the others are polled. A summary is {kind, namespace, name, ready, replicas
+    (desired), available}.
+    """
     pending = {object_key(d): d for d in deployments}
-    done = {}
+    done = {key: pending.pop(key) for key, d in list(pending.items()) if rollout_done(d)}
     deadline = time.monotonic() + timeout
     while pending:
         for key, live in zip(list(pending), parallel(workers, lambda k: client.get(k[0], k[1], k[2]), list(pending))):
@@ -42,7 +47,11 @@ def wait_rollouts(client, deployments: list, timeout: float, workers: int = 8) -
         if not pending or time.monotonic() >= deadline:
             break
         time.sleep(min(WAIT_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
-    summaries = [{'kind': 'Deployment', 'namespace': k[1], 'name': k[2], 'ready': k in done} for k in sorted(set(done) | set(pending))]
+    summaries = []
+    for key in sorted(set(done) | set(pending)):
+        live = done.get(key) or pending[key]
+        summaries.append({'kind': 'Deployment', 'namespace': key[1], 'name': key[2], 'ready': key in done,
+                          'replicas': (live.get('spec') or {}).get('replicas', 1), 'available': (live.get('status') or {}).get('availableReplicas', 0)})
     failures = []
     for key, live in sorted(pending.items()):
         try:

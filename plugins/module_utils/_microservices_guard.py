@@ -14,6 +14,7 @@ ROOT = 'kubeseed_microservices'
 # them equal) and the one it registers.
 ROLE_VARIABLES = (
     'kubeseed_microservices',
+    'kubeseed_microservices_defaults',
     'kubeseed_microservices_namespace',
     'kubeseed_microservices_set',
     'kubeseed_microservices_state',
@@ -92,6 +93,13 @@ def split_secrets(services: object) -> tuple:
             secrets.append(None)
         stripped.append(svc)
     return stripped, secrets
+
+
+def hide_default_secrets(defaults: object) -> object:
+    """defaults without the values of a 'secrets' key (refused there by the validation, which then shows no value)."""
+    if isinstance(defaults, dict) and 'secrets' in defaults:
+        return dict(defaults, secrets='<hidden>')
+    return defaults
 
 
 def join_secrets(services: object, secrets: object) -> object:

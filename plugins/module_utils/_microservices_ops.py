@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_apply as apply
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_summary as summary
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_client import K8sError
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_wait import wait_rollouts
 
@@ -50,8 +51,9 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
              field_manager: str = 'kubeseed', workers: int = 8) -> dict:
     """Apply every object of the services, prune what is no longer listed, wait for rollouts.
 
-    Returns {changed, objects: [{kind, namespace, name, action}], diff: [...], rollouts: [...]}.
-    Raises ConvergeError (with that result) when an apply, delete or rollout fails.
+    Returns {changed, objects: [{kind, namespace, name, action}], diff: [...], rollouts: [...], summary: [a row per service],
+    summary_table: [text lines]} (see _microservices_summary). Raises ConvergeError (with the result so far, without the
+    summary) when an apply, delete or rollout fails.
     """
     desired = render.render_all(services, set_name, namespace, secrets, create_namespaces) if state == 'present' else []
     namespaces = [o for o in desired if o['kind'] == 'Namespace']
@@ -75,6 +77,7 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
     if errors:
         raise fail('%d object(s) could not be applied:\n- %s' % (len(errors), '\n- '.join(errors)))
 
+    doomed = []
     if prune or state == 'absent':
         desired_keys = set(render.object_key(o) for o in desired)
         doomed = render.select_prune(list(live.values()), desired_keys, set_name, field_manager)
@@ -92,4 +95,14 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
         if failures:
             raise fail('%d of %d Deployment(s) did not roll out within %ss:\n%s'
                        % (len(failures), len(deployments), wait_timeout, '\n'.join(failures)))
+    after = {entry['key']: entry['after'] for entry in applied}
+    node = summary.NODE_PLACEHOLDER
+    if any(o['kind'] == 'Service' and (o.get('spec') or {}).get('type') in ('NodePort', 'LoadBalancer') for o in after.values()):
+        try:
+            node = summary.node_address(client.list('Node'))
+        except K8sError:
+            pass  # credentials that may not list nodes: the URLs say <node>
+    result['summary'] = summary.rows(after, result['objects'], result['rollouts'], node,
+                                     {render.object_key(o): o for o in doomed})
+    result['summary_table'] = summary.table(set_name, result['summary'], check_mode)
     return result

@@ -20,8 +20,8 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_objects impo
     HIDDEN, HIDDEN_CHANGED, describe, diff_entry, mask_secret, normalize, object_key, scalar_text,
 )
 from ansible_collections.kubeseed.cluster.plugins.module_utils._microservices_schema import (
-    CONFIG_KEY, IMAGE_DIGEST, IMAGE_TAG, INT_OR_PERCENT, MAX_ANNOTATION_BYTES, MAX_DATA_BYTES, MICROSERVICES_SCHEMA, RESERVED_LABELS,
-    SERVICE_SCHEMA)
+    CONFIG_KEY, DEFAULTS_SCHEMA, IMAGE_DIGEST, IMAGE_TAG, INT_OR_PERCENT, MAX_ANNOTATION_BYTES, MAX_DATA_BYTES, MICROSERVICES_SCHEMA,
+    RESERVED_LABELS, SERVICE_SCHEMA)
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import (
     format_path, show, string_problem, type_name, validate)
 
@@ -31,6 +31,9 @@ SET_LABEL = 'kubeseed.io/set'
 NAME_LABEL = 'app.kubernetes.io/name'
 CHECKSUM_ANNOTATION = 'kubeseed.io/config-checksum'
 ROOT = 'kubeseed_microservices'
+DEFAULTS_ROOT = 'kubeseed_microservices_defaults'
+# Mappings of kubeseed_microservices_defaults merged key by key under a service's own (the rest is taken whole).
+MERGED_MAPPINGS = ('env', 'config', 'labels', 'annotations', 'podAnnotations', 'resources', 'service', 'spread', 'strategy', 'autoscaling')
 
 # Apply order: what pods need comes before the Deployments; kinds in the same phase are independent.
 KIND_ORDER = ('Namespace', 'ServiceAccount', 'ConfigMap', 'Secret', 'Service', 'Deployment',
@@ -83,7 +86,7 @@ def checksum(config: dict | None, secrets: dict | None) -> str:
 
 _HIDDEN_KEYS = ('secrets',)
 _DROP = object()
-_STRING_MAPS = ('env', 'config', 'secrets', 'labels', 'annotations', 'podAnnotations')
+_STRING_MAPS = ('env', 'config', 'secrets', 'labels', 'annotations', 'podAnnotations', 'mounts')
 # What ansible-core's boolean() accepts as strings (INI inventories, AWX surveys, -e key=value).
 _TRUE_WORDS = ('y', 'yes', 'on', '1', 'true', 't')
 _FALSE_WORDS = ('n', 'no', 'off', '0', 'false', 'f')
@@ -401,13 +404,70 @@ def _image_problem(image: str) -> str:
     return ''
 
 
-def validate_services(services: object, namespace: object = 'default', set_name: object = 'apps', secrets: object = None) -> list:
+def _merge(default: object, own: object) -> object:
+    """own over default: two mappings key by key (nested mappings too), anything else own as a whole."""
+    if isinstance(default, dict) and isinstance(own, dict):
+        out = dict(default)
+        for key, value in own.items():
+            out[key] = _merge(default.get(key), value) if key in default else value
+        return out
+    return own
+
+
+def with_defaults(services: object, defaults: object) -> object:
+    """Each service (a mapping) with kubeseed_microservices_defaults merged under it (see MERGED_MAPPINGS); other values as given."""
+    if not isinstance(defaults, dict) or not defaults or not isinstance(services, list):
+        return services
+    merged = []
+    for svc in services:
+        if not isinstance(svc, dict):
+            merged.append(svc)
+            continue
+        out = dict(svc)
+        for key, value in defaults.items():
+            if key not in svc:
+                out[key] = copy.deepcopy(value)
+            elif key in MERGED_MAPPINGS:
+                out[key] = _merge(value, svc[key])
+        merged.append(out)
+    return merged
+
+
+def validate_defaults(defaults: object) -> list:
+    """Every problem of kubeseed_microservices_defaults, each as 'kubeseed_microservices_defaults.path: message'."""
+    if defaults is None or defaults == {}:
+        return []
+    if not isinstance(defaults, dict):
+        return ['%s: is %s, expected a mapping of service settings (for example {replicas: 2, imageRegistry: registry.example.com/team})'
+                % (DEFAULTS_ROOT, _a(type_name(defaults)))]
+    walk = _Walk(DEFAULTS_ROOT)
+    clean = walk.mapping(defaults, DEFAULTS_SCHEMA, [], False)
+    return sorted(set(walk.problems + validate(DEFAULTS_SCHEMA, clean, root=DEFAULTS_ROOT, hidden_keys=_HIDDEN_KEYS)))
+
+
+def image_reference(svc: dict) -> str:
+    """The service's image, with its imageRegistry before it when the image names no registry."""
+    image, registry = svc['image'], svc.get('imageRegistry')
+    first = image.split('/', 1)[0]
+    names_registry = '/' in image and ('.' in first or ':' in first or first == 'localhost' or first.startswith('['))
+    if not registry or names_registry:
+        return image
+    return registry.rstrip('/') + '/' + image
+
+
+def validate_services(services: object, namespace: object = 'default', set_name: object = 'apps', secrets: object = None,
+                      defaults: object = None) -> list:
     """Every problem of the services list at once, each as 'kubeseed_microservices[i].path: message'.
 
+    With defaults (kubeseed_microservices_defaults), those are checked first on their own; when they are valid the
+    services are checked with the defaults merged under them (with_defaults).
     Accepts any input (a string, a mapping, None, nested wrong types) and never raises; no message shows a
     value found under a 'secrets' key, or a value of the secrets argument.
     """
-    problems = []
+    problems = validate_defaults(defaults)
+    if problems:
+        return problems
+    services = with_defaults(services, defaults)
     clean = services
     if isinstance(services, dict) and ('name' in services or 'image' in services):
         problems.append('%s: is a single mapping, expected a list of services: put "- " before the first key of each service' % ROOT)
@@ -565,7 +625,7 @@ def _cross_checks(svc: dict, where: str, flagged: set, option_secrets: object = 
             problems.append('%s.ingress.path: %s may not contain //, /./, /../ or %%2f, nor end with /. or /.. (pathType Prefix and Exact)'
                             % (where, show(path)))
 
-    for probe_name in ('liveness', 'readiness'):
+    for probe_name in ('liveness', 'readiness', 'startup'):
         probe = _mapping(svc.get(probe_name))
         for handler in ('httpGet', 'tcpSocket'):
             port = _mapping(probe.get(handler)).get('port')
@@ -573,8 +633,31 @@ def _cross_checks(svc: dict, where: str, flagged: set, option_secrets: object = 
             if isinstance(port, str) and port not in names and not ports_broken and not bad('.%s.%s.port' % (probe_name, handler)):
                 known = ', '.join(sorted(names)) if names else 'there are no ports: use a number'
                 problems.append('%s.%s.%s.port: %s is not the name of one of the ports (%s)' % (where, probe_name, handler, show(port), known))
-        if probe_name == 'liveness' and _is_int(probe.get('successThreshold')) and probe['successThreshold'] != 1:
-            problems.append('%s.liveness.successThreshold: %d is not allowed; a liveness probe needs 1' % (where, probe['successThreshold']))
+        if probe_name != 'readiness' and _is_int(probe.get('successThreshold')) and probe['successThreshold'] != 1:
+            problems.append('%s.%s.successThreshold: %d is not allowed; a %s probe needs 1' % (where, probe_name, probe['successThreshold'], probe_name))
+
+    volumes = _mapping(svc.get('volumes'))
+    if 'config' in volumes and not bad('.volumes'):
+        problems.append("%s.volumes.config: 'config' is the name of the ConfigMap's volume; use another name" % where)
+    containers = {_text(svc.get('name')): 'the service container'}
+    for field in ('sidecars', 'initContainers'):
+        for i, extra in enumerate(_items(svc.get(field))):
+            extra = _mapping(extra)
+            name = _text(extra.get('name'))
+            if name is not None and not bad('.%s[%d].name' % (field, i)):
+                if name in containers:
+                    problems.append('%s.%s[%d].name: %s is already the name of %s; container names are unique in a pod'
+                                    % (where, field, i, show(name), containers[name]))
+                else:
+                    containers[name] = '%s[%d]' % (field, i)
+            for volume in _mapping(extra.get('mounts')):
+                if isinstance(volume, str) and volume not in volumes and not bad('.%s[%d].mounts' % (field, i)):
+                    known = ', '.join(sorted(v for v in volumes if isinstance(v, str))) or 'there are none: declare it in volumes'
+                    problems.append('%s.%s[%d].mounts.%s: not one of the volumes (%s)' % (where, field, i, volume, known))
+    strategy = _mapping(svc.get('strategy'))
+    ready, deadline = strategy.get('minReadySeconds'), strategy.get('progressDeadlineSeconds')
+    if _is_int(ready) and _is_int(deadline) and deadline <= ready:
+        problems.append('%s.strategy.progressDeadlineSeconds: %d must be more than minReadySeconds (%d)' % (where, deadline, ready))
 
     resources = _mapping(svc.get('resources'))
     requests, limits = _mapping(resources.get('requests')), _mapping(resources.get('limits'))
@@ -676,6 +759,23 @@ def _probe(probe: dict) -> dict:
     return out
 
 
+def _extra_container(extra: dict, svc: dict, sidecar: bool) -> dict:
+    """One sidecar (a native one: restartPolicy Always) or init container of a service."""
+    out = {'name': extra['name'], 'image': image_reference({'image': extra['image'], 'imageRegistry': svc.get('imageRegistry')})}
+    for field in ('imagePullPolicy', 'command', 'args'):
+        if field in extra:
+            out[field] = extra[field]
+    if sidecar:
+        out['restartPolicy'] = 'Always'
+    if extra.get('env'):
+        out['env'] = [{'name': k, 'value': _str(v)} for k, v in sorted(extra['env'].items())]
+    if extra.get('resources'):
+        out['resources'] = {part: {k: _str(v) for k, v in amounts.items()} for part, amounts in extra['resources'].items()}
+    if extra.get('mounts'):
+        out['volumeMounts'] = [{'name': volume, 'mountPath': path} for volume, path in sorted(extra['mounts'].items())]
+    return out
+
+
 def render_service(svc: dict, set_name: str, default_namespace: str = 'default', secrets: dict | None = None) -> list:
     """Every object of one (already validated) service, in apply order."""
     name = svc['name']
@@ -699,7 +799,7 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
             'type': 'Opaque',
             'data': {k: base64.b64encode(_str(v).encode('utf-8')).decode('ascii') for k, v in sorted(secrets.items())}})
 
-    container = {'name': name, 'image': svc['image']}
+    container = {'name': name, 'image': image_reference(svc)}
     for field in ('imagePullPolicy', 'command', 'args'):
         if field in svc:
             container[field] = svc[field]
@@ -721,10 +821,27 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
         container['livenessProbe'] = _probe(svc['liveness'])
     if svc.get('readiness'):
         container['readinessProbe'] = _probe(svc['readiness'])
+    if svc.get('startup'):
+        container['startupProbe'] = _probe(svc['startup'])
     pod_spec = {'containers': [container]}
+    mounts, volumes = [], []
     if config and svc.get('configMountPath'):
-        container['volumeMounts'] = [{'name': 'config', 'mountPath': svc['configMountPath'], 'readOnly': True}]
-        pod_spec['volumes'] = [{'name': 'config', 'configMap': {'name': name + '-config'}}]
+        mounts.append({'name': 'config', 'mountPath': svc['configMountPath'], 'readOnly': True})
+        volumes.append({'name': 'config', 'configMap': {'name': name + '-config'}})
+    for volume, settings in sorted((svc.get('volumes') or {}).items()):
+        settings = settings or {}
+        empty_dir = {k: _str(settings[k]) for k in ('medium', 'sizeLimit') if k in settings}
+        volumes.append({'name': volume, 'emptyDir': empty_dir})
+        if settings.get('mountPath'):
+            mounts.append({'name': volume, 'mountPath': settings['mountPath']})
+    if mounts:
+        container['volumeMounts'] = mounts
+    if volumes:
+        pod_spec['volumes'] = volumes
+    # native sidecars first (they start before the init containers and run beside the service), then the init containers
+    init = [_extra_container(c, svc, True) for c in svc.get('sidecars') or []] + [_extra_container(c, svc, False) for c in svc.get('initContainers') or []]
+    if init:
+        pod_spec['initContainers'] = init
     if svc.get('serviceAccount'):
         pod_spec['serviceAccountName'] = svc['serviceAccount']
     spread = svc.get('spread') or {}
@@ -753,10 +870,14 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
         deploy_spec['replicas'] = svc.get('replicas', 1)
     strategy = svc.get('strategy')
     if strategy:
-        deploy_spec['strategy'] = {'type': strategy.get('type', 'RollingUpdate')}
+        if {'type', 'maxSurge', 'maxUnavailable'} & set(strategy):
+            deploy_spec['strategy'] = {'type': strategy.get('type', 'RollingUpdate')}
         rolling = {k: strategy[k] for k in ('maxSurge', 'maxUnavailable') if k in strategy}
         if rolling:
             deploy_spec['strategy']['rollingUpdate'] = rolling
+        for field in ('minReadySeconds', 'progressDeadlineSeconds'):
+            if field in strategy:
+                deploy_spec[field] = strategy[field]
     add('Deployment', _meta(svc, set_name, namespace), {'spec': deploy_spec})
 
     if ports:

@@ -56,6 +56,8 @@ IMAGE_TAG = r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}'
 IMAGE_DIGEST = r'(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})'
 IMAGE = r'^(?:{r}/)?{p}(?:/{p})*(?::{t})?(?:@{g})?$'.format(r=_REGISTRY, p=_PATH_COMPONENT, t=IMAGE_TAG, g=IMAGE_DIGEST)
 IMAGE_HINT = 'use [registry[:port]/]lowercase/path[:tag][@sha256:digest], no scheme, e.g. registry.example.com/team/api:1.4.2'
+IMAGE_REGISTRY = r'^{r}(?:/{p})*$'.format(r=_REGISTRY, p=_PATH_COMPONENT)
+IMAGE_REGISTRY_HINT = 'use registry-host[:port][/lowercase/path], no scheme and no tag, e.g. registry.example.com/team'
 
 SERVICE_TYPES = ('ClusterIP', 'NodePort', 'LoadBalancer', 'Headless')
 # Labels kubeseed sets on every object (ownership and the Deployment selector): a service cannot set them.
@@ -90,6 +92,7 @@ _KEY_HINTS = {
     CONFIG_KEY: 'keys are at most 253 letters, digits, -, _ and ., not . or starting with ..',
     LABEL_KEY: 'use an optional lowercase DNS prefix and / then at most 63 letters, digits, -, _ or .',
     ANNOTATION_KEY: 'use an optional DNS prefix and / then at most 63 letters, digits, -, _ or .',
+    DNS_LABEL: 'use lowercase letters, digits and dashes, starting with a letter, at most 63 characters',
 }
 
 
@@ -148,6 +151,24 @@ _PROBE = {
 
 _SCALAR_NOTE = 'Values are strings: quote numbers and booleans ("8080", "0755", "true"), YAML would change them.'
 
+_MOUNT_PATH = {'type': 'string', 'pattern': ABSOLUTE_PATH, 'x-hint': 'use an absolute path such as /var/cache/app'}
+_EXTRA_CONTAINER = {
+    'type': 'object', 'additionalProperties': False, 'required': ['name', 'image'],
+    'x-aliases': {'volumeMounts': 'use mounts: {<volume>: /path}', 'environment': 'use env: {NAME: "value"}'},
+    'properties': {
+        'name': {'type': 'string', 'pattern': DNS_LABEL, 'x-hint': 'use lowercase letters, digits and dashes, starting with a letter, at most 63 '
+                 'characters', 'description': 'Container name, unique in the pod (not the service name).'},
+        'image': {'type': 'string', 'minLength': 1, 'pattern': IMAGE, 'x-hint': IMAGE_HINT,
+                  'description': 'Container image (imageRegistry goes before one that names no registry, as for the service).'},
+        'imagePullPolicy': {'enum': ['Always', 'IfNotPresent', 'Never']},
+        'command': {'type': 'array', 'items': {'type': 'string'}},
+        'args': {'type': 'array', 'items': {'type': 'string'}},
+        'env': _string_map('Environment variables (name: value). ' + _SCALAR_NOTE, ENV_NAME),
+        'resources': {'type': 'object', 'additionalProperties': False, 'properties': {'requests': _RESOURCE_AMOUNTS, 'limits': _RESOURCE_AMOUNTS}},
+        'mounts': _string_map('Volumes of the service (volumes) mounted in this container: volume name: absolute path.', DNS_LABEL, _MOUNT_PATH),
+    },
+}
+
 SERVICE_SCHEMA: dict = {
     'type': 'object',
     'title': 'one microservice',
@@ -159,7 +180,12 @@ SERVICE_SCHEMA: dict = {
     'x-aliases': {
         'livenessProbe': 'use liveness (same fields as a Kubernetes livenessProbe)',
         'readinessProbe': 'use readiness (same fields as a Kubernetes readinessProbe)',
-        'startupProbe': 'startup probes are not supported; use liveness with a larger initialDelaySeconds',
+        'startupProbe': 'use startup (same fields as a Kubernetes startupProbe)',
+        'initContainer': 'use initContainers: [{name: migrate, image: ...}]',
+        'sidecar': 'use sidecars: [{name: proxy, image: ...}]',
+        'volumeMounts': 'use volumes: {<name>: {mountPath: /path}} (emptyDir volumes shared with sidecars and init containers)',
+        'minReadySeconds': 'put it in strategy: {minReadySeconds: 10}',
+        'progressDeadlineSeconds': 'put it in strategy: {progressDeadlineSeconds: 600}',
         'serviceAccountName': 'use serviceAccount',
         'containerPort': 'use ports: [{port: <number>}] (targetPort when the Service port differs)',
         'containerPorts': 'use ports: [{port: <number>}]',
@@ -192,6 +218,10 @@ SERVICE_SCHEMA: dict = {
                  'description': 'Name of the Deployment, Service and every other object of this service.'},
         'image': {'type': 'string', 'minLength': 1, 'pattern': IMAGE, 'x-hint': IMAGE_HINT,
                   'description': 'Container image reference: [registry[:port]/]path[:tag][@sha256:digest], path in lowercase.'},
+        'imageRegistry': {'type': 'string', 'pattern': IMAGE_REGISTRY, 'x-hint': IMAGE_REGISTRY_HINT,
+                          'description': 'Registry (and path) put before an image that names no registry: api:1.4 becomes '
+                                         '<imageRegistry>/api:1.4; an image with a registry host is left as it is. Usually set once '
+                                         'in kubeseed_microservices_defaults, per environment.'},
         'imagePullPolicy': {'enum': ['Always', 'IfNotPresent', 'Never'], 'description': 'Kubernetes default when unset.'},
         'namespace': {'type': 'string', 'pattern': DNS_LABEL_1123, 'x-hint': 'use lowercase letters, digits and dashes, at most 63 characters',
                       'description': 'Namespace of this service (default: kubeseed_microservices_namespace).'},
@@ -232,6 +262,23 @@ SERVICE_SCHEMA: dict = {
                       'properties': {'requests': _RESOURCE_AMOUNTS, 'limits': _RESOURCE_AMOUNTS}},
         'liveness': dict(_PROBE, description='Liveness probe: ' + _PROBE['description']),
         'readiness': dict(_PROBE, description='Readiness probe: ' + _PROBE['description']),
+        'startup': dict(_PROBE, description='Startup probe (liveness and readiness wait until it succeeds; for slow starts): ' + _PROBE['description']),
+        'volumes': {'type': 'object', 'description': 'Scratch volumes (emptyDir) of the pod, shared by the service container (at mountPath) '
+                                                     'and its sidecars and init containers (their mounts). Deleted with the pod.',
+                    'propertyNames': {'pattern': DNS_LABEL, 'x-hint': _KEY_HINTS[DNS_LABEL]},
+                    'additionalProperties': {'type': 'object', 'additionalProperties': False, 'properties': {
+                        'mountPath': dict(_MOUNT_PATH, description='Where the service container sees it (none: only its sidecars and init containers).'),
+                        'medium': {'enum': ['Memory'], 'description': 'Memory: a tmpfs counted against the memory limit (default: the node disk).'},
+                        'sizeLimit': {'type': ['string', 'integer'], 'pattern': QUANTITY, 'minimum': 0, 'x-hint': _QUANTITY_HINT + '1Gi',
+                                      'description': 'The most it may hold, e.g. 1Gi.'},
+                    }}},
+        'initContainers': {'type': 'array', 'items': _EXTRA_CONTAINER,
+                           'description': 'Containers that run to completion, in order, before the service container starts (after the sidecars '
+                                          'have started).'},
+        'sidecars': {'type': 'array', 'items': _EXTRA_CONTAINER,
+                     'description': 'Containers that run beside the service container for the life of the pod (Kubernetes native sidecars: '
+                                    'init containers with restartPolicy Always, started before the init containers and the service, stopped '
+                                    'after it).'},
         'service': {'type': 'object', 'additionalProperties': False, 'description': 'The Service in front of the pods (only with ports).',
                     'properties': {
                         'type': {'enum': list(SERVICE_TYPES), 'default': 'ClusterIP', 'description': 'Headless is a ClusterIP: None Service.'},
@@ -300,8 +347,33 @@ SERVICE_SCHEMA: dict = {
                          'type': {'enum': ['RollingUpdate', 'Recreate'], 'default': 'RollingUpdate'},
                          'maxSurge': _int_or_percent('RollingUpdate only.'),
                          'maxUnavailable': _int_or_percent('RollingUpdate only; at most 100%; not 0 when maxSurge is 0.'),
+                         'minReadySeconds': _int('Seconds a new pod must be ready before it counts as available (default 0).'),
+                         'progressDeadlineSeconds': _int('Seconds a rollout may make no progress before the Deployment reports it failed '
+                                                         '(default 600); more than minReadySeconds.', 1),
                      }},
     },
+}
+
+# Settings a service has alone: not in kubeseed_microservices_defaults (with what to do instead).
+NOT_DEFAULTS = {
+    'name': 'a name belongs to one service: set it in each entry of kubeseed_microservices',
+    'image': 'an image belongs to one service; set imageRegistry here to put a registry before every image that names none',
+    'namespace': 'use kubeseed_microservices_namespace for the namespace of every service',
+    'secrets': 'secret values belong to one service: set them in its entry or in the secrets of the module (never in shared defaults)',
+    'ingress': 'an Ingress host belongs to one service: set ingress in its entry',
+    'serviceAccount': 'a ServiceAccount belongs to one service: set serviceAccount in its entry',
+    'createServiceAccount': 'a ServiceAccount belongs to one service: set it in its entry',
+}
+DEFAULTS_SCHEMA: dict = {
+    'type': 'object',
+    'title': 'defaults of every microservice',
+    'description': 'Merged under every service of kubeseed_microservices (the service wins): mappings (env, config, labels, '
+                   'annotations, podAnnotations, resources and its requests and limits, service, spread, strategy, autoscaling) key '
+                   'by key, everything else (replicas, ports, probes, pdb, command, args ...) as a whole. Typically set per '
+                   'environment in the inventory group_vars (dev, staging, prod) while the list of services is shared.',
+    'additionalProperties': False,
+    'x-aliases': dict(SERVICE_SCHEMA['x-aliases'], **NOT_DEFAULTS),
+    'properties': {k: v for k, v in SERVICE_SCHEMA['properties'].items() if k not in NOT_DEFAULTS},
 }
 
 MICROSERVICES_SCHEMA: dict = {
@@ -318,6 +390,7 @@ MICROSERVICES_SCHEMA: dict = {
             'type': 'array', 'default': [], 'items': {'$ref': '#/$defs/service'},
             'description': 'The services to run. The cluster converges to exactly this list (services removed from it are pruned).',
         },
+        'kubeseed_microservices_defaults': {'$ref': '#/$defs/defaults', 'default': {}},
         'kubeseed_microservices_namespace': {
             'type': 'string', 'default': 'default', 'pattern': DNS_LABEL_1123,
             'x-hint': 'use lowercase letters, digits and dashes, at most 63 characters',
@@ -350,5 +423,5 @@ MICROSERVICES_SCHEMA: dict = {
         'kubeseed_kubeconfig_dest': CLUSTER_SCHEMA['properties']['kubeseed_kubeconfig_dest'],
         'kubeseed_microservices_context': {'type': 'string', 'default': '', 'description': 'Kubeconfig context (empty: the current one).'},
     },
-    '$defs': {'service': SERVICE_SCHEMA},
+    '$defs': {'service': SERVICE_SCHEMA, 'defaults': DEFAULTS_SCHEMA},
 }

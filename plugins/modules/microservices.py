@@ -20,6 +20,11 @@ description:
   - The pod template carries a checksum of the service's config and secrets, so a changed value rolls its pods.
   - C(changed) compares each object the API server returns after the apply with the live object before it.
     In check mode the same comparison is made with a server-side dry-run apply (C(dryRun=All)), so nothing is changed.
+  - Every object carries the annotation C(kubeseed.io/applied), the sha256 of the object as it was applied. An object whose
+    live copy records the same hash and whose fields are all still owned by the last apply of O(field_manager) is unchanged
+    without any request, so a run with nothing to change sends one list per kind and no write (in check mode no dry run).
+    A field someone else changed or removed (C(kubectl edit), C(kubectl scale)) is no longer owned by O(field_manager),
+    so that object is applied again and reported. The annotation of a Secret is shown as C(<hidden>) in diffs.
   - Waits for all Deployments concurrently (O(wait), O(wait_timeout)); when one does not roll out it fails with the
     reasons of its pods (for example C(ImagePullBackOff), C(Unschedulable)) and its latest events.
 author:
@@ -40,6 +45,17 @@ options:
       - "Secret values by service name, for example C({api: {DB_PASSWORD: s3cr3t}}); merged over each service's inline C(secrets)."
       - Stored in the Secret C(<service>-secrets); never logged, never returned and never shown in a diff.
     type: dict
+    default: {}
+  defaults:
+    description:
+      - "Settings merged under every service of O(services) (the role's C(kubeseed_microservices_defaults)), for example
+        C({imageRegistry: registry.example.com/team, replicas: 2, resources: {requests: {cpu: 100m}}}): the service's own value wins;
+        the mappings C(env), C(config), C(labels), C(annotations), C(podAnnotations), C(resources), C(service), C(spread),
+        C(strategy) and C(autoscaling) are merged key by key (nested mappings too), every other setting is taken whole."
+      - Described by the C($defs.defaults) schema in C(schemas/microservices.schema.json) and validated first, each problem at
+        C(kubeseed_microservices_defaults.<path>). C(name), C(image), C(namespace), C(secrets), C(ingress) and the service
+        account belong to one service and are refused here (the values of C(secrets) are hidden before the module runs).
+    type: raw
     default: {}
   service_secrets:
     description:
@@ -165,11 +181,31 @@ objects:
   elements: dict
   sample: [{kind: Deployment, namespace: shop, name: api, action: configured}]
 rollouts:
-  description: The Deployments waited for, and whether each rolled out.
+  description: The Deployments waited for, whether each rolled out, its desired replicas and how many were available.
   returned: when O(wait) and not in check mode
   type: list
   elements: dict
-  sample: [{kind: Deployment, namespace: shop, name: api, ready: true}]
+  sample: [{kind: Deployment, namespace: shop, name: api, ready: true, replicas: 2, available: 2}]
+summary:
+  description:
+    - The release summary, a row per service of the set (and per service pruned or deleted by this run) - its image, its pods
+      available of desired (V(null) when not known, as in check mode for a new service), where it answers (its DNS name and
+      ports in the cluster, node port URLs on a Ready node's address, load balancer and Ingress URLs) and what changed.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - service: web
+      namespace: shop
+      image: registry.example.com/shop/web:2.0.1
+      ready: 2/2
+      endpoints: [web.shop.svc:80, "http://10.117.0.11:30080", "https://shop.example.com/"]
+      changes: [Deployment configured]
+summary_table:
+  description: RV(summary) as aligned text lines under a title (the microservices role prints it at the end of a run).
+  returned: success
+  type: list
+  elements: str
 problems:
   description: Every validation problem of O(services), each with its path (the run fails and nothing is applied).
   returned: on validation failure
@@ -193,6 +229,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             'services': {'type': 'raw', 'default': []},
+            'defaults': {'type': 'raw', 'default': {}},
             'secrets': {'type': 'dict', 'default': {}, 'no_log': True},
             'service_secrets': {'type': 'list', 'elements': 'raw', 'default': [], 'no_log': True},
             'allow_empty': {'type': 'bool', 'default': False},
@@ -231,16 +268,20 @@ def main() -> None:
     problems = guard.empty_set_problem(given, params['state'], params['prune'], params['allow_empty'], params['set_name'],
                                        allow_name='kubeseed_microservices_allow_empty (module option allow_empty)')
     if not problems:
-        problems = render.validate_services(services, params['namespace'], params['set_name'], params['secrets'])
+        problems = render.validate_services(services, params['namespace'], params['set_name'], params['secrets'], params['defaults'])
     if problems:
-        module.fail_json(msg='%d problem(s) in the microservices; nothing was applied:\n- %s' % (len(problems), '\n- '.join(problems)),
+        merged = params['defaults'] and any(p.startswith(render.ROOT + '[') for p in problems)
+        module.fail_json(msg='%d problem(s) in the microservices%s; nothing was applied:\n- %s'
+                         % (len(problems), ' (each service checked with kubeseed_microservices_defaults merged under it)' if merged else '',
+                            '\n- '.join(problems)),
                          problems=problems)
     if params['validate_only']:
         module.exit_json(changed=False, objects=[], msg='%d service(s) are valid' % len(services))
     try:
         client = k8s.Client(params['kubeconfig'], params['context'], params['host'], params['api_key'],
                             params['validate_certs'], params['ca_cert'], workers=params['workers'])
-        result = ops.converge(client, services, params['set_name'], params['namespace'], params['secrets'], params['state'],
+        result = ops.converge(client, render.with_defaults(services, params['defaults']), params['set_name'], params['namespace'],
+                              params['secrets'], params['state'],
                               params['prune'], params['create_namespaces'], params['force_conflicts'], module.check_mode,
                               module._diff, params['wait'], params['wait_timeout'], params['field_manager'], params['workers'])
     except ops.ConvergeError as exc:

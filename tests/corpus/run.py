@@ -61,7 +61,8 @@ def problems_microservices(case_input: dict) -> list:
     problems = list(guard.unknown_variables(list(case_input)))
     problems += render.validate_services(case_input.get('kubeseed_microservices', []),
                                          case_input.get('kubeseed_microservices_namespace', 'default'),
-                                         case_input.get('kubeseed_microservices_set', 'apps'))
+                                         case_input.get('kubeseed_microservices_set', 'apps'),
+                                         defaults=guard.hide_default_secrets(case_input.get('kubeseed_microservices_defaults')))
     return problems
 
 

@@ -188,7 +188,7 @@ def test_rollout_timeout_reports_pod_reasons_and_events(run):
     assert 'Deployment it-wait/stuck: 1 of 1 replicas updated, 0 available' in msg
     assert 'PodScheduled=False Unschedulable' in msg  # no node in this control plane
     assert 'event Warning FailedScheduling' in msg
-    assert result['rollouts'] == [{'kind': 'Deployment', 'namespace': 'it-wait', 'name': 'stuck', 'ready': False}]
+    assert result['rollouts'] == [{'kind': 'Deployment', 'namespace': 'it-wait', 'name': 'stuck', 'ready': False, 'replicas': 1, 'available': 0}]
 
 
 def test_conflict_with_another_field_manager(run, api):
@@ -251,3 +251,45 @@ def test_apps_playbook_standalone_with_the_role(run, api, tmp_path):
     bad = run.playbook(playbook, '-e', '@%s' % vars_file, '-e', '{"kubeseed_microservices": [{"name": "x", "image": "y", "replicas": -1}]}')
     assert bad.returncode != 0
     assert 'kubeseed_microservices[0].replicas: -1 is less than the minimum of 0' in bad.stdout
+
+
+def _applies(api) -> int:
+    """Server-side applies the API server has served since it started (its own apiserver_request_total counter)."""
+    resp = api.call_api('GET', api.configuration.host + '/metrics')
+    resp.read()
+    assert resp.status == 200, resp.status
+    total = 0.0
+    for line in resp.data.decode('utf-8').splitlines():
+        if line.startswith('apiserver_request_total{') and 'verb="APPLY"' in line:
+            total += float(line.rsplit(' ', 1)[1])
+    return int(total)
+
+
+def test_a_noop_sends_no_write_and_a_field_taken_away_is_applied_again(run, api):
+    ns = 'it-noop'
+    first = run.module(services=services(), namespace=ns, set_name='shop')
+    assert not first.get('failed'), first.get('msg')
+    core = client.CoreV1Api(api)
+    config = core.read_namespaced_config_map('backend-config', ns)
+    assert config.metadata.annotations['kubeseed.io/applied'].startswith('sha256:')
+    secret = core.read_namespaced_secret('backend-secrets', ns)
+    assert secret.metadata.annotations['kubeseed.io/applied'] not in str(first)  # a fingerprint of the Secret: never shown
+
+    applies = _applies(api)
+    assert applies > 0  # the counter does count this run's applies
+    for flags in ((), ('--check', '--diff')):
+        again = run.module(*flags, services=services(), namespace=ns, set_name='shop')
+        assert again['changed'] is False, changed_objects(again)
+        assert _applies(api) == applies, flags  # not one apply, not even a dry run
+
+    # Someone removes a key of the ConfigMap by hand: the field is no longer ours, the next run puts it back.
+    core.patch_namespaced_config_map('backend-config', ns, [{'op': 'remove', 'path': '/data/LOG_LEVEL'}], field_manager='kubectl-edit')
+    predicted = run.module('--check', '--diff', services=services(), namespace=ns, set_name='shop')
+    assert changed_objects(predicted) == {('ConfigMap', 'backend-config')}
+    assert 'LOG_LEVEL' not in (core.read_namespaced_config_map('backend-config', ns).data or {})
+    repaired = run.module(services=services(), namespace=ns, set_name='shop')
+    assert changed_objects(repaired) == {('ConfigMap', 'backend-config')}
+    assert core.read_namespaced_config_map('backend-config', ns).data['LOG_LEVEL'] == 'info'
+    assert _applies(api) == applies + 2  # the dry run and the apply of that one object
+    assert run.module(services=services(), namespace=ns, set_name='shop')['changed'] is False
+    assert _applies(api) == applies + 2

@@ -4,14 +4,33 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_apply import object_key as _key
 
 
+def fields_v1(value):
+    """The managedFields fieldsV1 of an applied value, as the API server writes it: maps by field, lists of maps with a
+    name by key (associative, like containers and env), other lists as one value (atomic)."""
+    if isinstance(value, dict):
+        return {'f:' + k: fields_v1(v) for k, v in value.items()}
+    if isinstance(value, list) and value and all(isinstance(i, dict) and 'name' in i for i in value):
+        return {'k:' + json.dumps({'name': i['name']}, separators=(',', ':')): dict(fields_v1(i), **{'.': {}}) for i in value}
+    return {}
+
+
+def applied_fields(obj):
+    """fieldsV1 of an applied object: without apiVersion, kind and metadata's name and namespace (the server does not list them)."""
+    body = {k: v for k, v in obj.items() if k not in ('apiVersion', 'kind', 'status')}
+    body['metadata'] = {k: v for k, v in obj['metadata'].items() if k not in ('name', 'namespace', 'managedFields', 'resourceVersion')}
+    return fields_v1(body)
+
+
 class FakeClient:
-    """Objects by (kind, namespace, name); server-side apply replaces an object (and records the field manager).
+    """Objects by (kind, namespace, name); server-side apply replaces an object and records the field manager with
+    the fields it set (managedFields with fieldsV1, as the API server does).
 
     errors: {(verb, key): exception (a K8sError)} raised by that call; list errors use the key (kind, namespace or None).
     """
@@ -45,7 +64,8 @@ class FakeClient:
         key = _key(obj)
         self._call('apply', key)
         after = copy.deepcopy(obj)
-        after['metadata']['managedFields'] = [{'manager': field_manager, 'operation': 'Apply'}]
+        after['metadata']['managedFields'] = [{'manager': field_manager, 'operation': 'Apply', 'apiVersion': obj.get('apiVersion'),
+                                               'fieldsType': 'FieldsV1', 'fieldsV1': applied_fields(obj)}]
         after['metadata']['resourceVersion'] = str(len(self.calls))
         status = 200 if key in self.objects else 201
         if not dry_run:

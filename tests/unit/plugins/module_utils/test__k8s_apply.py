@@ -10,6 +10,8 @@ import pytest
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_apply as apply
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_client import K8sError
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_objects import APPLIED_ANNOTATION as APPLIED
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_objects import applied_hash, with_applied_hash
 
 SELECTOR = 'app.kubernetes.io/managed-by=kubeseed,kubeseed.io/set=shop'
 LABELS = {'app.kubernetes.io/managed-by': 'kubeseed', 'kubeseed.io/set': 'shop'}
@@ -72,12 +74,35 @@ def test_apply_object_says_what_changed(fake_client):
     same, old = _obj('ConfigMap', 'same', data={'a': '1'}), _obj('ConfigMap', 'old', data={'a': '1'})
     client = fake_client([same, old])
     live = apply.list_labelled(client, ['ConfigMap'], SELECTOR)
-    assert apply.apply_object(client, same, live)['action'] == 'unchanged'
+    # applied before the applied hash existed: it gains the annotation once
+    first = apply.apply_object(client, same, live)
+    assert first['action'] == 'configured' and first['after']['metadata']['annotations'][APPLIED] == applied_hash(same)
+    live = apply.list_labelled(client, ['ConfigMap'], SELECTOR)
+    calls = len(client.calls)
+    assert apply.apply_object(client, same, live) == {'key': ('ConfigMap', 'shop', 'same'), 'action': 'unchanged', 'after': live[first['key']]}
+    assert len(client.calls) == calls  # still what was applied: no request at all
     assert apply.apply_object(client, _obj('ConfigMap', 'old', data={'a': '2'}), live)['action'] == 'configured'
     created = apply.apply_object(client, _obj('ConfigMap', 'new'), live)
     assert (created['key'], created['action']) == (('ConfigMap', 'shop', 'new'), 'created')
-    assert created['after']['metadata']['managedFields'] == [{'manager': 'kubeseed', 'operation': 'Apply'}]
+    assert [(m['manager'], m['operation']) for m in created['after']['metadata']['managedFields']] == [('kubeseed', 'Apply')]
     assert 'diff' not in created
+
+
+def test_an_object_changed_by_another_manager_is_applied_again(fake_client):
+    client = fake_client()
+    wanted = _obj('ConfigMap', 'a', data={'a': '1', 'b': '2'})
+    apply.apply_object(client, wanted, {})
+    # kubectl edit: the value changes and its field moves to kubectl's managedFields entry
+    edited = client.objects[('ConfigMap', 'shop', 'a')]
+    edited['data']['a'] = 'by hand'
+    del edited['metadata']['managedFields'][0]['fieldsV1']['f:data']['f:a']
+    edited['metadata']['managedFields'].append({'manager': 'kubectl-edit', 'operation': 'Update', 'fieldsV1': {'f:data': {'f:a': {}}}})
+    live = apply.list_labelled(client, ['ConfigMap'], SELECTOR)
+    entry = apply.apply_object(client, wanted, live, want_diff=True)
+    assert entry['action'] == 'configured' and client.calls[-1] == ('apply', 'ConfigMap', 'shop', 'a')
+    assert '"a": "by hand"' in entry['diff']['before'] and '"a": "1"' in entry['diff']['after']
+    # another field manager's apply of the same object is not ours either
+    assert apply.apply_object(client, wanted, live, field_manager='someone-else')['action'] == 'configured'
 
 
 def test_apply_object_with_diff_shows_an_unlabelled_object_it_takes_over(fake_client):
@@ -96,7 +121,7 @@ def test_apply_object_dry_run(fake_client):
     assert entry['action'] == 'created' and client.objects == {}
     # in a namespace that does not exist yet the server cannot dry-run: reported as created, not sent
     entry = apply.apply_object(client, _obj('ConfigMap', 'b', namespace='new'), {}, dry_run=True, missing_namespaces={'new'})
-    assert entry == {'key': ('ConfigMap', 'new', 'b'), 'action': 'created', 'after': _obj('ConfigMap', 'b', namespace='new')}
+    assert entry == {'key': ('ConfigMap', 'new', 'b'), 'action': 'created', 'after': with_applied_hash(_obj('ConfigMap', 'b', namespace='new'))}
     assert [c[3] for c in client.calls] == ['a']
 
 

@@ -65,17 +65,19 @@ def test_wait_polls_until_every_rollout_is_done(fake_client, monkeypatch):
     client = Rolling([_live('api', available=0), _live('web')])
     summaries, failures = wait.wait_rollouts(client, [_live('web'), _live('api', available=0)], timeout=30, workers=1)
     assert failures == []
-    assert summaries == [{'kind': 'Deployment', 'namespace': 'shop', 'name': 'api', 'ready': True},
-                         {'kind': 'Deployment', 'namespace': 'shop', 'name': 'web', 'ready': True}]
+    assert summaries == [{'kind': 'Deployment', 'namespace': 'shop', 'name': 'api', 'ready': True, 'replicas': 2, 'available': 2},
+                         {'kind': 'Deployment', 'namespace': 'shop', 'name': 'web', 'ready': True, 'replicas': 2, 'available': 2}]
+    # web's status said it had rolled out already: only api was asked for
+    assert {c[3] for c in client.calls if c[0] == 'get'} == {'api'}
 
 
 def test_wait_stops_at_the_deadline_and_explains_what_is_not_done(fake_client):
     stuck = _live('api', updated=1, available=0)
     client = fake_client([stuck, _live('web')])
     # web is done, api is stuck, gone was deleted meanwhile (neither waited for nor reported)
-    summaries, failures = wait.wait_rollouts(client, [stuck, _live('web'), _live('gone')], timeout=0, workers=4)
-    assert summaries == [{'kind': 'Deployment', 'namespace': 'shop', 'name': 'api', 'ready': False},
-                         {'kind': 'Deployment', 'namespace': 'shop', 'name': 'web', 'ready': True}]
+    summaries, failures = wait.wait_rollouts(client, [stuck, _live('web'), _live('gone', available=0)], timeout=0, workers=4)
+    assert summaries == [{'kind': 'Deployment', 'namespace': 'shop', 'name': 'api', 'ready': False, 'replicas': 2, 'available': 0},
+                         {'kind': 'Deployment', 'namespace': 'shop', 'name': 'web', 'ready': True, 'replicas': 2, 'available': 2}]
     assert failures == ['Deployment shop/api: 1 of 2 replicas updated, 0 available\n  no pods (see the events of its ReplicaSets)']
 
 

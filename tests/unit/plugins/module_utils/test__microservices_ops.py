@@ -107,6 +107,7 @@ def test_a_failed_delete_or_list_is_reported(fake_client):
 def test_rollouts_that_do_not_finish_fail_the_converge(fake_client):
     with pytest.raises(ops.ConvergeError, match=r'^2 of 2 Deployment\(s\) did not roll out within 0s:\nDeployment shop/api: ') as caught:
         _converge(fake_client(), wait=True, wait_timeout=0)
-    assert caught.value.result['rollouts'] == [{'kind': 'Deployment', 'namespace': 'shop', 'name': 'api', 'ready': False},
-                                               {'kind': 'Deployment', 'namespace': 'web', 'name': 'web', 'ready': False}]
+    assert caught.value.result['rollouts'] == [
+        {'kind': 'Deployment', 'namespace': 'shop', 'name': 'api', 'ready': False, 'replicas': 1, 'available': 0},
+        {'kind': 'Deployment', 'namespace': 'web', 'name': 'web', 'ready': False, 'replicas': 1, 'available': 0}]
     assert _converge(fake_client(), wait=True, check_mode=True)['rollouts'] == []

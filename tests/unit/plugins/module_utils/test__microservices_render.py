@@ -310,3 +310,133 @@ def test_set_selector_and_describe():
     assert render.set_selector('shop') == 'app.kubernetes.io/managed-by=kubeseed,kubeseed.io/set=shop'
     assert render.describe(('Deployment', 'shop', 'api')) == 'Deployment shop/api'
     assert render.describe(('Namespace', '', 'shop')) == 'Namespace shop'
+
+
+DEFAULTS = {'imageRegistry': 'registry.dev.example.com/shop', 'replicas': 2, 'env': {'LOG_FORMAT': 'json', 'TZ': 'UTC'},
+            'resources': {'requests': {'cpu': '100m', 'memory': '64Mi'}, 'limits': {'memory': '256Mi'}},
+            'labels': {'env': 'dev'}, 'readiness': {'httpGet': {'path': '/ready', 'port': 'http'}},
+            'strategy': {'maxUnavailable': 0}}
+
+
+def test_defaults_merge_under_each_service_mappings_by_key_the_rest_whole():
+    services = [{'name': 'api', 'image': 'api:1.4', 'env': {'TZ': 'Europe/Paris'}, 'resources': {'limits': {'memory': '1Gi'}},
+                 'readiness': {'tcpSocket': {'port': 8080}}, 'ports': [{'port': 8080}]},
+                {'name': 'web', 'image': 'docker.io/library/nginx:1.27', 'replicas': 5, 'strategy': {'maxSurge': 3}, 'ports': [{'port': 80}]}]
+    merged = render.with_defaults(services, DEFAULTS)
+    api, web = merged
+    assert api['env'] == {'LOG_FORMAT': 'json', 'TZ': 'Europe/Paris'}
+    assert api['resources'] == {'requests': {'cpu': '100m', 'memory': '64Mi'}, 'limits': {'memory': '1Gi'}}
+    assert api['readiness'] == {'tcpSocket': {'port': 8080}}  # a probe is taken whole: never httpGet and tcpSocket mixed
+    assert api['replicas'] == 2 and web['replicas'] == 5
+    assert web['strategy'] == {'maxUnavailable': 0, 'maxSurge': 3}
+    assert services[0]['env'] == {'TZ': 'Europe/Paris'} and 'replicas' not in services[0]  # the input is not modified
+    merged[0]['labels']['x'] = 'y'
+    assert DEFAULTS['labels'] == {'env': 'dev'}  # nor the defaults (each service has its own copy)
+    assert render.with_defaults(services, {}) is services and render.with_defaults('x', DEFAULTS) == 'x'
+    assert render.with_defaults([None, 'x'], DEFAULTS) == [None, 'x']
+    objects = render.render_all(render.with_defaults(services, DEFAULTS), 'apps')
+    images = {o['metadata']['name']: o['spec']['template']['spec']['containers'][0]['image'] for o in objects if o['kind'] == 'Deployment'}
+    assert images == {'api': 'registry.dev.example.com/shop/api:1.4', 'web': 'docker.io/library/nginx:1.27'}
+    assert not render.validate_services(services, defaults=DEFAULTS)
+
+
+@pytest.mark.parametrize('image, registry, expected', [
+    ('api:1', 'registry.example.com', 'registry.example.com/api:1'),
+    ('team/api:1', 'registry.example.com:5000/base/', 'registry.example.com:5000/base/team/api:1'),
+    ('registry.other.com/team/api:1', 'registry.example.com', 'registry.other.com/team/api:1'),
+    ('localhost/api', 'registry.example.com', 'localhost/api'),
+    ('host:5000/api', 'registry.example.com', 'host:5000/api'),
+    ('api@sha256:' + 'a' * 64, 'registry.example.com', 'registry.example.com/api@sha256:' + 'a' * 64),
+    ('api:1', None, 'api:1'),
+])
+def test_image_registry_goes_before_an_image_that_names_none(image, registry, expected):
+    assert render.image_reference({'image': image, 'imageRegistry': registry}) == expected
+
+
+def test_defaults_are_checked_on_their_own_first():
+    services = [{'name': 'api', 'image': 'api:1'}]
+    problems = render.validate_services(services, defaults={'replicas': 'two', 'imageRegistry': 'https://registry.example.com',
+                                                            'name': 'x', 'env': {'A': 1}})
+    assert any(p.startswith('kubeseed_microservices_defaults.replicas: ') for p in problems), problems
+    assert any(p.startswith('kubeseed_microservices_defaults.imageRegistry: ') and 'registry-host[:port]' in p for p in problems), problems
+    assert any(p.startswith("kubeseed_microservices_defaults: 'name' is not a known setting; a name belongs to one service") for p in problems), problems
+    assert any(p.startswith('kubeseed_microservices_defaults.env.A: ') for p in problems), problems
+    assert all(p.startswith('kubeseed_microservices_defaults') for p in problems)  # not reported again on every service
+    assert render.validate_services(services, defaults=['replicas: 2']) == [
+        'kubeseed_microservices_defaults: is a list, expected a mapping of service settings (for example {replicas: 2, imageRegistry: '
+        'registry.example.com/team})']
+    assert render.validate_services(services, defaults=None) == [] and render.validate_services(services, defaults={}) == []
+
+
+def test_secrets_in_defaults_are_refused_without_their_values():
+    from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_guard as guard  # pylint: disable=import-outside-toplevel
+    hidden = guard.hide_default_secrets({'replicas': 2, 'secrets': {'DB_PASSWORD': 'pa55-in-defaults'}})
+    assert hidden == {'replicas': 2, 'secrets': '<hidden>'}
+    problems = render.validate_services([{'name': 'api', 'image': 'api:1'}], defaults=hidden)
+    assert problems == ["kubeseed_microservices_defaults: 'secrets' is not a known setting; secret values belong to one service: set them "
+                        "in its entry or in the secrets of the module (never in shared defaults)"]
+    assert guard.hide_default_secrets(['x']) == ['x']
+
+
+def test_a_problem_made_by_merging_is_reported_on_the_service():
+    # the default request is above the service's own limit: only the merged service shows it
+    problems = render.validate_services([{'name': 'api', 'image': 'api:1', 'resources': {'limits': {'cpu': '50m'}}}],
+                                        defaults={'resources': {'requests': {'cpu': '100m'}}})
+    assert len(problems) == 1 and problems[0].startswith('kubeseed_microservices[0].resources'), problems
+
+
+ROLLOUT = {'name': 'api', 'image': 'shop/api:1', 'imageRegistry': 'registry.example.com', 'ports': [{'port': 80, 'targetPort': 8080}],
+           'startup': {'httpGet': {'path': '/started', 'port': 'http'}, 'failureThreshold': 30, 'periodSeconds': 2},
+           'strategy': {'maxSurge': 1, 'maxUnavailable': 0, 'minReadySeconds': 5, 'progressDeadlineSeconds': 120},
+           'volumes': {'cache': {'mountPath': '/var/cache/api', 'sizeLimit': '1Gi'}, 'sockets': {'medium': 'Memory'}},
+           'sidecars': [{'name': 'proxy', 'image': 'shop/proxy:2', 'args': ['--listen', '/run/sock/proxy'], 'mounts': {'sockets': '/run/sock'}}],
+           'initContainers': [{'name': 'migrate', 'image': 'registry.other.com/tools/migrate:3', 'command': ['/migrate'], 'env': {'DRY': 'no'},
+                               'mounts': {'cache': '/cache', 'sockets': '/run/sock'}, 'resources': {'limits': {'memory': '128Mi'}}}]}
+
+
+def test_startup_probe_rollout_timings_volumes_sidecars_and_init_containers():
+    assert not render.validate_services([ROLLOUT])
+    deploy = _by_kind(render.render_service(ROLLOUT, 'apps'))['Deployment']
+    spec, pod = deploy['spec'], deploy['spec']['template']['spec']
+    assert spec['strategy'] == {'type': 'RollingUpdate', 'rollingUpdate': {'maxSurge': 1, 'maxUnavailable': 0}}
+    assert (spec['minReadySeconds'], spec['progressDeadlineSeconds']) == (5, 120)
+    main = pod['containers'][0]
+    assert main['startupProbe'] == {'httpGet': {'path': '/started', 'port': 'http'}, 'failureThreshold': 30, 'periodSeconds': 2}
+    assert main['volumeMounts'] == [{'name': 'cache', 'mountPath': '/var/cache/api'}]
+    assert pod['volumes'] == [{'name': 'cache', 'emptyDir': {'sizeLimit': '1Gi'}}, {'name': 'sockets', 'emptyDir': {'medium': 'Memory'}}]
+    assert pod['initContainers'] == [
+        {'name': 'proxy', 'image': 'registry.example.com/shop/proxy:2', 'args': ['--listen', '/run/sock/proxy'], 'restartPolicy': 'Always',
+         'volumeMounts': [{'name': 'sockets', 'mountPath': '/run/sock'}]},
+        {'name': 'migrate', 'image': 'registry.other.com/tools/migrate:3', 'command': ['/migrate'], 'env': [{'name': 'DRY', 'value': 'no'}],
+         'resources': {'limits': {'memory': '128Mi'}},
+         'volumeMounts': [{'name': 'cache', 'mountPath': '/cache'}, {'name': 'sockets', 'mountPath': '/run/sock'}]}]
+    # only the timings: no strategy block (Kubernetes' RollingUpdate default stays)
+    timings = _by_kind(render.render_service({'name': 'w', 'image': 'w:1', 'strategy': {'minReadySeconds': 3}}, 'apps'))['Deployment']['spec']
+    assert 'strategy' not in timings and timings['minReadySeconds'] == 3
+
+
+@pytest.mark.parametrize('change, problem', [
+    ({'startup': {'tcpSocket': {'port': 'metrics'}}}, "kubeseed_microservices[0].startup.tcpSocket.port: 'metrics' is not the name of one of the ports (http)"),
+    ({'startup': {'exec': {'command': ['true']}, 'successThreshold': 2}},
+     'kubeseed_microservices[0].startup.successThreshold: 2 is not allowed; a startup probe needs 1'),
+    ({'strategy': {'minReadySeconds': 30, 'progressDeadlineSeconds': 30}},
+     'kubeseed_microservices[0].strategy.progressDeadlineSeconds: 30 must be more than minReadySeconds (30)'),
+    ({'sidecars': [{'name': 'api', 'image': 'x:1'}]},
+     "kubeseed_microservices[0].sidecars[0].name: 'api' is already the name of the service container; container names are unique in a pod"),
+    ({'sidecars': [{'name': 'a', 'image': 'x:1'}], 'initContainers': [{'name': 'a', 'image': 'y:1'}]},
+     "kubeseed_microservices[0].initContainers[0].name: 'a' is already the name of sidecars[0]; container names are unique in a pod"),
+    ({'initContainers': [{'name': 'm', 'image': 'x:1', 'mounts': {'data': '/data'}}]},
+     'kubeseed_microservices[0].initContainers[0].mounts.data: not one of the volumes (there are none: declare it in volumes)'),
+    ({'volumes': {'config': {'mountPath': '/x'}}},
+     "kubeseed_microservices[0].volumes.config: 'config' is the name of the ConfigMap's volume; use another name"),
+    ({'sidecars': [{'name': 'p', 'image': 'x:1', 'mounts': {'cache': 'relative/path'}}], 'volumes': {'cache': {}}},
+     'kubeseed_microservices[0].sidecars[0].mounts.cache: '),
+    ({'volumes': {'cache': {'sizeLimit': '1GB'}}}, 'kubeseed_microservices[0].volumes.cache.sizeLimit: '),
+    ({'initContainers': [{'name': 'm'}]}, 'kubeseed_microservices[0].initContainers[0]: '),
+    ({'startupProbe': {'exec': {'command': ['true']}}}, "kubeseed_microservices[0]: 'startupProbe' is not a known setting; use startup"),
+])
+def test_rollout_control_mistakes_are_named(change, problem):
+    svc = {'name': 'api', 'image': 'api:1', 'ports': [{'port': 80}]}
+    svc.update(change)
+    problems = render.validate_services([svc])
+    assert any(p.startswith(problem) for p in problems), problems
