@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 import time
@@ -105,9 +106,13 @@ def test_demo_services_answer_through_node_port_and_rerun_changes_nothing():
     first.assert_ok()
     assert first.recap['localhost']['changed'] > 0
     assert 'demo-only-not-a-real-secret' not in first.said
+    # the release summary: both pods of each service available after the wait, the node port on a lab node's address
+    assert re.search(r'demo/frontend +kubeseed\.local/demo:0\.1\.0 +2/2 +frontend\.demo\.svc:80, http://10\.117\.0\.\d+:30080 +Deployment created',
+                     first.said), first.output[-3000:]
     second = playbook(*demo)
     second.assert_ok()
     assert second.recap['localhost']['changed'] == 0
+    assert 'set demo: 2 service(s), 0 changed' in second.said
     check = subprocess.run([str(ROOT / '.venv' / 'bin' / 'python'), str(ROOT / 'tools' / 'demo' / 'check.py')], cwd=ROOT,
                            capture_output=True, text=True, timeout=120, check=False)
     print(check.stdout)
