@@ -14,6 +14,7 @@ live objects may be pruned, and the order and failure rules of a run. Applying, 
 from __future__ import annotations
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_apply as apply
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_rollback as rollback
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_summary as summary
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_client import K8sError
@@ -48,17 +49,18 @@ def _report(result: dict, entries: list) -> None:
 def converge(client, services: list, set_name: str, namespace: str = 'default', secrets: dict | None = None,
              state: str = 'present', prune: bool = True, create_namespaces: bool = True, force_conflicts: bool = False,
              check_mode: bool = False, want_diff: bool = False, wait: bool = True, wait_timeout: float = 300,
-             field_manager: str = 'kubeseed', workers: int = 8) -> dict:
+             field_manager: str = 'kubeseed', workers: int = 8, on_failure: str = 'keep') -> dict:
     """Apply every object of the services, prune what is no longer listed, wait for rollouts.
 
-    Returns {changed, objects: [{kind, namespace, name, action}], diff: [...], rollouts: [...], summary: [a row per service],
-    summary_table: [text lines]} (see _microservices_summary). Raises ConvergeError (with the result so far, without the
-    summary) when an apply, delete or rollout fails.
+    Returns {changed, objects: [{kind, namespace, name, action}], diff: [...], rollouts: [...], rollbacks: [...],
+    summary: [a row per service], summary_table: [text lines]} (see _microservices_summary). Raises ConvergeError (with
+    the result so far, without the summary) when an apply, delete or rollout fails; with on_failure 'rollback', the
+    Deployments that did not roll out are first returned to their previous revision and waited for (rollbacks says how).
     """
     desired = render.render_all(services, set_name, namespace, secrets, create_namespaces) if state == 'present' else []
     namespaces = [o for o in desired if o['kind'] == 'Namespace']
     objects = [o for o in desired if o['kind'] != 'Namespace']
-    result = {'changed': False, 'objects': [], 'diff': [], 'rollouts': []}
+    result = {'changed': False, 'objects': [], 'diff': [], 'rollouts': [], 'rollbacks': []}
 
     def fail(message: str) -> ConvergeError:
         result['changed'] = any(o['action'] != 'unchanged' for o in result['objects'])
@@ -93,8 +95,13 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
         rollouts, failures = wait_rollouts(client, deployments, wait_timeout, workers)
         result['rollouts'] = rollouts
         if failures:
-            raise fail('%d of %d Deployment(s) did not roll out within %ss:\n%s'
-                       % (len(failures), len(deployments), wait_timeout, '\n'.join(failures)))
+            message = '%d of %d Deployment(s) did not roll out within %ss:\n%s' % (len(failures), len(deployments), wait_timeout,
+                                                                                   '\n'.join(failures))
+            if on_failure == 'rollback':
+                failed = [e['after'] for e in applied if e['key'][0] == 'Deployment'
+                          and not any(r['ready'] for r in rollouts if (r['namespace'], r['name']) == e['key'][1:])]
+                message += '\n' + _roll_back(client, failed, desired, result, wait_timeout, field_manager, workers)
+            raise fail(message)
     after = {entry['key']: entry['after'] for entry in applied}
     node = summary.NODE_PLACEHOLDER
     if any(o['kind'] == 'Service' and (o.get('spec') or {}).get('type') in ('NodePort', 'LoadBalancer') for o in after.values()):
@@ -106,3 +113,33 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
                                      {render.object_key(o): o for o in doomed})
     result['summary_table'] = summary.table(set_name, result['summary'], check_mode)
     return result
+
+
+def _roll_back(client, failed: list, desired: list, result: dict, wait_timeout: float, field_manager: str, workers: int) -> str:
+    """Return each failed Deployment to its previous revision, wait for those, and say what happened (result['rollbacks'])."""
+    wanted = {render.object_key(o): o for o in desired}
+    to_wait = []
+    for live in failed:
+        key = render.object_key(live)
+        try:
+            target, line = rollback.plan(client, wanted[key], client.get(*key) or live)
+        except K8sError as exc:
+            target, line = None, '%s: not rolled back: %s' % (render.describe(key), exc)
+        if target is not None:
+            entry = apply.apply_object(client, target, {}, field_manager, force=True)
+            if 'error' in entry:
+                target, line = None, '%s: not rolled back: %s' % (render.describe(key), entry['error'])
+            else:
+                to_wait.append(entry['after'])
+        result['rollbacks'].append({'kind': 'Deployment', 'namespace': key[1], 'name': key[2], 'rolled_back': target is not None,
+                                    'message': line})
+    failures = []
+    if to_wait:
+        rollouts, failures = wait_rollouts(client, to_wait, wait_timeout, workers)
+        ready = {(r['namespace'], r['name']): r['ready'] for r in rollouts}
+        for entry in result['rollbacks']:
+            if entry['rolled_back']:
+                entry['available'] = ready.get((entry['namespace'], entry['name']), False)
+                entry['message'] += ', available again' if entry['available'] else ', and that did not become available either'
+    lines = ['Rolled back (on_failure: rollback):'] + ['- ' + e['message'] for e in result['rollbacks']] + failures
+    return '\n'.join(lines)

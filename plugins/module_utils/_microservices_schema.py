@@ -413,6 +413,10 @@ MICROSERVICES_SCHEMA: dict = {
                                                      'description': 'Create missing namespaces (they are never deleted).'},
         'kubeseed_microservices_wait': {'type': 'boolean', 'default': True, 'description': 'Wait until every Deployment has rolled out.'},
         'kubeseed_microservices_wait_timeout': {'type': 'integer', 'minimum': 1, 'default': 300, 'description': 'Seconds to wait for all rollouts together.'},
+        'kubeseed_microservices_on_failure': {'enum': ['keep', 'rollback'], 'default': 'keep',
+                                              'description': 'When a Deployment does not roll out within the wait: keep leaves it as it is; '
+                                                             'rollback returns it to the revision that served before, waits for that, and '
+                                                             'still fails the run, naming what was rolled back.'},
         'kubeseed_microservices_force_conflicts': {'type': 'boolean', 'default': False,
                                                    'description': 'Take over fields another field manager (kubectl edit, another tool) owns.'},
         'kubeseed_microservices_kubeconfig': {'type': 'string', 'default': '',

@@ -112,6 +112,16 @@ options:
     description: Seconds to wait for all rollouts together.
     type: int
     default: 300
+  on_failure:
+    description:
+      - What happens to a Deployment that did not roll out within O(wait_timeout). V(keep) leaves it as it is.
+      - V(rollback) returns it to the revision that served before (the newest earlier ReplicaSet's pod template, applied by
+        O(field_manager)), waits for that as long again, and still fails the run, naming each Deployment rolled back, to which
+        revision and image, and whether it became available (RV(rollbacks)). A Deployment on its first rollout has nothing to
+        return to and is left. The next run applies the wanted release again unless it was fixed.
+    type: str
+    choices: [keep, rollback]
+    default: keep
   field_manager:
     description: Server-side apply field manager; also what marks an object as created by this module.
     type: str
@@ -186,6 +196,13 @@ rollouts:
   type: list
   elements: dict
   sample: [{kind: Deployment, namespace: shop, name: api, ready: true, replicas: 2, available: 2}]
+rollbacks:
+  description: With O(on_failure=rollback), each Deployment that did not roll out, whether it was rolled back, and how.
+  returned: when a rollout failed with O(on_failure=rollback)
+  type: list
+  elements: dict
+  sample: [{kind: Deployment, namespace: shop, name: api, rolled_back: true, available: true,
+            message: "Deployment shop/api: rolled back to revision 3 (image registry.example.com/shop/api:1.4.1), available again"}]
 summary:
   description:
     - The release summary, a row per service of the set (and per service pruned or deleted by this run) - its image, its pods
@@ -242,6 +259,7 @@ def main() -> None:
             'force_conflicts': {'type': 'bool', 'default': False},
             'wait': {'type': 'bool', 'default': True},
             'wait_timeout': {'type': 'int', 'default': 300},
+            'on_failure': {'type': 'str', 'default': 'keep', 'choices': ['keep', 'rollback']},
             'field_manager': {'type': 'str', 'default': 'kubeseed'},
             'validate_only': {'type': 'bool', 'default': False},
             'workers': {'type': 'int', 'default': 8},
@@ -283,10 +301,12 @@ def main() -> None:
         result = ops.converge(client, render.with_defaults(services, params['defaults']), params['set_name'], params['namespace'],
                               params['secrets'], params['state'],
                               params['prune'], params['create_namespaces'], params['force_conflicts'], module.check_mode,
-                              module._diff, params['wait'], params['wait_timeout'], params['field_manager'], params['workers'])
+                              module._diff, params['wait'], params['wait_timeout'], params['field_manager'], params['workers'],
+                              params['on_failure'])
     except ops.ConvergeError as exc:
         partial = exc.result
-        module.fail_json(msg=str(exc), changed=partial['changed'], objects=partial['objects'], rollouts=partial['rollouts'])
+        module.fail_json(msg=str(exc), changed=partial['changed'], objects=partial['objects'], rollouts=partial['rollouts'],
+                         rollbacks=partial['rollbacks'])
     except k8s.K8sError as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc())
     diff = result.pop('diff')

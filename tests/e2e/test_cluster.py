@@ -11,7 +11,9 @@ import pathlib
 import re
 import shutil
 import subprocess
+import threading
 import time
+import urllib.request
 
 import yaml
 
@@ -123,6 +125,56 @@ def test_demo_services_answer_through_node_port_and_rerun_changes_nothing():
     placed = sorted((p['metadata']['labels']['app.kubernetes.io/name'], p['spec'].get('nodeName')) for p in pods
                     if p['status'].get('phase') == 'Running')
     assert placed == [('backend', 'ks-w1'), ('backend', 'ks-w2'), ('frontend', 'ks-w1'), ('frontend', 'ks-w2')], placed
+
+
+def test_a_release_that_cannot_start_is_rolled_back_while_the_demo_answers(tmp_path):
+    """kubeseed_microservices_on_failure: rollback. A frontend image that is not on the nodes (pull policy Never: nothing is
+    pulled) never becomes ready; after the wait the run returns the frontend to the revision that served, waits for it,
+    and fails naming it; the demo answers through the node port the whole time. The next run with the good release
+    converges, and the one after it changes nothing."""
+    demo = yaml.safe_load((ROOT / 'tools' / 'demo' / 'services.yml').read_text(encoding='utf-8'))
+    bad = dict(demo, kubeseed_microservices_on_failure='rollback', kubeseed_microservices_wait_timeout=40)
+    bad['kubeseed_microservices'] = [dict(svc, image='kubeseed.local/demo:not-on-any-node', imagePullPolicy='Never') if svc['name'] == 'frontend'
+                                     else svc for svc in demo['kubeseed_microservices']]
+    (tmp_path / 'bad.yml').write_text(yaml.safe_dump(bad), encoding='utf-8')
+    node = yaml.safe_load((ROOT / 'inventories' / 'lab' / 'hosts.yml').read_text(encoding='utf-8'))
+    address = node['all']['children']['control_plane']['hosts']['ks-cp1']['ansible_host']
+    stop, failed, requests = threading.Event(), [], [0]
+
+    def probe() -> None:
+        while not stop.is_set():
+            requests[0] += 1
+            try:
+                with urllib.request.urlopen('http://%s:30080/' % address, timeout=2) as response:
+                    if response.status != 200 or 'backend' not in response.read().decode('utf-8', 'replace'):
+                        failed.append('HTTP %d' % response.status)
+            except OSError as exc:
+                failed.append(str(exc)[:100])
+            stop.wait(0.2)
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    try:
+        run = playbook('playbooks/apps.yml', '-i', str(ROOT / 'inventories' / 'lab'), '-e', '@%s' % (tmp_path / 'bad.yml'))
+    finally:
+        stop.set()
+        prober.join()
+    print('bad release and its rollback: %.0fs, %d probe requests, %d failed' % (run.seconds, requests[0], len(failed)))
+    assert run.rc != 0, run.output[-3000:]
+    assert '1 of 2 Deployment(s) did not roll out within 40s' in run.said, run.output[-3000:]
+    assert 'ErrImageNeverPull' in run.said, run.output[-3000:]
+    assert re.search(r'Deployment demo/frontend: rolled back to revision \d+ \(image kubeseed\.local/demo:0\.1\.0\), available again', run.said), \
+        run.output[-3000:]
+    live = json.loads(kubectl('-n', 'demo', 'get', 'deployment', 'frontend', '-o', 'json').stdout)
+    assert live['spec']['template']['spec']['containers'][0]['image'] == 'kubeseed.local/demo:0.1.0'
+    assert not failed, failed[:5]
+
+    good = ['playbooks/apps.yml', '-i', str(ROOT / 'inventories' / 'lab'), '-e', '@tools/demo/services.yml']
+    fixed = playbook(*good)
+    fixed.assert_ok()
+    again = playbook(*good)
+    again.assert_ok()
+    assert again.recap['localhost']['changed'] == 0
 
 
 def _on(host: str, *argv: str) -> str:

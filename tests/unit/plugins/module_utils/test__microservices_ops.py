@@ -101,7 +101,7 @@ def test_a_failed_delete_or_list_is_reported(fake_client):
     client.errors[('list', ('Deployment', None, SELECTOR))] = K8sError('down', 503)
     with pytest.raises(ops.ConvergeError, match='^down$') as caught:
         _converge(client)
-    assert caught.value.result == {'changed': False, 'objects': [], 'diff': [], 'rollouts': []}
+    assert caught.value.result == {'changed': False, 'objects': [], 'diff': [], 'rollouts': [], 'rollbacks': []}
 
 
 def test_rollouts_that_do_not_finish_fail_the_converge(fake_client):
@@ -111,3 +111,50 @@ def test_rollouts_that_do_not_finish_fail_the_converge(fake_client):
         {'kind': 'Deployment', 'namespace': 'shop', 'name': 'api', 'ready': False, 'replicas': 1, 'available': 0},
         {'kind': 'Deployment', 'namespace': 'web', 'name': 'web', 'ready': False, 'replicas': 1, 'available': 0}]
     assert _converge(fake_client(), wait=True, check_mode=True)['rollouts'] == []
+
+
+def test_a_failed_rollout_is_rolled_back_and_still_fails(fake_client, monkeypatch):
+    import copy  # pylint: disable=import-outside-toplevel
+
+    def rollouts(client, deployments, timeout, workers=8):  # the new release never comes up; a rollback does
+        back = [d for d in deployments if d['spec']['template']['spec']['containers'][0]['image'] == 'a:0']
+        summaries = [{'kind': 'Deployment', 'namespace': d['metadata']['namespace'], 'name': d['metadata']['name'], 'ready': d in back,
+                      'replicas': 1, 'available': 1 if d in back else 0} for d in deployments]
+        return summaries, ['Deployment %s/%s: 0 available' % (d['metadata']['namespace'], d['metadata']['name']) for d in deployments if d not in back]
+
+    class Server(fake_client):
+        """Keeps a Deployment's revision annotation (the controller's) and counts it up when the pod template changes."""
+
+        def apply(self, obj, field_manager='kubeseed', force=False, dry_run=False):
+            before = self.objects.get(ops.render.object_key(obj))
+            status, after = super().apply(obj, field_manager, force, dry_run)
+            if obj['kind'] == 'Deployment' and not dry_run:
+                revision = int(((before or {}).get('metadata', {}).get('annotations') or {}).get('deployment.kubernetes.io/revision', 0))
+                if before is None or before['spec']['template'] != obj['spec']['template']:
+                    revision += 1
+                self.objects[ops.render.object_key(obj)]['metadata'].setdefault('annotations', {})['deployment.kubernetes.io/revision'] = str(revision)
+            return status, after
+
+    monkeypatch.setattr(ops, 'wait_rollouts', rollouts)
+    client = Server()
+    _converge(client)  # the first release: nothing to go back to
+    old = copy.deepcopy(client.objects[('Deployment', 'shop', 'api')]['spec']['template'])
+    old['spec']['containers'][0]['image'] = 'a:0'
+    client.objects[('ReplicaSet', 'shop', 'api-1')] = {
+        'kind': 'ReplicaSet', 'metadata': {'name': 'api-1', 'namespace': 'shop', 'annotations': {'deployment.kubernetes.io/revision': '1'},
+                                           'ownerReferences': [{'kind': 'Deployment', 'name': 'api'}],
+                                           'labels': client.objects[('Deployment', 'shop', 'api')]['spec']['selector']['matchLabels']},
+        'spec': {'template': old}}
+    services = [dict(SERVICES[0], image='a:2'), SERVICES[1]]
+    with pytest.raises(ops.ConvergeError) as caught:
+        _converge(client, services, wait=True, on_failure='rollback')
+    message = str(caught.value)
+    assert message.startswith('2 of 2 Deployment(s) did not roll out within 300s:')
+    assert '- Deployment shop/api: rolled back to revision 1 (image a:0), available again' in message
+    assert '- Deployment web/web: not rolled back: no earlier revision (its first rollout)' in message
+    assert [(r['name'], r['rolled_back']) for r in caught.value.result['rollbacks']] == [('api', True), ('web', False)]
+    assert client.objects[('Deployment', 'shop', 'api')]['spec']['template']['spec']['containers'][0]['image'] == 'a:0'
+    # keep (the default) leaves the failed release in place
+    with pytest.raises(ops.ConvergeError) as kept:
+        _converge(client, services, wait=True)
+    assert 'Rolled back' not in str(kept.value) and kept.value.result['rollbacks'] == []
