@@ -89,6 +89,13 @@ def test_no_failure_path_shows_a_secret_value(run, api, tmp_path):
         assert 'problem(s) in the microservices' in proc.stdout, (name, proc.stdout[-3000:])
         _assert_hidden(proc)
 
+    # a shared secret put in kubeseed_microservices_defaults: refused there, its value hidden before the module runs
+    shared = _apps(run, '-vvv', '-e', '@%s' % _vars(run, tmp_path, 'defaults-secret', kubeseed_microservices=[{'name': 'a', 'image': 'a:1'}],
+                                                      kubeseed_microservices_defaults={'replicas': 2, 'secrets': {'DB_PASSWORD': MARKER}}, **base))
+    assert shared.returncode != 0, shared.stdout[-3000:]
+    assert "kubeseed_microservices_defaults: 'secrets' is not a known setting" in ' '.join(shared.stdout.split()), shared.stdout[-3000:]
+    _assert_hidden(shared)
+
     good = [{'name': 'a', 'image': 'registry.example.com/a:1', 'secrets': {'DB_PASSWORD': MARKER}}]
     applied = _apps(run, '-vvv', '--diff', '-e', '@%s' % _vars(run, tmp_path, 'good', kubeseed_microservices=good, **base))
     assert applied.returncode == 0, applied.stdout[-3000:]
