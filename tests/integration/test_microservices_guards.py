@@ -90,8 +90,10 @@ def test_no_failure_path_shows_a_secret_value(run, api, tmp_path):
         _assert_hidden(proc)
 
     # a shared secret put in kubeseed_microservices_defaults: refused there, its value hidden before the module runs
-    shared = _apps(run, '-vvv', '-e', '@%s' % _vars(run, tmp_path, 'defaults-secret', kubeseed_microservices=[{'name': 'a', 'image': 'a:1'}],
-                                                      kubeseed_microservices_defaults={'replicas': 2, 'secrets': {'DB_PASSWORD': MARKER}}, **base))
+    defaults = {'replicas': 2, 'secrets': {'DB_PASSWORD': MARKER}}
+    shared_vars = _vars(run, tmp_path, 'defaults-secret', kubeseed_microservices=[{'name': 'a', 'image': 'a:1'}],
+                        kubeseed_microservices_defaults=defaults, **base)
+    shared = _apps(run, '-vvv', '-e', '@%s' % shared_vars)
     assert shared.returncode != 0, shared.stdout[-3000:]
     assert "kubeseed_microservices_defaults: 'secrets' is not a known setting" in ' '.join(shared.stdout.split()), shared.stdout[-3000:]
     _assert_hidden(shared)
