@@ -38,6 +38,8 @@ RESOURCES = {
     'Pod': ('/api/v1', 'pods', True),
     'Event': ('/api/v1', 'events', True),
     'Deployment': ('/apis/apps/v1', 'deployments', True),
+    'Job': ('/apis/batch/v1', 'jobs', True),
+    'CronJob': ('/apis/batch/v1', 'cronjobs', True),
     'ReplicaSet': ('/apis/apps/v1', 'replicasets', True),
     'HorizontalPodAutoscaler': ('/apis/autoscaling/v2', 'horizontalpodautoscalers', True),
     'PodDisruptionBudget': ('/apis/policy/v1', 'poddisruptionbudgets', True),
@@ -172,6 +174,23 @@ class Client:
             payload = payload if isinstance(payload, dict) else {}
             raise K8sError('%s %s: %s %s' % (method, path, resp.status, payload.get('message') or resp.reason), resp.status, payload.get('reason', ''))
         return resp.status, payload
+
+    def log(self, namespace: str, pod: str, container: str, tail_lines: int = 20, limit_bytes: int = 4096) -> str:
+        """The last lines of a container's log (decoded leniently)."""
+        url = self.host + resource_path('Pod', namespace, pod) + '/log?container=%s&tailLines=%d&limitBytes=%d' % (
+            quote(container, safe=''), tail_lines, limit_bytes)
+        try:
+            resp = self.pool.request('GET', url, headers=self._headers(None), timeout=self.timeout, retries=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise K8sError('cannot reach the Kubernetes API at %s: %s' % (self.host, exc)) from exc
+        text = resp.data.decode('utf-8', 'replace')
+        if resp.status >= 400:
+            try:
+                text = json.loads(text).get('message') or text
+            except (ValueError, AttributeError):
+                pass
+            raise K8sError('GET log of pod %s/%s: %s %s' % (namespace, pod, resp.status, text[:300]), resp.status)
+        return text
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
         """The live object, or None when it does not exist."""

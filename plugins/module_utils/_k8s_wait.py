@@ -103,6 +103,11 @@ def diagnose(client, deployment: dict) -> str:
         lines.append('  no pods (see the events of its ReplicaSets)')
     replicasets = client.list('ReplicaSet', namespace, label_selector=selector) if selector else []
     names.update(rs['metadata']['name'] for rs in replicasets)
+    return '\n'.join(lines + _events(client, namespace, names))
+
+
+def _events(client, namespace: str, names: set) -> list:
+    """The latest events of the named objects of a namespace, as indented lines (repeats once, at their latest place)."""
     events = [e for e in client.list('Event', namespace) if (e.get('involvedObject') or {}).get('name') in names]
     events.sort(key=lambda e: e.get('lastTimestamp') or e.get('eventTime') or (e.get('metadata') or {}).get('creationTimestamp') or '')
     shown = []
@@ -113,4 +118,88 @@ def diagnose(client, deployment: dict) -> str:
         if line in shown:
             shown.remove(line)
         shown.append(line)
-    return '\n'.join(lines + shown[-EVENTS_SHOWN:])
+    return shown[-EVENTS_SHOWN:]
+
+
+# ---------------------------------------------------------------- Jobs ----
+
+LOG_LINES = 20
+PODS_SHOWN = 3
+
+
+def job_state(job: dict) -> str:
+    """'complete', 'failed' or 'running', from the Job's final conditions."""
+    for cond in (job.get('status') or {}).get('conditions') or []:
+        if cond.get('status') == 'True' and cond.get('type') in ('Complete', 'Failed'):
+            return cond['type'].lower()
+    return 'running'
+
+
+def wait_jobs(client, jobs: list, timeout: float, workers: int = 8) -> tuple:
+    """Wait until every Job has completed or failed. (summaries, failure descriptions with pod reasons and logs).
+
+    A summary is {kind: Job, namespace, name, state: complete/failed/running (not finished by the deadline)}.
+    """
+    pending = {object_key(j): j for j in jobs}
+    done = {key: pending.pop(key) for key, j in list(pending.items()) if job_state(j) != 'running'}
+    deadline = time.monotonic() + timeout
+    while pending:
+        for key, live in zip(list(pending), parallel(workers, lambda k: client.get(k[0], k[1], k[2]), list(pending))):
+            if live is None:
+                pending.pop(key)
+                continue
+            pending[key] = live
+            if job_state(live) != 'running':
+                done[key] = pending.pop(key)
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(min(WAIT_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+    every = {**done, **pending}
+    summaries = [{'kind': 'Job', 'namespace': key[1], 'name': key[2], 'state': job_state(every[key])} for key in sorted(every)]
+    failures = []
+    for key in sorted(every):
+        if job_state(every[key]) == 'complete':
+            continue
+        try:
+            failures.append(diagnose_job(client, every[key], timeout))
+        except K8sError as exc:
+            failures.append('%s: %s (and its pods could not be inspected: %s)' % (describe(key), job_state(every[key]), exc))
+    return summaries, failures
+
+
+def diagnose_job(client, job: dict, timeout: float) -> str:
+    """Why a Job did not complete: its condition, each of its latest pods' reasons and last log lines, its events."""
+    meta, status = job['metadata'], job.get('status') or {}
+    namespace, name = meta['namespace'], meta['name']
+    state = job_state(job)
+    if state == 'failed':
+        cond = next(c for c in status.get('conditions') or [] if c.get('type') == 'Failed' and c.get('status') == 'True')
+        head = 'failed: %s %s' % (cond.get('reason', ''), cond.get('message', ''))
+    else:
+        head = 'not complete within %ss (%s pod(s) active, %s failed)' % (timeout, status.get('active', 0), status.get('failed', 0))
+    lines = ['Job %s/%s: %s' % (namespace, name, head.strip())]
+    uid = meta.get('uid')
+    pods = [p for p in client.list('Pod', namespace, label_selector='batch.kubernetes.io/job-name=' + name)
+            if not uid or any(ref.get('uid') == uid for ref in (p.get('metadata') or {}).get('ownerReferences') or [])]
+    pods.sort(key=lambda p: (p.get('metadata') or {}).get('creationTimestamp') or '')
+    names = {name}
+    for pod in pods[-PODS_SHOWN:]:
+        pod_name = pod['metadata']['name']
+        names.add(pod_name)
+        for reason in _pod_reasons(pod):
+            lines.append('  pod %s: %s' % (pod_name, reason))
+        containers = ((pod.get('spec') or {}).get('containers') or [{}])
+        ran = any('terminated' in (c.get('state') or {}) or 'running' in (c.get('state') or {})
+                  for c in (pod.get('status') or {}).get('containerStatuses') or [])
+        if ran and containers[0].get('name'):
+            try:
+                text = client.log(namespace, pod_name, containers[0]['name'], LOG_LINES)
+            except K8sError as exc:
+                lines.append('  pod %s: its log could not be read: %s' % (pod_name, exc))
+                continue
+            logged = text.rstrip('\n').split('\n') if text.strip() else []
+            lines.append('  pod %s: last %d log line(s)%s' % (pod_name, len(logged), ':' if logged else ''))
+            lines.extend('    | ' + line for line in logged)
+    if not pods:
+        lines.append('  no pods')
+    return '\n'.join(lines + _events(client, namespace, names))

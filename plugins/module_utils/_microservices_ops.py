@@ -13,12 +13,17 @@ live objects may be pruned, and the order and failure rules of a run. Applying, 
 """
 from __future__ import annotations
 
+import time
+
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_apply as apply
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_rollback as rollback
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_summary as summary
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_client import K8sError
-from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_wait import wait_rollouts
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_wait import job_state, wait_jobs, wait_rollouts
+
+GONE_POLL_SECONDS = 0.5
+GONE_TIMEOUT = 60
 
 
 class ConvergeError(Exception):
@@ -60,7 +65,7 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
     desired = render.render_all(services, set_name, namespace, secrets, create_namespaces) if state == 'present' else []
     namespaces = [o for o in desired if o['kind'] == 'Namespace']
     objects = [o for o in desired if o['kind'] != 'Namespace']
-    result = {'changed': False, 'objects': [], 'diff': [], 'rollouts': [], 'rollbacks': []}
+    result = {'changed': False, 'objects': [], 'diff': [], 'rollouts': [], 'rollbacks': [], 'jobs': []}
 
     def fail(message: str) -> ConvergeError:
         result['changed'] = any(o['action'] != 'unchanged' for o in result['objects'])
@@ -73,11 +78,41 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
         raise fail(str(exc)) from exc
     result['objects'].extend(ns_results)
 
-    applied, errors = apply.apply_objects(client, objects, live, render.KIND_ORDER, field_manager=field_manager, force=force_conflicts,
-                                          dry_run=check_mode, want_diff=want_diff, workers=workers, missing_namespaces=missing_namespaces)
-    _report(result, applied)
-    if errors:
-        raise fail('%d object(s) could not be applied:\n- %s' % (len(errors), '\n- '.join(errors)))
+    rerun_keys = set()
+
+    def apply_all(batch: list) -> list:
+        entries, errors = apply.apply_objects(client, batch, live, render.KIND_ORDER, field_manager=field_manager, force=force_conflicts,
+                                              dry_run=check_mode, want_diff=want_diff, workers=workers,
+                                              missing_namespaces=missing_namespaces)
+        for entry in entries:
+            if entry['key'] in rerun_keys and entry['action'] == 'created':
+                entry['action'] = 'rerun'
+        _report(result, entries)
+        if errors:
+            raise fail('%d object(s) could not be applied:\n- %s' % (len(errors), '\n- '.join(errors)))
+        return entries
+
+    gates = _gates(services if state == 'present' else [], namespace)
+    held_names = set(name for names in gates.values() for name in names)
+    held = [o for o in objects if _entry_of(o) in held_names and o['kind'] not in ('Job', 'CronJob')]
+    first = [o for o in objects if not (_entry_of(o) in held_names and o['kind'] not in ('Job', 'CronJob'))]
+    try:
+        reruns, rerun_keys = _rerun_failed_jobs(client, first, live, check_mode, want_diff)
+    except K8sError as exc:
+        raise fail(str(exc)) from exc
+    _report(result, reruns)
+    predicted = set(entry['key'] for entry in reruns)
+    applied = reruns + apply_all([o for o in first if render.object_key(o) not in predicted])
+    if held:
+        gating = [e['after'] for e in applied if e['key'][0] == 'Job' and (e['key'][1], _entry_of(e['after'])) in gates]
+        if gating and not check_mode:
+            summaries, failures = wait_jobs(client, gating, wait_timeout, workers)
+            result['jobs'].extend(summaries)
+            if failures:
+                waiting = sorted(set(render.describe(render.object_key(o)) for o in held if o['kind'] == 'Deployment'))
+                raise fail('%d of %d Job(s) that run before services did not complete, so these were not applied (they run as '
+                           'before): %s\n%s' % (len(failures), len(gating), ', '.join(waiting) or 'their objects', '\n'.join(failures)))
+        applied += apply_all(held)
 
     doomed = []
     if prune or state == 'absent':
@@ -94,6 +129,14 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
         deployments = [e['after'] for e in applied if e['key'][0] == 'Deployment']
         rollouts, failures = wait_rollouts(client, deployments, wait_timeout, workers)
         result['rollouts'] = rollouts
+        waited = set((j['namespace'], j['name']) for j in result['jobs'])
+        jobs = [e['after'] for e in applied if e['key'][0] == 'Job' and e['key'][1:] not in waited]
+        if jobs:
+            summaries, job_failures = wait_jobs(client, jobs, wait_timeout, workers)
+            result['jobs'].extend(summaries)
+            if job_failures and not failures:
+                raise fail('%d of %d Job(s) did not complete:\n%s' % (len(job_failures), len(jobs), '\n'.join(job_failures)))
+            failures += job_failures
         if failures:
             message = '%d of %d Deployment(s) did not roll out within %ss:\n%s' % (len(failures), len(deployments), wait_timeout,
                                                                                    '\n'.join(failures))
@@ -110,9 +153,53 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
         except K8sError:
             pass  # credentials that may not list nodes: the URLs say <node>
     result['summary'] = summary.rows(after, result['objects'], result['rollouts'], node,
-                                     {render.object_key(o): o for o in doomed})
+                                     {render.object_key(o): o for o in doomed}, result['jobs'])
     result['summary_table'] = summary.table(set_name, result['summary'], check_mode)
     return result
+
+
+def _entry_of(obj: dict) -> str | None:
+    """The name of the kubeseed_microservices entry an object belongs to (its app.kubernetes.io/name label)."""
+    return ((obj.get('metadata') or {}).get('labels') or {}).get(render.NAME_LABEL)
+
+
+def _gates(services: list, namespace: str) -> dict:
+    """{(namespace, job entry name): [names of the services that wait for it]} from each job entry's runBefore."""
+    gates = {}
+    for svc in services:
+        job = svc.get('job')
+        if isinstance(job, dict) and job.get('runBefore'):
+            gates[(svc.get('namespace') or namespace, svc['name'])] = list(job['runBefore'])
+    return gates
+
+
+def _rerun_failed_jobs(client, objects: list, live: dict, check_mode: bool, want_diff: bool) -> list:
+    """A wanted Job that exists and has failed is deleted (waited gone) to run again; in check mode it is only reported.
+
+    Returns (the entries of the Jobs that would run again in check mode ({key, action: rerun, after}), the keys of the
+    Jobs deleted in a real run: gone from live afterwards, the apply creates them again).
+    """
+    entries, deleted = [], set()
+    for obj in objects:
+        key = render.object_key(obj)
+        if key[0] != 'Job' or key not in live or job_state(live[key]) != 'failed':
+            continue
+        if check_mode:
+            entry = {'key': key, 'action': 'rerun', 'after': live.pop(key)}
+            if want_diff:
+                entry['diff'] = render.diff_entry(key, entry['after'], None)
+            entries.append(entry)
+            continue
+        client.delete(*key)
+        deadline = time.monotonic() + GONE_TIMEOUT
+        while client.get(*key) is not None:
+            if time.monotonic() >= deadline:
+                raise K8sError('%s failed before and was deleted to run again, but it was still there after %ds'
+                               % (render.describe(key), GONE_TIMEOUT))
+            time.sleep(GONE_POLL_SECONDS)
+        live.pop(key)
+        deleted.add(key)
+    return entries, deleted
 
 
 def _roll_back(client, failed: list, desired: list, result: dict, wait_timeout: float, field_manager: str, workers: int) -> str:

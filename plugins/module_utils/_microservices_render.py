@@ -20,8 +20,8 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_objects impo
     HIDDEN, HIDDEN_CHANGED, describe, diff_entry, mask_secret, normalize, object_key, scalar_text,
 )
 from ansible_collections.kubeseed.cluster.plugins.module_utils._microservices_schema import (
-    CONFIG_KEY, DEFAULTS_SCHEMA, IMAGE_DIGEST, IMAGE_TAG, INT_OR_PERCENT, MAX_ANNOTATION_BYTES, MAX_DATA_BYTES, MICROSERVICES_SCHEMA,
-    RESERVED_LABELS, SERVICE_SCHEMA)
+    CONFIG_KEY, CRON_JOB_NAME_MAX, DEFAULTS_SCHEMA, DEPLOYMENT_ONLY, IMAGE_DIGEST, IMAGE_TAG, INT_OR_PERCENT, JOB_NAME_MAX,
+    MAX_ANNOTATION_BYTES, MAX_DATA_BYTES, MICROSERVICES_SCHEMA, RESERVED_LABELS, SERVICE_SCHEMA)
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import (
     format_path, show, string_problem, type_name, validate)
 
@@ -36,13 +36,14 @@ DEFAULTS_ROOT = 'kubeseed_microservices_defaults'
 MERGED_MAPPINGS = ('env', 'config', 'labels', 'annotations', 'podAnnotations', 'resources', 'service', 'spread', 'strategy', 'autoscaling')
 
 # Apply order: what pods need comes before the Deployments; kinds in the same phase are independent.
-KIND_ORDER = ('Namespace', 'ServiceAccount', 'ConfigMap', 'Secret', 'Service', 'Deployment',
+KIND_ORDER = ('Namespace', 'ServiceAccount', 'ConfigMap', 'Secret', 'Service', 'Deployment', 'Job', 'CronJob',
               'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Ingress')
 API_VERSIONS = {
     'Namespace': 'v1', 'ServiceAccount': 'v1', 'ConfigMap': 'v1', 'Secret': 'v1', 'Service': 'v1',
-    'Deployment': 'apps/v1', 'HorizontalPodAutoscaler': 'autoscaling/v2', 'PodDisruptionBudget': 'policy/v1',
-    'Ingress': 'networking.k8s.io/v1',
+    'Deployment': 'apps/v1', 'Job': 'batch/v1', 'CronJob': 'batch/v1', 'HorizontalPodAutoscaler': 'autoscaling/v2',
+    'PodDisruptionBudget': 'policy/v1', 'Ingress': 'networking.k8s.io/v1',
 }
+JOB_HASH_DIGITS = 10
 # Kinds the prune and state=absent look at (never Namespace: deleting one deletes everything in it).
 PRUNABLE_KINDS = tuple(k for k in KIND_ORDER if k != 'Namespace')
 
@@ -424,7 +425,10 @@ def with_defaults(services: object, defaults: object) -> object:
             merged.append(svc)
             continue
         out = dict(svc)
+        runs_once = 'job' in svc or 'cronJob' in svc
         for key, value in defaults.items():
+            if runs_once and key in DEPLOYMENT_ONLY:
+                continue  # a Job or CronJob has no replicas, ports, probes of readiness ...: those defaults are for Deployments
             if key not in svc:
                 out[key] = copy.deepcopy(value)
             elif key in MERGED_MAPPINGS:
@@ -517,8 +521,42 @@ def validate_services(services: object, namespace: object = 'default', set_name:
             if owner[0] != index:
                 problems.append('%s.ports[%d].nodePort: %d is already the node port of %s[%d].ports[%d]; a node port is used once in the '
                                 'whole cluster' % (where, i, node_port, ROOT, owner[0], owner[1]))
+    problems.extend(_run_before_problems(clean, flagged))
     problems.extend(_secrets_option_problems(secrets, services))
     return sorted(set(problems))
+
+
+def entry_kind(svc: dict) -> str:
+    """What an entry becomes: 'Job' (it has job), 'CronJob' (cronJob) or 'Deployment'."""
+    if 'job' in svc:
+        return 'Job'
+    return 'CronJob' if 'cronJob' in svc else 'Deployment'
+
+
+def _run_before_problems(clean: list, flagged: set) -> list:
+    """job.runBefore names services of the list (Deployments, not other jobs), never its own entry."""
+    kinds = {}
+    for svc in clean:
+        if isinstance(svc, dict) and isinstance(svc.get('name'), str):
+            kinds.setdefault(svc['name'], set()).add(entry_kind(svc))
+    services = sorted(name for name, found in kinds.items() if 'Deployment' in found)
+    problems = []
+    for index, svc in enumerate(clean):
+        if not isinstance(svc, dict) or not isinstance(svc.get('job'), dict):
+            continue
+        where = '%s[%d].job.runBefore' % (ROOT, index)
+        if any(f == where or f.startswith(where + '[') for f in flagged):
+            continue
+        for i, name in enumerate(_items(svc['job'].get('runBefore'))):
+            if not isinstance(name, str):
+                continue
+            if name == svc.get('name'):
+                problems.append('%s[%d]: %s is this job itself; list the services that must wait for it' % (where, i, show(name)))
+            elif 'Deployment' not in kinds.get(name, ()):
+                what = 'a job or cronJob entry' if name in kinds else 'not the name of an entry of %s' % ROOT
+                problems.append('%s[%d]: %s is %s; runBefore lists services (%s)'
+                                % (where, i, show(name), what, ', '.join(services) or 'there are none'))
+    return problems
 
 
 def _secrets_option_problems(secrets: object, services: object) -> list:
@@ -571,6 +609,19 @@ def _cross_checks(svc: dict, where: str, flagged: set, option_secrets: object = 
         return False
 
     problems = []
+    if 'job' in svc and 'cronJob' in svc:
+        problems.append('%s: has both job and cronJob; an entry is one Job or one CronJob: make two entries' % where)
+    elif 'job' in svc or 'cronJob' in svc:
+        field = 'job' if 'job' in svc else 'cronJob'
+        for other in DEPLOYMENT_ONLY:
+            if other in svc:
+                problems.append('%s.%s: a %s entry runs to completion and has no %s (only a service entry, without %s, has it); remove it'
+                                % (where, other, field, other, field))
+        name = _text(svc.get('name'))
+        longest = JOB_NAME_MAX if field == 'job' else CRON_JOB_NAME_MAX
+        if name and not bad('.name') and len(name) > longest:
+            problems.append('%s.name: %s has %d characters; a %s entry has at most %d (Kubernetes adds a suffix to the names of its Jobs)'
+                            % (where, show(name), len(name), field, longest))
     image = _text(svc.get('image'))
     if image and not bad('.image') and len(re.sub(r'(:[^:/@]*)?(@.*)?$', '', image)) > 255:
         problems.append('%s.image: %s has a name of more than 255 characters (without tag and digest)' % (where, show(image)))
@@ -863,6 +914,11 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
     template_meta = {'labels': pod_labels}
     if pod_annotations:
         template_meta['annotations'] = pod_annotations
+    if 'job' in svc or 'cronJob' in svc:
+        pod_spec['restartPolicy'] = 'Never'
+        pod_spec.pop('topologySpreadConstraints', None)
+        add(*_run_once(svc, set_name, namespace, {'metadata': template_meta, 'spec': pod_spec}))
+        return objects
     deploy_spec = {'selector': {'matchLabels': selector_labels(set_name, name)},
                    'template': {'metadata': template_meta, 'spec': pod_spec}}
     if not svc.get('autoscaling'):
@@ -923,6 +979,32 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
             spec['tls'] = [{'hosts': [ingress['host']], 'secretName': ingress['tlsSecret']}]
         add('Ingress', _meta(svc, set_name, namespace, extra_annotations=ingress.get('annotations')), {'spec': spec})
     return objects
+
+
+def job_name(name: str, spec: dict) -> str:
+    """<name>-<JOB_HASH_DIGITS hex digits of the Job's spec>: a changed spec (or config or secrets) is a new Job."""
+    text = json.dumps(spec, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+    return '%s-%s' % (name, hashlib.sha256(text.encode('utf-8')).hexdigest()[:JOB_HASH_DIGITS])
+
+
+def _run_once(svc: dict, set_name: str, namespace: str, template: dict) -> tuple:
+    """(kind, metadata, body) of the Job or CronJob of a job or cronJob entry, around its pod template."""
+    if 'job' in svc:
+        job = svc.get('job') or {}
+        spec = {'backoffLimit': job.get('backoffLimit', 0), 'template': template}
+        if 'activeDeadlineSeconds' in job:
+            spec['activeDeadlineSeconds'] = job['activeDeadlineSeconds']
+        return 'Job', _meta(svc, set_name, namespace, job_name(svc['name'], spec)), {'spec': spec}
+    cron = svc['cronJob']
+    job_spec = {'template': template}
+    for field in ('backoffLimit', 'activeDeadlineSeconds'):
+        if field in cron:
+            job_spec[field] = cron[field]
+    spec = {k: cron[k] for k in ('schedule', 'timeZone', 'concurrencyPolicy', 'suspend', 'startingDeadlineSeconds',
+                                 'successfulJobsHistoryLimit', 'failedJobsHistoryLimit') if k in cron}
+    # no set labels on the Jobs the controller makes from it: they are the controller's, not this set's (never pruned by us)
+    spec['jobTemplate'] = {'spec': job_spec}
+    return 'CronJob', _meta(svc, set_name, namespace), {'spec': spec}
 
 
 def render_all(services: list, set_name: str, default_namespace: str = 'default', secrets: dict | None = None,

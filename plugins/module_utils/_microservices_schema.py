@@ -169,11 +169,64 @@ _EXTRA_CONTAINER = {
     },
 }
 
+CRON_SCHEDULE = r'^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+( \S+){4})$'
+# Job names get '-' and 10 hexadecimal digits of the Job's hash; a CronJob's Jobs get 11 characters from the controller.
+JOB_NAME_MAX = 52
+CRON_JOB_NAME_MAX = 52
+# Settings of a Deployment entry that a job or cronJob entry does not have (defaults leave them out for those).
+DEPLOYMENT_ONLY = ('replicas', 'ports', 'service', 'ingress', 'autoscaling', 'pdb', 'strategy', 'spread', 'readiness')
+
+_JOB_RUN = {
+    'backoffLimit': _int('Pods that may fail before the Job has failed.'),
+    'activeDeadlineSeconds': _int('Seconds the Job may run in all before it is stopped and has failed.', 1),
+}
+JOB_SCHEMA = {
+    'type': 'object', 'additionalProperties': False,
+    'description': 'This entry is a one-off Job (e.g. a database migration) instead of a Deployment: its container runs once to '
+                   'completion (restartPolicy Never). The Job is named <name>-<10 hex digits of its spec, config and secrets>, so it '
+                   'runs again only when one of those changes; a Job that failed runs again on the next run. The last Job of each '
+                   'entry is kept (older ones are pruned), with its pods and their logs.',
+    'x-aliases': {'before': 'use runBefore: [<service>, ...]', 'runAfter': 'list the services that wait for it in runBefore',
+                  'ttlSecondsAfterFinished': 'kubeseed keeps the last Job of each entry (that is how it knows it ran): not settable',
+                  'restartPolicy': 'a job entry runs its pods with restartPolicy Never; use backoffLimit for retries'},
+    'properties': dict(
+        {'runBefore': {'type': 'array', 'uniqueItems': True, 'default': [],
+                       'items': {'type': 'string', 'pattern': DNS_LABEL, 'x-hint': 'use the name of a service of this list'},
+                       'description': 'Services (names of entries of this list) whose objects are applied only after this Job has '
+                                      'completed: a release runs its migration first, and a migration that fails leaves those '
+                                      'services as they were (its logs are in the failure). Waits even with wait false, up to '
+                                      'wait_timeout.'}},
+        backoffLimit=dict(_JOB_RUN['backoffLimit'], default=0,
+                          description='Pods that may fail before the Job has failed (default 0: a failed migration fails the run at '
+                                      'once, with its logs).'),
+        activeDeadlineSeconds=_JOB_RUN['activeDeadlineSeconds']),
+}
+CRON_JOB_SCHEMA = {
+    'type': 'object', 'additionalProperties': False, 'required': ['schedule'],
+    'description': 'This entry is a CronJob instead of a Deployment: its container runs to completion on a schedule.',
+    'x-aliases': {'cron': 'use schedule: "0 3 * * *"', 'timezone': 'use timeZone', 'concurrency': 'use concurrencyPolicy',
+                  'runBefore': 'only a job entry runs before services', 'restartPolicy': 'its pods run with restartPolicy Never; use backoffLimit'},
+    'properties': dict({
+        'schedule': {'type': 'string', 'pattern': CRON_SCHEDULE,
+                     'x-hint': 'use five cron fields (minute hour day-of-month month day-of-week) such as "0 3 * * *", or @daily',
+                     'description': 'Cron schedule, e.g. "*/15 * * * *" or @hourly.'},
+        'timeZone': {'type': 'string', 'pattern': r'^[A-Za-z][-+_/A-Za-z0-9]*$', 'x-hint': 'use an IANA time zone name such as Europe/Paris',
+                     'description': "Time zone of the schedule (default: the controller manager's, usually UTC)."},
+        'concurrencyPolicy': {'enum': ['Allow', 'Forbid', 'Replace'],
+                              'description': 'When a run is due while the previous one still runs (Kubernetes default Allow).'},
+        'suspend': {'type': 'boolean', 'description': 'Start no new runs (default false).'},
+        'startingDeadlineSeconds': _int('Seconds after its time a missed run may still start.', 1),
+        'successfulJobsHistoryLimit': _int('Finished Jobs kept (Kubernetes default 3).'),
+        'failedJobsHistoryLimit': _int('Failed Jobs kept (Kubernetes default 1).'),
+    }, **_JOB_RUN),
+}
+
 SERVICE_SCHEMA: dict = {
     'type': 'object',
     'title': 'one microservice',
     'description': 'One microservice: a Deployment plus, as needed, its Service, ConfigMap, Secret, Ingress, '
-                   'HorizontalPodAutoscaler, PodDisruptionBudget and ServiceAccount.',
+                   'HorizontalPodAutoscaler, PodDisruptionBudget and ServiceAccount; with job, a one-off Job (a migration), with '
+                   'cronJob, a CronJob, each with its ConfigMap and Secret.',
     'additionalProperties': False,
     'required': ['name', 'image'],
     # Kubernetes (and docker-compose) spellings a new user writes, and where the setting lives here.
@@ -210,6 +263,13 @@ SERVICE_SCHEMA: dict = {
         'memory': 'use resources: {requests: {memory: 128Mi}, limits: {memory: 256Mi}}',
         'limits': 'use resources: {limits: {...}}',
         'requests': 'use resources: {requests: {...}}',
+        'jobs': 'give each job an entry of its own with job: {} (a one-off Job) or cronJob: {schedule: ...}',
+        'cronJobs': 'give each one an entry of its own with cronJob: {schedule: "0 3 * * *"}',
+        'cronjob': 'use cronJob: {schedule: "0 3 * * *"}',
+        'kind': 'an entry is a Deployment; add job: {} for a one-off Job or cronJob: {schedule: ...} for a CronJob',
+        'schedule': 'put it in cronJob: {schedule: "0 3 * * *"}',
+        'runBefore': 'put it in job: {runBefore: [<service>]}',
+        'backoffLimit': 'put it in job: {backoffLimit: 1} (or cronJob)',
         'tag': 'put the tag in image: registry.example.com/team/api:1.4.2',
         'version': 'put the version in image as its tag: registry.example.com/team/api:1.4.2',
     },
@@ -279,6 +339,8 @@ SERVICE_SCHEMA: dict = {
                      'description': 'Containers that run beside the service container for the life of the pod (Kubernetes native sidecars: '
                                     'init containers with restartPolicy Always, started before the init containers and the service, stopped '
                                     'after it).'},
+        'job': dict(JOB_SCHEMA),
+        'cronJob': dict(CRON_JOB_SCHEMA),
         'service': {'type': 'object', 'additionalProperties': False, 'description': 'The Service in front of the pods (only with ports).',
                     'properties': {
                         'type': {'enum': list(SERVICE_TYPES), 'default': 'ClusterIP', 'description': 'Headless is a ClusterIP: None Service.'},
@@ -363,6 +425,8 @@ NOT_DEFAULTS = {
     'ingress': 'an Ingress host belongs to one service: set ingress in its entry',
     'serviceAccount': 'a ServiceAccount belongs to one service: set serviceAccount in its entry',
     'createServiceAccount': 'a ServiceAccount belongs to one service: set it in its entry',
+    'job': 'whether an entry is a Job belongs to that entry: set job in it',
+    'cronJob': 'whether an entry is a CronJob belongs to that entry: set cronJob in it',
 }
 DEFAULTS_SCHEMA: dict = {
     'type': 'object',

@@ -5,6 +5,7 @@ answers, what changed), as data and as a text table. Pure: the converge gives it
 """
 from __future__ import annotations
 
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_wait import job_state
 from ansible_collections.kubeseed.cluster.plugins.module_utils._microservices_render import NAME_LABEL
 
 NODE_PLACEHOLDER = '<node>'
@@ -49,8 +50,17 @@ def _service_of(obj: dict) -> str | None:
     return ((obj.get('metadata') or {}).get('labels') or {}).get(NAME_LABEL)
 
 
-def rows(objects: dict, actions: list, rollouts: list, node: str = NODE_PLACEHOLDER, gone: dict | None = None) -> list:
-    """One row per service: {service, namespace, image, ready (available/desired, or None when unknown), endpoints, changes}.
+def _first_image(template: dict) -> str:
+    containers = ((template or {}).get('spec') or {}).get('containers') or [{}]
+    return containers[0].get('image', '-')
+
+
+def rows(objects: dict, actions: list, rollouts: list, node: str = NODE_PLACEHOLDER, gone: dict | None = None,
+         jobs: list | None = None) -> list:
+    """One row per service: {service, namespace, kind, image, ready (available/desired, or None when unknown), endpoints, changes}.
+
+    kind is Deployment, Job or CronJob (the entries with job or cronJob); a Job's ready is its state (complete, failed,
+    running: as waited for in jobs, else from its status), a CronJob's endpoints are its schedule.
 
     objects: the set's objects as they are (or would be) after the run, by (kind, namespace, name); actions: the
     converge's result entries (kind, namespace, name, action); gone: the objects it pruned or deleted, as they were;
@@ -58,6 +68,7 @@ def rows(objects: dict, actions: list, rollouts: list, node: str = NODE_PLACEHOL
     """
     gone = gone or {}
     waited = {(r['namespace'], r['name']): r for r in rollouts}
+    job_states = {(j['namespace'], j['name']): j['state'] for j in jobs or []}
     by_service = {}
     for key, obj in objects.items():
         name = _service_of(obj)
@@ -74,8 +85,19 @@ def rows(objects: dict, actions: list, rollouts: list, node: str = NODE_PLACEHOL
     for namespace, name in sorted(set(by_service) | set(changes)):
         kinds = by_service.get((namespace, name), {})
         deployment = kinds.get('Deployment')
-        image, ready = '-', None
-        if deployment:
+        image, ready, kind, where = '-', None, 'Deployment', endpoints(kinds.get('Service'), kinds.get('Ingress'), node)
+        if 'Job' in kinds:
+            job = kinds['Job']
+            kind, image = 'Job', _first_image((job.get('spec') or {}).get('template'))
+            ready = job_states.get((namespace, job['metadata']['name']))
+            if ready is None and 'status' in job:
+                ready = job_state(job)
+            where = ['job ' + job['metadata']['name']]
+        elif 'CronJob' in kinds:
+            spec = kinds['CronJob'].get('spec') or {}
+            kind, image = 'CronJob', _first_image(((spec.get('jobTemplate') or {}).get('spec') or {}).get('template'))
+            where = ['schedule %s%s' % (spec.get('schedule'), ' (suspended)' if spec.get('suspend') else '')]
+        elif deployment:
             containers = (((deployment.get('spec') or {}).get('template') or {}).get('spec') or {}).get('containers') or [{}]
             image = containers[0].get('image', '-')
             rollout = waited.get((namespace, name))
@@ -83,8 +105,7 @@ def rows(objects: dict, actions: list, rollouts: list, node: str = NODE_PLACEHOL
                 ready = '%d/%d' % (rollout['available'], rollout['replicas'])
             elif 'status' in deployment:
                 ready = '%d/%d' % ((deployment['status'] or {}).get('availableReplicas', 0), (deployment.get('spec') or {}).get('replicas', 1))
-        out.append({'service': name, 'namespace': namespace, 'image': image, 'ready': ready,
-                    'endpoints': endpoints(kinds.get('Service'), kinds.get('Ingress'), node),
+        out.append({'service': name, 'namespace': namespace, 'kind': kind, 'image': image, 'ready': ready, 'endpoints': where,
                     'changes': sorted(changes.get((namespace, name), []))})
     return out
 
@@ -92,7 +113,9 @@ def rows(objects: dict, actions: list, rollouts: list, node: str = NODE_PLACEHOL
 def table(set_name: str, summary: list, check_mode: bool = False) -> list:
     """The summary as text lines: a title, then aligned columns SERVICE, IMAGE, READY, ENDPOINTS, CHANGES."""
     changed = sum(1 for row in summary if row['changes'])
-    title = 'set %s: %d service(s), %d %s' % (set_name, len(summary), changed, 'would change (check mode)' if check_mode else 'changed')
+    runs = sum(1 for row in summary if row.get('kind') in ('Job', 'CronJob'))
+    counted = '%d service(s)' % (len(summary) - runs) + (', %d job(s)' % runs if runs else '')
+    title = 'set %s: %s, %d %s' % (set_name, counted, changed, 'would change (check mode)' if check_mode else 'changed')
     header = ('SERVICE', 'IMAGE', 'READY', 'ENDPOINTS', 'CHANGES')
     lines = [(('%s/%s' % (row['namespace'], row['service'])), row['image'], row['ready'] or '-',
               ', '.join(row['endpoints']) or '-', ', '.join(row['changes']) or 'unchanged') for row in summary]

@@ -370,7 +370,9 @@ def _describe(error, known: list[str], hidden: bool = False) -> str:
         if not notes:
             return 'has keys that are not allowed here'
         if allowed and len(allowed) <= 12:
-            return '%s (known: %s)' % ('; '.join(notes), ', '.join(allowed))
+            listed = '%s (known: %s)' % ('; '.join(notes), ', '.join(allowed))
+            if len(listed) <= 240:  # several unknown keys: their notes alone (each has its suggestion)
+                return listed
         return '; '.join(notes)
     if validator == 'required':  # jsonschema's message names the missing property (from the schema), never the value
         return error.message

@@ -36,6 +36,8 @@ options:
         (see the C(microservices) role's C(kubeseed_microservices) variable).
       - "Any value is accepted here and checked by that schema, so a wrong type is reported with its path
         (C(kubeseed_microservices[0].ports: 8080 is an integer, expected a list)) instead of failing the argument parsing."
+      - An entry with C(job) is a one-off Job (with C(job.runBefore), applied and completed before the services it names),
+        one with C(cronJob) a CronJob; see C(docs/microservices.md).
       - A service's C(secrets) may be given inline; the action plugin moves them into O(service_secrets) before the module
         runs, so they are hidden in every output like O(secrets).
     type: raw
@@ -196,6 +198,12 @@ rollouts:
   type: list
   elements: dict
   sample: [{kind: Deployment, namespace: shop, name: api, ready: true, replicas: 2, available: 2}]
+jobs:
+  description: The Jobs (entries with C(job)) waited for, and how each ended (V(complete), V(failed), V(running) when not finished in time).
+  returned: when a Job was waited for
+  type: list
+  elements: dict
+  sample: [{kind: Job, namespace: shop, name: migrate-3f9a1c0b7e, state: complete}]
 rollbacks:
   description: With O(on_failure=rollback), each Deployment that did not roll out, whether it was rolled back, and how.
   returned: when a rollout failed with O(on_failure=rollback)
@@ -306,7 +314,7 @@ def main() -> None:
     except ops.ConvergeError as exc:
         partial = exc.result
         module.fail_json(msg=str(exc), changed=partial['changed'], objects=partial['objects'], rollouts=partial['rollouts'],
-                         rollbacks=partial['rollbacks'])
+                         rollbacks=partial['rollbacks'], jobs=partial['jobs'])
     except k8s.K8sError as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc())
     diff = result.pop('diff')

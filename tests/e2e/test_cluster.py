@@ -177,6 +177,52 @@ def test_a_release_that_cannot_start_is_rolled_back_while_the_demo_answers(tmp_p
     assert again.recap['localhost']['changed'] == 0
 
 
+def test_a_migration_job_runs_before_its_service_and_a_failing_one_holds_the_release_back(tmp_path):
+    """A job entry with runBefore: [backend] runs to completion on a worker before the backend's objects are applied;
+    the same release again runs nothing. A migration that fails (backoffLimit 0) fails the run with its pod's log lines,
+    and the backend's new setting is not applied. The demo release without the job prunes it and changes nothing next."""
+    demo = yaml.safe_load((ROOT / 'tools' / 'demo' / 'services.yml').read_text(encoding='utf-8'))
+
+    def release(name: str, job_args: list, message: str) -> list:
+        backend = dict(demo['kubeseed_microservices'][0], config={'DEMO_MESSAGE': message})
+        job = {'name': 'migrate', 'image': 'kubeseed.local/demo:0.1.0', 'imagePullPolicy': 'Never', 'args': job_args,
+               'resources': {'requests': {'cpu': '10m', 'memory': '16Mi'}, 'limits': {'memory': '64Mi'}}, 'job': {'runBefore': ['backend']}}
+        (tmp_path / name).write_text(yaml.safe_dump(dict(demo, kubeseed_microservices=[backend, demo['kubeseed_microservices'][1], job])),
+                                     encoding='utf-8')
+        return ['playbooks/apps.yml', '-i', str(ROOT / 'inventories' / 'lab'), '-e', '@%s' % (tmp_path / name)]
+
+    def backend_message() -> str:
+        return json.loads(kubectl('-n', 'demo', 'get', 'configmap', 'backend-config', '-o', 'json').stdout)['data']['DEMO_MESSAGE']
+
+    good = release('good.yml', ['version'], 'hello after the migration')
+    first = playbook(*good)
+    print('release with a migration job: %.0fs' % first.seconds)
+    first.assert_ok()
+    assert re.search(r'demo/migrate +kubeseed\.local/demo:0\.1\.0 +complete +job migrate-[0-9a-f]{10} +Job created', first.said), first.output[-3000:]
+    jobs = json.loads(kubectl('-n', 'demo', 'get', 'jobs', '-o', 'json').stdout)['items']
+    assert len(jobs) == 1 and jobs[0]['status'].get('succeeded') == 1
+    started = jobs[0]['status']['completionTime']
+    assert 'demo 0.1.0 (kubeseed)' in kubectl('-n', 'demo', 'logs', 'job/' + jobs[0]['metadata']['name']).stdout
+    assert backend_message() == 'hello after the migration'
+    again = playbook(*good)
+    again.assert_ok()
+    assert again.recap['localhost']['changed'] == 0
+    assert json.loads(kubectl('-n', 'demo', 'get', 'jobs', '-o', 'json').stdout)['items'][0]['status']['completionTime'] == started
+
+    bad = playbook(*release('bad.yml', ['get', '-timeout', '2s', 'http://127.0.0.1:9/'], 'must not be applied'))
+    print('release with a failing migration: %.0fs' % bad.seconds)
+    assert bad.rc != 0, bad.output[-3000:]
+    assert 'Job(s) that run before services did not complete, so these were not applied (they run as before): Deployment demo/backend' \
+        in bad.said, bad.output[-3000:]
+    assert re.search(r'\| .*127\.0\.0\.1:9.*connection refused', bad.said), bad.output[-3000:]
+    assert backend_message() == 'hello after the migration'
+
+    back = playbook('playbooks/apps.yml', '-i', str(ROOT / 'inventories' / 'lab'), '-e', '@tools/demo/services.yml')
+    back.assert_ok()
+    assert json.loads(kubectl('-n', 'demo', 'get', 'jobs', '-o', 'json').stdout)['items'] == []
+    assert playbook('playbooks/apps.yml', '-i', str(ROOT / 'inventories' / 'lab'), '-e', '@tools/demo/services.yml').recap['localhost']['changed'] == 0
+
+
 def _on(host: str, *argv: str) -> str:
     """Run a command on a lab host (as root), return its stdout."""
     proc = adhoc(host, 'ansible.builtin.command', ' '.join(argv))

@@ -121,3 +121,63 @@ def test_diagnose_shows_the_latest_events_only(fake_client):
                'reason': 'R%d' % i, 'involvedObject': {'kind': 'Deployment', 'name': 'api'}} for i in range(12)]
     lines = wait.diagnose(fake_client(events), _live('api', available=0)).splitlines()
     assert lines[2:] == ['  event  R%d Deployment/api: ' % i for i in range(12 - wait.EVENTS_SHOWN, 12)]
+
+
+def _job(name, state=None, **status):
+    job = {'kind': 'Job', 'apiVersion': 'batch/v1', 'metadata': {'name': name, 'namespace': 'shop', 'uid': 'u-' + name}, 'status': dict(status)}
+    if state:
+        job['status']['conditions'] = [{'type': 'SuccessCriteriaMet', 'status': 'True'},
+                                       {'type': state, 'status': 'True', 'reason': 'BackoffLimitExceeded' if state == 'Failed' else '',
+                                        'message': 'Job has reached the specified backoff limit' if state == 'Failed' else ''}]
+    return job
+
+
+def test_job_state_reads_the_final_conditions_only():
+    assert wait.job_state(_job('a')) == 'running'
+    assert wait.job_state(_job('a', 'Complete')) == 'complete'
+    assert wait.job_state(_job('a', 'Failed')) == 'failed'
+    assert wait.job_state({'status': {'conditions': [{'type': 'Failed', 'status': 'False'}]}}) == 'running'
+
+
+def test_a_failed_job_is_explained_with_its_pod_and_last_log_lines(fake_client):
+    def pod(name, owner, exit_code, created):
+        return {'kind': 'Pod', 'metadata': {'name': name, 'namespace': 'shop', 'creationTimestamp': created,
+                                            'labels': {'batch.kubernetes.io/job-name': 'migrate-1'}, 'ownerReferences': [{'uid': owner}]},
+                'spec': {'containers': [{'name': 'migrate'}]},
+                'status': {'phase': 'Failed', 'containerStatuses': [{'name': 'migrate', 'state': {'terminated': {'reason': 'Error', 'exitCode': exit_code}}}]}}
+
+    class Logs(fake_client):
+        def log(self, namespace, pod_name, container, tail_lines=20, limit_bytes=4096):
+            self.calls.append(('log', namespace, pod_name, container, tail_lines))
+            return 'connecting to db\nERROR: relation "users" already exists\n'
+
+    # a pod of an earlier Job of the same name (another uid) is not shown
+    client = Logs([_job('migrate-1', 'Failed', failed=1), pod('migrate-1-abcde', 'u-migrate-1', 3, '2026-12-03T10:00:00Z'),
+                   pod('migrate-1-old', 'u-before', 1, '2026-12-03T09:00:00Z')])
+    summaries, failures = wait.wait_jobs(client, [client.objects[('Job', 'shop', 'migrate-1')]], timeout=5, workers=1)
+    assert summaries == [{'kind': 'Job', 'namespace': 'shop', 'name': 'migrate-1', 'state': 'failed'}]
+    assert failures[0].split('\n')[:5] == [
+        'Job shop/migrate-1: failed: BackoffLimitExceeded Job has reached the specified backoff limit',
+        '  pod migrate-1-abcde: container migrate terminated: Error (exit code 3)',
+        '  pod migrate-1-abcde: last 2 log line(s):',
+        '    | connecting to db',
+        '    | ERROR: relation "users" already exists']
+    assert 'migrate-1-old' not in failures[0]
+    assert ('log', 'shop', 'migrate-1-abcde', 'migrate', wait.LOG_LINES) in client.calls
+
+
+def test_jobs_are_waited_for_until_they_finish_or_the_deadline(fake_client, monkeypatch):
+    client = fake_client([_job('a'), _job('b', 'Complete')])
+    polls = []
+
+    def finish(_seconds):  # the Job completes while the wait sleeps
+        polls.append(1)
+        client.objects[('Job', 'shop', 'a')] = _job('a', 'Complete')
+
+    monkeypatch.setattr(wait.time, 'sleep', finish)
+    summaries, failures = wait.wait_jobs(client, [_job('a'), _job('b', 'Complete')], timeout=30, workers=1)
+    assert [s['state'] for s in summaries] == ['complete', 'complete'] and failures == [] and len(polls) == 1
+    assert [c for c in client.calls if c[0] == 'get'] == [('get', 'Job', 'shop', 'a')] * 2  # b was already done: never polled
+    summaries, failures = wait.wait_jobs(fake_client([_job('c', active=1)]), [_job('c', active=1)], timeout=0, workers=1)
+    assert summaries[0]['state'] == 'running'
+    assert failures[0].startswith('Job shop/c: not complete within 0s (1 pod(s) active, 0 failed)\n  no pods')

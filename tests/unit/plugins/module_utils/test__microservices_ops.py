@@ -101,7 +101,7 @@ def test_a_failed_delete_or_list_is_reported(fake_client):
     client.errors[('list', ('Deployment', None, SELECTOR))] = K8sError('down', 503)
     with pytest.raises(ops.ConvergeError, match='^down$') as caught:
         _converge(client)
-    assert caught.value.result == {'changed': False, 'objects': [], 'diff': [], 'rollouts': [], 'rollbacks': []}
+    assert caught.value.result == {'changed': False, 'objects': [], 'diff': [], 'rollouts': [], 'rollbacks': [], 'jobs': []}
 
 
 def test_rollouts_that_do_not_finish_fail_the_converge(fake_client):
@@ -158,3 +158,74 @@ def test_a_failed_rollout_is_rolled_back_and_still_fails(fake_client, monkeypatc
     with pytest.raises(ops.ConvergeError) as kept:
         _converge(client, services, wait=True)
     assert 'Rolled back' not in str(kept.value) and kept.value.result['rollbacks'] == []
+
+
+RELEASE = [{'name': 'api', 'image': 'a:2', 'config': {'A': '1'}}, {'name': 'web', 'image': 'w:1'},
+           {'name': 'migrate', 'image': 'a:2', 'args': ['migrate'], 'job': {'runBefore': ['api']}}]
+
+
+def _finish_jobs(state):
+    """A wait_jobs stand-in: every Job ends in state (the job controller and kubelet are not here)."""
+    waited = []
+
+    def finish(client, jobs, timeout, workers=8):
+        running = [j for j in jobs if ops.job_state(j) == 'running']  # as the real wait: a finished Job costs no request
+        if running:
+            waited.append(sorted(j['metadata']['name'] for j in running))
+        summaries = [{'kind': 'Job', 'namespace': j['metadata']['namespace'], 'name': j['metadata']['name'],
+                      'state': state if j in running else ops.job_state(j)} for j in jobs]
+        return summaries, ['Job %s: failed\n    | ERROR: migration 7' % s['name'] for s in summaries if s['state'] != 'complete']
+    return finish, waited
+
+
+def test_a_job_runs_before_the_services_that_wait_for_it(fake_client, monkeypatch):
+    finish, waited = _finish_jobs('complete')
+    monkeypatch.setattr(ops, 'wait_jobs', finish)
+    client = fake_client()
+    applied = []
+    original = client.apply
+
+    def record(obj, *args, **kwargs):
+        applied.append((obj['kind'], obj['metadata']['name'], len(waited)))
+        return original(obj, *args, **kwargs)
+
+    client.apply = record
+    result = _converge(client, RELEASE)
+    job = next(name for kind, name, _w in applied if kind == 'Job')
+    # web and the job first, then (after one wait) what belongs to api
+    assert [(k, n) for k, n, w in applied if w == 0] == [('Namespace', 'shop'), ('Deployment', 'web'), ('Job', job)]
+    assert [(k, n) for k, n, w in applied if w == 1] == [('ConfigMap', 'api-config'), ('Deployment', 'api')]
+    assert result['jobs'] == [{'kind': 'Job', 'namespace': 'shop', 'name': job, 'state': 'complete'}]
+    assert [r for r in result['summary'] if r['service'] == 'migrate'][0]['ready'] == 'complete'
+    assert result['summary_table'][0] == 'set shop: 2 service(s), 1 job(s), 3 changed'
+    # the same release again: the Job is there and complete, nothing runs again
+    client.objects[('Job', 'shop', job)]['status'] = {'conditions': [{'type': 'Complete', 'status': 'True'}]}
+    again = _converge(client, RELEASE)
+    assert again['changed'] is False and len(waited) == 1
+    # a new release: a new Job, the old one pruned after the services are applied
+    release = [dict(s, image='a:3') if s['name'] in ('api', 'migrate') else s for s in RELEASE]
+    newer = _converge(client, release)
+    assert ('Job', 'shop', job, 'pruned') in _actions(newer) and len(waited) == 2 and waited[1] != [job]
+
+
+def test_a_failed_job_leaves_the_services_that_wait_for_it_untouched_and_runs_again_next_time(fake_client, monkeypatch):
+    finish, waited = _finish_jobs('failed')
+    monkeypatch.setattr(ops, 'wait_jobs', finish)
+    client = fake_client()
+    _converge(client, RELEASE[:2])
+    before = client.objects[('Deployment', 'shop', 'api')]
+    release = [dict(s, image='a:3') if s['name'] == 'api' else s for s in RELEASE]
+    with pytest.raises(ops.ConvergeError, match=r"^1 of 1 Job\(s\) that run before services did not complete, so these were not applied \(they "
+                                                r"run as before\): Deployment shop/api\nJob migrate-\w+: failed\n    \| ERROR: migration 7$") as caught:
+        _converge(client, release)
+    assert client.objects[('Deployment', 'shop', 'api')] == before
+    job = [k for k in client.objects if k[0] == 'Job'][0]
+    assert ('Job', 'shop', job[2], 'created') in _actions(caught.value.result) and caught.value.result['changed'] is True
+    # the Job failed: check mode says it would run again, a real run deletes it and runs it again
+    client.objects[job]['status'] = {'conditions': [{'type': 'Failed', 'status': 'True'}]}
+    assert ('Job', 'shop', job[2], 'rerun') in _actions(_converge(client, release, check_mode=True))
+    assert client.objects[job]['status'] and len(waited) == 1  # check mode: still the failed one, not waited for
+    monkeypatch.setattr(ops, 'wait_jobs', _finish_jobs('complete')[0])
+    result = _converge(client, release)
+    assert ('Job', 'shop', job[2], 'rerun') in _actions(result) and ('Deployment', 'shop', 'api', 'configured') in _actions(result)
+    assert ('delete', ) + job in client.calls and 'status' not in client.objects[job]

@@ -440,3 +440,69 @@ def test_rollout_control_mistakes_are_named(change, problem):
     svc.update(change)
     problems = render.validate_services([svc])
     assert any(p.startswith(problem) for p in problems), problems
+
+
+JOBS = [{'name': 'api', 'image': 'shop/api:2', 'ports': [{'port': 80}]},
+        {'name': 'migrate', 'image': 'shop/api:2', 'args': ['migrate'], 'config': {'DB': 'db'}, 'secrets': {'P': 'x'},
+         'job': {'runBefore': ['api'], 'activeDeadlineSeconds': 600}},
+        {'name': 'report', 'image': 'report:1',
+         'cronJob': {'schedule': '0 3 * * *', 'timeZone': 'Europe/Paris', 'concurrencyPolicy': 'Forbid', 'successfulJobsHistoryLimit': 1,
+                     'backoffLimit': 2}}]
+
+
+def _by_kind(objects):
+    return {o['kind']: o for o in objects}
+
+
+def test_a_job_entry_is_a_job_named_by_its_spec_that_runs_once():
+    objects = render.render_all(render.with_defaults(JOBS, {'replicas': 3, 'readiness': {'tcpSocket': {'port': 80}}, 'labels': {'team': 'shop'}}), 'shop')
+    jobs = [o for o in objects if o['kind'] == 'Job']
+    assert len(jobs) == 1 and not [o for o in objects if o['kind'] == 'Deployment' and o['metadata']['name'] == 'migrate']
+    job = jobs[0]
+    assert job['metadata']['name'] == render.job_name('migrate', job['spec']) and len(job['metadata']['name']) == len('migrate') + 11
+    assert job['metadata']['labels'] == {'team': 'shop', **render.ownership_labels('shop', 'migrate')}
+    assert job['spec']['backoffLimit'] == 0 and job['spec']['activeDeadlineSeconds'] == 600 and 'selector' not in job['spec']
+    pod = job['spec']['template']['spec']
+    assert pod['restartPolicy'] == 'Never' and 'topologySpreadConstraints' not in pod
+    assert pod['containers'][0]['envFrom'] == [{'configMapRef': {'name': 'migrate-config'}}, {'secretRef': {'name': 'migrate-secrets'}}]
+    assert 'readinessProbe' not in pod['containers'][0]  # defaults for Deployments (replicas, readiness ...) are not a job's
+    # the name changes with the spec, the config and the secrets; not with the Job's own annotations
+
+    def name(**change):
+        entry = dict(JOBS[1], **change)
+        return next(o for o in render.render_service(entry, 'shop') if o['kind'] == 'Job')['metadata']['name']
+    same = name()
+    assert name(annotations={'a': 'b'}) == same
+    assert len({same, name(args=['migrate', '--all']), name(config={'DB': 'other'}), name(secrets={'P': 'y'})}) == 4
+
+
+def test_a_cron_job_entry_is_a_cron_job_with_its_schedule_and_limits():
+    cron = _by_kind(render.render_service(JOBS[2], 'shop'))['CronJob']
+    assert cron['metadata']['name'] == 'report'
+    assert cron['spec'] == {'schedule': '0 3 * * *', 'timeZone': 'Europe/Paris', 'concurrencyPolicy': 'Forbid', 'successfulJobsHistoryLimit': 1,
+                            'jobTemplate': {'spec': {'backoffLimit': 2, 'template': cron['spec']['jobTemplate']['spec']['template']}}}
+    assert cron['spec']['jobTemplate']['spec']['template']['spec']['restartPolicy'] == 'Never'
+
+
+def test_job_entries_are_checked_with_their_paths():
+    assert render.validate_services(JOBS) == []
+    bad = [dict(JOBS[0]), {'name': 'migrate', 'image': 'a:1', 'replicas': 2, 'ports': [{'port': 80}],
+                           'job': {'runBefore': ['api', 'nope', 'report', 'migrate'], 'ttlSecondsAfterFinished': 5}},
+           {'name': 'report', 'image': 'a:1', 'cronJob': {'schedule': 'every day'}},
+           {'name': 'both', 'image': 'a:1', 'job': {}, 'cronJob': {'schedule': '@daily'}},
+           {'name': 'x' * 53, 'image': 'a:1', 'job': {}}, {'name': 'api2', 'image': 'a:1', 'schedule': '@daily'}]
+    problems = render.validate_services(bad)
+    assert problems == sorted([
+        'kubeseed_microservices[1].job: \'ttlSecondsAfterFinished\' is not a known setting; kubeseed keeps the last Job of each entry '
+        '(that is how it knows it ran): not settable',
+        'kubeseed_microservices[1].job.runBefore[1]: \'nope\' is not the name of an entry of kubeseed_microservices; runBefore lists services (api, api2)',
+        'kubeseed_microservices[1].job.runBefore[2]: \'report\' is a job or cronJob entry; runBefore lists services (api, api2)',
+        'kubeseed_microservices[1].job.runBefore[3]: \'migrate\' is this job itself; list the services that must wait for it',
+        'kubeseed_microservices[1].ports: a job entry runs to completion and has no ports (only a service entry, without job, has it); remove it',
+        'kubeseed_microservices[1].replicas: a job entry runs to completion and has no replicas (only a service entry, without job, has it); remove it',
+        'kubeseed_microservices[2].cronJob.schedule: \'every day\' is not valid (use five cron fields (minute hour day-of-month month day-of-week) '
+        'such as "0 3 * * *", or @daily)',
+        'kubeseed_microservices[3]: has both job and cronJob; an entry is one Job or one CronJob: make two entries',
+        'kubeseed_microservices[4].name: \'%s\' has 53 characters; a job entry has at most 52 (Kubernetes adds a suffix to the names of its Jobs)' % ('x' * 53),
+        'kubeseed_microservices[5]: \'schedule\' is not a known setting; put it in cronJob: {schedule: "0 3 * * *"}',
+    ]), problems

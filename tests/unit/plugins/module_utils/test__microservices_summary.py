@@ -45,12 +45,12 @@ def test_rows_say_image_ready_endpoints_and_changes_per_service():
     actions.append({'kind': 'Deployment', 'namespace': 'shop', 'name': 'old', 'action': 'pruned'})
     rollouts = [{'kind': 'Deployment', 'namespace': 'shop', 'name': 'api', 'ready': True, 'replicas': 2, 'available': 2}]
     rows = {r['service']: r for r in summary.rows(objects, actions, rollouts, '10.0.0.2', gone)}
-    assert rows['api'] == {'service': 'api', 'namespace': 'shop', 'image': 'registry.example.com/shop/api:1.4', 'ready': '2/2',
+    assert rows['api'] == {'service': 'api', 'namespace': 'shop', 'kind': 'Deployment', 'image': 'registry.example.com/shop/api:1.4', 'ready': '2/2',
                            'endpoints': ['api.shop.svc:80'], 'changes': ['ConfigMap configured', 'Deployment configured']}
     assert rows['web']['endpoints'] == ['web.shop.svc:80', 'http://10.0.0.2:30080', 'https://shop.example.com/']
     assert rows['web']['ready'] == '1/1' and rows['web']['changes'] == []  # not waited for: its status as the server returned it
     assert rows['worker']['endpoints'] == []
-    assert rows['old'] == {'service': 'old', 'namespace': 'shop', 'image': '-', 'ready': None, 'endpoints': [], 'changes': ['Deployment pruned']}
+    assert rows['old'] == {'service': 'old', 'namespace': 'shop', 'kind': 'Deployment', 'image': '-', 'ready': None, 'endpoints': [], 'changes': ['Deployment pruned']}
 
     text = summary.table('shop', list(rows.values()))
     assert text[0] == 'set shop: 4 service(s), 2 changed'
