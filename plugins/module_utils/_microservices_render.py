@@ -902,6 +902,8 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
             'maxSkew': spread.get('maxSkew', 1), 'topologyKey': spread.get('topologyKey', 'kubernetes.io/hostname'),
             'whenUnsatisfiable': spread.get('whenUnsatisfiable', 'ScheduleAnyway'),
             'labelSelector': {'matchLabels': selector_labels(set_name, name)}, 'matchLabelKeys': ['pod-template-hash']}]
+    if svc.get('affinity'):
+        pod_spec['affinity'] = copy.deepcopy(svc['affinity'])
     if 'tolerationSeconds' in svc:
         pod_spec['tolerations'] = [{'key': key, 'operator': 'Exists', 'effect': 'NoExecute', 'tolerationSeconds': svc['tolerationSeconds']}
                                    for key in ('node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable')]

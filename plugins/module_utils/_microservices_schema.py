@@ -18,6 +18,7 @@ _microservices_render.validate_services.
 from __future__ import annotations
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema import CLUSTER_SCHEMA
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_pod_schema import AFFINITY_SCHEMA, K8S_DEFS
 
 INT32_MAX = 2147483647
 NODE_PORT_RANGE = (30000, 32767)   # the API server's default --service-node-port-range
@@ -400,6 +401,8 @@ SERVICE_SCHEMA: dict = {
                                 'x-hint': 'use a node label key such as kubernetes.io/hostname or topology.kubernetes.io/zone',
                                 'description': 'Node label whose values are the domains to spread over.'},
             }},
+        'affinity': dict(AFFINITY_SCHEMA, description='Kubernetes pod affinity as written (nodeAffinity, podAffinity, podAntiAffinity), '
+                                                      'checked against the Kubernetes API schema; it adds to spread.'),
         'tolerationSeconds': _int('Seconds the pods stay bound to a node that is not ready or unreachable before they are evicted and '
                                   'started on other nodes (tolerations of node.kubernetes.io/not-ready and unreachable, NoExecute). '
                                   "Absent: Kubernetes' 300. Lower moves pods off a dead node sooner, but a node that only blinks (a "
@@ -438,6 +441,7 @@ DEFAULTS_SCHEMA: dict = {
     'additionalProperties': False,
     'x-aliases': dict(SERVICE_SCHEMA['x-aliases'], **NOT_DEFAULTS),
     'properties': {k: v for k, v in SERVICE_SCHEMA['properties'].items() if k not in NOT_DEFAULTS},
+    '$defs': K8S_DEFS,  # the Kubernetes types of affinity, when this schema is checked on its own
 }
 
 MICROSERVICES_SCHEMA: dict = {
@@ -491,5 +495,5 @@ MICROSERVICES_SCHEMA: dict = {
         'kubeseed_kubeconfig_dest': CLUSTER_SCHEMA['properties']['kubeseed_kubeconfig_dest'],
         'kubeseed_microservices_context': {'type': 'string', 'default': '', 'description': 'Kubeconfig context (empty: the current one).'},
     },
-    '$defs': {'service': SERVICE_SCHEMA, 'defaults': DEFAULTS_SCHEMA},
+    '$defs': dict({'service': SERVICE_SCHEMA, 'defaults': DEFAULTS_SCHEMA}, **K8S_DEFS),
 }

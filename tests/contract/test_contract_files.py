@@ -17,6 +17,34 @@ def test_published_schemas_are_current(root):
     assert result.returncode == 0, result.stdout
 
 
+def test_kubernetes_pod_schemas_are_those_of_the_bundled_kubernetes(root, tmp_path):
+    """plugins/module_utils/_k8s_pod_schema.py is what the generator makes of the OpenAPI document (when the bundle build
+    has put it in the Go module cache; else the generator is run on a small document of the same shape)."""
+    gen = str(root / 'scripts' / 'gen-k8s-pod-schema.py')
+    result = subprocess.run([sys.executable, gen, '--check'], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
+    sys.path.insert(0, str(root / 'scripts'))
+    try:
+        import importlib.util  # pylint: disable=import-outside-toplevel
+        spec = importlib.util.spec_from_file_location('gen_k8s_pod_schema', gen)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.pop(0)
+    ref = {'allOf': [{'$ref': '#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement'}]}
+    schemas = {'io.k8s.api.core.v1.Affinity': {'type': 'object', 'properties': {'sel': ref, 'w': {'type': 'integer', 'format': 'int32'}},
+                                               'required': ['w']},
+               'io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement': {
+                   'properties': {'operator': {'type': 'string'}, 'values': {'type': 'array', 'items': {'type': 'string'}}}}}
+    assert module.definitions(schemas) == {
+        'k8s.Affinity': {'type': 'object', 'properties': {'sel': {'$ref': '#/$defs/k8s.LabelSelectorRequirement'},
+                                                          'w': {'type': 'integer', 'minimum': -2147483648, 'maximum': 2147483647}},
+                         'additionalProperties': False, 'required': ['w']},
+        'k8s.LabelSelectorRequirement': {'type': 'object', 'properties': {'operator': {'type': 'string', 'enum': ['In', 'NotIn', 'Exists', 'DoesNotExist']},
+                                                                          'values': {'type': 'array', 'items': {'type': 'string'}}},
+                                         'additionalProperties': False}}
+
+
 def _roles(root):
     return sorted(p for p in (root / 'roles').iterdir() if p.is_dir())
 

@@ -506,3 +506,26 @@ def test_job_entries_are_checked_with_their_paths():
         'kubeseed_microservices[4].name: \'%s\' has 53 characters; a job entry has at most 52 (Kubernetes adds a suffix to the names of its Jobs)' % ('x' * 53),
         'kubeseed_microservices[5]: \'schedule\' is not a known setting; put it in cronJob: {schedule: "0 3 * * *"}',
     ]), problems
+
+
+def test_affinity_is_passed_through_and_checked_against_the_kubernetes_schema():
+    anti = {'podAntiAffinity': {'requiredDuringSchedulingIgnoredDuringExecution': [
+        {'topologyKey': 'kubernetes.io/hostname', 'labelSelector': {'matchLabels': {'app': 'db'}}}]}}
+    assert render.validate_services([{'name': 'a', 'image': 'a:1', 'affinity': anti}]) == []
+    deploy = _by_kind(render.render_service({'name': 'a', 'image': 'a:1', 'affinity': anti}, 'shop'))['Deployment']
+    assert deploy['spec']['template']['spec']['affinity'] == anti
+    assert 'topologySpreadConstraints' in deploy['spec']['template']['spec']  # it adds to spread
+    terms = [{'matchExpressions': [{'key': 'disk', 'operator': 'in', 'values': ['ssd']}]}]
+    bad = {'nodeAffinity': {'requiredDuringSchedulingIgnoredDuringExecution': {'nodeSelectorTerms': terms}},
+           'podAntiAffinity': {'preferredDuringSchedulingIgnoredDuringExecution': [{'weight': '50', 'podAffinityTerm': {'labelSelectr': {}}}]}}
+    where = 'kubeseed_microservices[0].affinity.'
+    assert render.validate_services([{'name': 'a', 'image': 'a:1', 'affinity': bad}]) == [
+        where + 'nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator: '
+                "'in' is not one of: In, NotIn, Exists, DoesNotExist, Gt, Lt",
+        where + "podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm: 'labelSelectr' is not a known setting; "
+                "did you mean 'labelSelector'? (known: labelSelector, matchLabelKeys, mismatchLabelKeys, namespaceSelector, namespaces, topologyKey)",
+        where + "podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm: 'topologyKey' is a required property",
+        where + "podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: '50' is a string, expected an integer"]
+    assert render.validate_services([], defaults={'affinity': {'nodeAffinity': {'x': 1}}}) == [
+        "kubeseed_microservices_defaults.affinity.nodeAffinity: 'x' is not a known setting (known: preferredDuringSchedulingIgnoredDuringExecution, "
+        "requiredDuringSchedulingIgnoredDuringExecution)"]
