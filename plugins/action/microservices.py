@@ -1,8 +1,8 @@
 # Copyright: kubeseed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller side of kubeseed.cluster.microservices: refuse misspelt role variables, take every service's
-inline ``secrets`` out of ``services`` into the module's no_log option, and hide the values of ``secrets`` given in
-``defaults`` (refused there), before the module runs.
+inline ``secrets`` out of ``services`` (and the data of every Secret of ``extra_objects``) into the module's no_log options,
+and hide the values of ``secrets`` given in ``defaults`` (refused there), before the module runs.
 
 Nothing here is templated from the secret values and nothing raises on a malformed list: a broken entry
 (no name, secrets given as a list) reaches the module's validation, which reports it by path without values.
@@ -33,6 +33,10 @@ class ActionModule(ActionBase):
         if 'defaults' in args:
             # secrets are refused in the defaults; their values must not reach the module's arguments (shown by -vvv)
             args['defaults'] = guard.hide_default_secrets(args['defaults'])
+        extra, extra_secrets = guard.split_extra_secrets(args.get('extra_objects', []))
+        if any(entry is not None for entry in extra_secrets):
+            args['extra_objects'] = extra
+            args['extra_secrets'] = extra_secrets
         services, inline = guard.split_secrets(args.get('services', []))
         if any(entry is not None for entry in inline):
             args['services'] = services

@@ -67,9 +67,12 @@ class K8sError(Exception):
         self.reason = reason
 
 
-def resource_path(kind: str, namespace: str | None = None, name: str | None = None) -> str:
-    """/apis/apps/v1/namespaces/shop/deployments/api (or the list path without a name / across namespaces)."""
-    prefix, plural, namespaced = RESOURCES[kind]
+def resource_path(kind: str, namespace: str | None = None, name: str | None = None, resources: dict | None = None) -> str:
+    """/apis/apps/v1/namespaces/shop/deployments/api (or the list path without a name / across namespaces).
+
+    resources: the table to look the kind up in (default RESOURCES; a Client's also holds the kinds it discovered).
+    """
+    prefix, plural, namespaced = (RESOURCES if resources is None else resources)[kind]
     path = prefix
     if namespaced and namespace:
         path += '/namespaces/' + namespace
@@ -77,6 +80,11 @@ def resource_path(kind: str, namespace: str | None = None, name: str | None = No
     if name:
         path += '/' + name
     return path
+
+
+def api_prefix(api_version: str) -> str:
+    """/api/v1 for v1, /apis/<group>/<version> otherwise."""
+    return '/api/v1' if api_version == 'v1' else '/apis/' + api_version
 
 
 def find_kubeconfig(kubeconfig: str | None = None) -> str | None:
@@ -124,6 +132,8 @@ class Client:
         if validate_certs is not None:
             cfg.verify_ssl = validate_certs
         self.cfg = cfg
+        # kind -> (API path prefix, plural, namespaced): RESOURCES, and the kinds discover() found
+        self.resources = dict(RESOURCES)
         self.host = cfg.host.rstrip('/')
         self.timeout = timeout
         pool_args = {'num_pools': 2, 'maxsize': max(workers, 1), 'block': True,
@@ -175,9 +185,39 @@ class Client:
             raise K8sError('%s %s: %s %s' % (method, path, resp.status, payload.get('message') or resp.reason), resp.status, payload.get('reason', ''))
         return resp.status, payload
 
+    def path(self, kind: str, namespace: str | None = None, name: str | None = None) -> str:
+        """resource_path for a kind of RESOURCES or one discover() found."""
+        return resource_path(kind, namespace, name, self.resources)
+
+    def discover(self, api_version: str, kind: str) -> bool:
+        """Whether kind (of api_version) is namespaced, from the API server's discovery document (remembered).
+
+        Raises K8sError when the cluster does not serve it, or when kubeseed already uses the kind in another version.
+        """
+        prefix = api_prefix(api_version)
+        known = self.resources.get(kind)
+        if known:
+            if known[0] != prefix:
+                version = 'v1' if known[0] == '/api/v1' else known[0][len('/apis/'):]
+                raise K8sError('%s is applied in %s by kubeseed (one version per kind): write apiVersion: %s' % (kind, version, version), 400)
+            return known[2]
+        try:
+            payload = self.request('GET', prefix)[1]
+        except K8sError as exc:
+            if exc.status == 404:
+                raise K8sError('apiVersion %s is not served by this cluster (is the CustomResourceDefinition or API installed?)'
+                               % api_version, 404) from exc
+            raise
+        for resource in payload.get('resources') or []:
+            if resource.get('kind') == kind and '/' not in resource.get('name', ''):
+                self.resources[kind] = (prefix, resource['name'], bool(resource.get('namespaced')))
+                return self.resources[kind][2]
+        served = sorted(set(r.get('kind') for r in payload.get('resources') or [] if r.get('kind') and '/' not in r.get('name', '')))
+        raise K8sError('kind %s is not served in %s by this cluster (it serves %s)' % (kind, api_version, ', '.join(served[:12]) or 'none'), 404)
+
     def log(self, namespace: str, pod: str, container: str, tail_lines: int = 20, limit_bytes: int = 4096) -> str:
         """The last lines of a container's log (decoded leniently)."""
-        url = self.host + resource_path('Pod', namespace, pod) + '/log?container=%s&tailLines=%d&limitBytes=%d' % (
+        url = self.host + self.path('Pod', namespace, pod) + '/log?container=%s&tailLines=%d&limitBytes=%d' % (
             quote(container, safe=''), tail_lines, limit_bytes)
         try:
             resp = self.pool.request('GET', url, headers=self._headers(None), timeout=self.timeout, retries=False)
@@ -195,7 +235,7 @@ class Client:
     def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
         """The live object, or None when it does not exist."""
         try:
-            return self.request('GET', resource_path(kind, namespace, name))[1]
+            return self.request('GET', self.path(kind, namespace, name))[1]
         except K8sError as exc:
             if exc.status == 404:
                 return None
@@ -204,7 +244,7 @@ class Client:
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None, field_selector: str | None = None) -> list:
         """Every object of a kind (in one namespace, or in all), with kind and apiVersion filled in."""
         query = {'labelSelector': label_selector, 'fieldSelector': field_selector}
-        payload = self.request('GET', resource_path(kind, namespace), query)[1]
+        payload = self.request('GET', self.path(kind, namespace), query)[1]
         items = payload.get('items') or []
         api_version = payload.get('apiVersion', 'v1')
         for item in items:
@@ -215,15 +255,16 @@ class Client:
     def apply(self, obj: dict, field_manager: str = 'kubeseed', force: bool = False, dry_run: bool = False) -> tuple:
         """Server-side apply of one object: (HTTP status, the object as the server has (or would have) it)."""
         meta = obj['metadata']
-        query = {'fieldManager': field_manager, 'force': 'true' if force else None, 'dryRun': 'All' if dry_run else None}
-        return self.request('PATCH', resource_path(obj['kind'], meta.get('namespace'), meta['name']), query, obj,
+        query = {'fieldManager': field_manager, 'force': 'true' if force else None, 'dryRun': 'All' if dry_run else None,
+                 'fieldValidation': 'Strict'}
+        return self.request('PATCH', self.path(obj['kind'], meta.get('namespace'), meta['name']), query, obj,
                             content_type='application/apply-patch+yaml')
 
     def delete(self, kind: str, namespace: str | None, name: str, dry_run: bool = False) -> bool:
         """Delete (children in the background); False when it was already gone."""
         query = {'propagationPolicy': 'Background', 'dryRun': 'All' if dry_run else None}
         try:
-            self.request('DELETE', resource_path(kind, namespace, name), query)
+            self.request('DELETE', self.path(kind, namespace, name), query)
         except K8sError as exc:
             if exc.status == 404:
                 return False

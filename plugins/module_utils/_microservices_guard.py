@@ -15,6 +15,7 @@ ROOT = 'kubeseed_microservices'
 ROLE_VARIABLES = (
     'kubeseed_microservices',
     'kubeseed_microservices_defaults',
+    'kubeseed_microservices_extra_objects',
     'kubeseed_microservices_namespace',
     'kubeseed_microservices_set',
     'kubeseed_microservices_state',
@@ -112,4 +113,34 @@ def join_secrets(services: object, secrets: object) -> object:
         if index < len(secrets) and secrets[index] is not None and isinstance(svc, dict):
             svc = dict(copy.copy(svc), secrets=secrets[index])
         joined.append(svc)
+    return joined
+
+
+SECRET_FIELDS = ('data', 'stringData')
+
+
+def split_extra_secrets(extra: object) -> tuple:
+    """(extra objects without the data and stringData of each Secret, [each one's {data, stringData} or None]); never raises."""
+    if not isinstance(extra, list):
+        return extra, []
+    stripped, secrets = [], []
+    for obj in extra:
+        if isinstance(obj, dict) and obj.get('kind') == 'Secret' and any(f in obj for f in SECRET_FIELDS):
+            obj = dict(obj)
+            secrets.append({f: obj.pop(f) for f in SECRET_FIELDS if f in obj})
+        else:
+            secrets.append(None)
+        stripped.append(obj)
+    return stripped, secrets
+
+
+def join_extra_secrets(extra: object, secrets: object) -> object:
+    """extra objects with each Secret's data and stringData back in place (the inverse of split_extra_secrets)."""
+    if not isinstance(extra, list) or not isinstance(secrets, list):
+        return extra
+    joined = []
+    for index, obj in enumerate(extra):
+        if index < len(secrets) and isinstance(secrets[index], dict) and isinstance(obj, dict):
+            obj = dict(obj, **secrets[index])
+        joined.append(obj)
     return joined

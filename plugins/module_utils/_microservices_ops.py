@@ -17,6 +17,7 @@ import time
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_apply as apply
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_rollback as rollback
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_extra as extra
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_summary as summary
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_client import K8sError
@@ -54,7 +55,7 @@ def _report(result: dict, entries: list) -> None:
 def converge(client, services: list, set_name: str, namespace: str = 'default', secrets: dict | None = None,
              state: str = 'present', prune: bool = True, create_namespaces: bool = True, force_conflicts: bool = False,
              check_mode: bool = False, want_diff: bool = False, wait: bool = True, wait_timeout: float = 300,
-             field_manager: str = 'kubeseed', workers: int = 8, on_failure: str = 'keep') -> dict:
+             field_manager: str = 'kubeseed', workers: int = 8, on_failure: str = 'keep', extra_objects: list | None = None) -> dict:
     """Apply every object of the services, prune what is no longer listed, wait for rollouts.
 
     Returns {changed, objects: [{kind, namespace, name, action}], diff: [...], rollouts: [...], rollbacks: [...],
@@ -63,8 +64,7 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
     Deployments that did not roll out are first returned to their previous revision and waited for (rollbacks says how).
     """
     desired = render.render_all(services, set_name, namespace, secrets, create_namespaces) if state == 'present' else []
-    namespaces = [o for o in desired if o['kind'] == 'Namespace']
-    objects = [o for o in desired if o['kind'] != 'Namespace']
+    extras = render.render_extra(extra_objects, set_name) if state == 'present' else []
     result = {'changed': False, 'objects': [], 'diff': [], 'rollouts': [], 'rollbacks': [], 'jobs': []}
 
     def fail(message: str) -> ConvergeError:
@@ -72,7 +72,30 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
         return ConvergeError(message, result)
 
     try:
-        live = list_set(client, set_name, workers, sorted(set(o['metadata']['namespace'] for o in objects) | {namespace}))
+        problems = extra.place(client, extras, namespace, set(render.object_key(o) for o in desired))
+        if problems:
+            raise fail('%d problem(s) in %s; nothing was applied:\n- %s' % (len(problems), render.EXTRA_ROOT, '\n- '.join(problems)))
+        if create_namespaces:
+            desired = _with_namespaces(desired, extras)
+        desired_namespaces = sorted(set(o['metadata'].get('namespace') for o in desired + extras if o['metadata'].get('namespace')) | {namespace})
+        live = list_set(client, set_name, workers, desired_namespaces)
+        served = extra.kinds_to_list(client, extras, live, set_name)
+        extra_kinds = sorted(set(kind for _version, kind in served))
+        if extra_kinds:
+            live.update(apply.list_labelled(client, extra_kinds, render.set_selector(set_name), workers, desired_namespaces))
+        # the record names every kind that may have objects of the set until a prune has removed them (see below)
+        wanted_kinds = set((o['apiVersion'], o['kind']) for o in extras if o['kind'] not in render.PRUNABLE_KINDS)
+        recorded_kinds = wanted_kinds | set(served) if state == 'present' else set()
+        if recorded_kinds:
+            desired.append(extra.record(recorded_kinds, set_name, namespace))
+        if not check_mode:
+            problems = extra.dry_run(client, extras, live, field_manager, force_conflicts, workers)
+            if problems:
+                raise fail('%d object(s) of %s were refused by the API server; nothing was applied:\n- %s'
+                           % (len(problems), render.EXTRA_ROOT, '\n- '.join(problems)))
+        desired += extras
+        namespaces = [o for o in desired if o['kind'] == 'Namespace']
+        objects = [o for o in desired if o['kind'] != 'Namespace']
         ns_results, missing_namespaces = apply.ensure_namespaces(client, namespaces, check_mode, field_manager)
     except K8sError as exc:
         raise fail(str(exc)) from exc
@@ -117,10 +140,33 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
     doomed = []
     if prune or state == 'absent':
         desired_keys = set(render.object_key(o) for o in desired)
-        doomed = render.select_prune(list(live.values()), desired_keys, set_name, field_manager)
-        deleted, errors = apply.delete_objects(client, doomed, 'deleted' if state == 'absent' else 'pruned', dry_run=check_mode,
-                                               want_diff=want_diff, workers=workers)
+        doomed = render.select_prune(list(live.values()), desired_keys, set_name, field_manager, extra_kinds)
+        action = 'deleted' if state == 'absent' else 'pruned'
+        records = [o for o in doomed if extra.is_record(o, set_name)]
+        deleted, errors = apply.delete_objects(client, [o for o in doomed if not extra.is_record(o, set_name)], action,
+                                               dry_run=check_mode, want_diff=want_diff, workers=workers)
         _report(result, deleted)
+        if errors:
+            raise fail('%d object(s) could not be deleted:\n- %s' % (len(errors), '\n- '.join(errors)))
+        # pruned: the record now names only the kinds of the extra objects (or goes, with the last of them)
+        if recorded_kinds and recorded_kinds != wanted_kinds:
+            now = next(e for e in applied if e['key'][0] == 'ConfigMap' and extra.is_record(e['after'], set_name))
+            reported = next(o for o in result['objects'] if (o['kind'], o['namespace'], o['name']) == now['key'])
+            if wanted_kinds:
+                entries, errors = apply.apply_objects(client, [extra.record(wanted_kinds, set_name, namespace)], live,
+                                                      field_manager=field_manager, force=force_conflicts, dry_run=check_mode,
+                                                      want_diff=want_diff, workers=1)
+                if errors:
+                    raise fail('%d object(s) could not be applied:\n- %s' % (len(errors), '\n- '.join(errors)))
+                now['after'] = entries[0]['after']
+                if reported['action'] == 'unchanged':
+                    reported['action'] = now['action'] = 'configured'
+                    result['diff'].extend(e['diff'] for e in entries if 'diff' in e)
+            else:
+                result['objects'].remove(reported)
+                records.append(now['after'])
+        gone, errors = apply.delete_objects(client, records, action, dry_run=check_mode, want_diff=want_diff, workers=workers)
+        _report(result, gone)
         if errors:
             raise fail('%d object(s) could not be deleted:\n- %s' % (len(errors), '\n- '.join(errors)))
 
@@ -154,8 +200,20 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
             pass  # credentials that may not list nodes: the URLs say <node>
     result['summary'] = summary.rows(after, result['objects'], result['rollouts'], node,
                                      {render.object_key(o): o for o in doomed}, result['jobs'])
+    row = extra.summary_row(extras, doomed, result['objects'], extra_kinds)
+    if row:
+        result['summary'].append(row)
     result['summary_table'] = summary.table(set_name, result['summary'], check_mode)
     return result
+
+
+def _with_namespaces(desired: list, extras: list) -> list:
+    """desired with a Namespace object for each namespace of the extra objects that it does not create yet."""
+    have = set(o['metadata']['name'] for o in desired if o['kind'] == 'Namespace')
+    wanted = sorted(set(o['metadata']['namespace'] for o in extras if o['metadata'].get('namespace')) - have)
+    added = [{'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': ns, 'labels': {render.MANAGED_BY: render.MANAGER_VALUE}}}
+             for ns in wanted]
+    return added + desired
 
 
 def _entry_of(obj: dict) -> str | None:

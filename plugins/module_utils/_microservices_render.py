@@ -32,6 +32,7 @@ NAME_LABEL = 'app.kubernetes.io/name'
 CHECKSUM_ANNOTATION = 'kubeseed.io/config-checksum'
 ROOT = 'kubeseed_microservices'
 DEFAULTS_ROOT = 'kubeseed_microservices_defaults'
+EXTRA_ROOT = 'kubeseed_microservices_extra_objects'
 # Mappings of kubeseed_microservices_defaults merged key by key under a service's own (the rest is taken whole).
 MERGED_MAPPINGS = ('env', 'config', 'labels', 'annotations', 'podAnnotations', 'resources', 'service', 'spread', 'strategy', 'autoscaling')
 
@@ -460,7 +461,7 @@ def image_reference(svc: dict) -> str:
 
 
 def validate_services(services: object, namespace: object = 'default', set_name: object = 'apps', secrets: object = None,
-                      defaults: object = None) -> list:
+                      defaults: object = None, extra_objects: object = None) -> list:
     """Every problem of the services list at once, each as 'kubeseed_microservices[i].path: message'.
 
     With defaults (kubeseed_microservices_defaults), those are checked first on their own; when they are valid the
@@ -486,6 +487,9 @@ def validate_services(services: object, namespace: object = 'default', set_name:
             else:
                 clean.append(svc)  # the schema says what it is and that a mapping is expected
     data = {ROOT: clean, ROOT + '_namespace': namespace, ROOT + '_set': set_name}
+    if extra_objects not in (None, []):
+        data[EXTRA_ROOT] = extra_objects
+        problems.extend(_extra_problems(extra_objects, namespace if isinstance(namespace, str) else 'default'))
     reported = validate(MICROSERVICES_SCHEMA, data, hidden_keys=_HIDDEN_KEYS)
     for index, svc in enumerate(clean if isinstance(clean, list) else []):
         image = svc.get('image') if isinstance(svc, dict) else None
@@ -524,6 +528,43 @@ def validate_services(services: object, namespace: object = 'default', set_name:
     problems.extend(_run_before_problems(clean, flagged))
     problems.extend(_secrets_option_problems(secrets, services))
     return sorted(set(problems))
+
+
+def _extra_problems(extra: object, namespace: str) -> list:
+    """What the schema cannot say about kubeseed_microservices_extra_objects: kinds kubeseed will not own, fields that are the
+    cluster's, labels it sets, the same object twice."""
+    problems, seen = [], {}
+    for index, obj in enumerate(extra if isinstance(extra, list) else []):
+        if not isinstance(obj, dict):
+            continue
+        where = '%s[%d]' % (EXTRA_ROOT, index)
+        kind, meta = obj.get('kind'), _mapping(obj.get('metadata'))
+        if kind == 'Namespace':
+            problems.append('%s.kind: a Namespace is not an extra object (kubeseed never deletes one, so it could not be pruned): '
+                            'kubeseed_microservices_create_namespaces creates the namespaces of the set' % where)
+        if 'status' in obj:
+            problems.append('%s.status: the status is written by the cluster, not applied: remove it' % where)
+        for key in _mapping(meta.get('labels')):
+            if key in RESERVED_LABELS and key != NAME_LABEL:
+                problems.append('%s.metadata.labels: %s is set by kubeseed on every object of the set (ownership); use another key' % (where, show(key)))
+        name = meta.get('name')
+        if isinstance(kind, str) and isinstance(name, str):
+            key = (kind, meta.get('namespace') if isinstance(meta.get('namespace'), str) else namespace, name)
+            if key in seen:
+                problems.append('%s: %s %s is already %s[%d]' % (where, kind, name, EXTRA_ROOT, seen[key]))
+            seen.setdefault(key, index)
+    return problems
+
+
+def render_extra(extra: list, set_name: str) -> list:
+    """Each extra object (already validated) with the set's ownership labels, ready to apply (namespace defaulted later)."""
+    out = []
+    for obj in extra or []:
+        obj = copy.deepcopy(obj)
+        meta = obj['metadata']
+        meta['labels'] = dict(meta.get('labels') or {}, **{MANAGED_BY: MANAGER_VALUE, SET_LABEL: set_name})
+        out.append(obj)
+    return out
 
 
 def entry_kind(svc: dict) -> str:
@@ -1038,12 +1079,16 @@ def is_ours(obj: dict, set_name: str, field_manager: str = 'kubeseed') -> bool:
                for entry in meta.get('managedFields') or [])
 
 
-def select_prune(live: list, desired_keys: set, set_name: str, field_manager: str = 'kubeseed') -> list:
-    """The live objects to delete: ours (see is_ours), of a prunable kind, and no longer desired."""
+def select_prune(live: list, desired_keys: set, set_name: str, field_manager: str = 'kubeseed', extra_kinds: tuple | list = ()) -> list:
+    """The live objects to delete: ours (see is_ours), of a prunable kind (or a kind of the set's extra objects), no longer desired.
+
+    In reverse apply order: the extra objects' kinds (applied last) first.
+    """
     doomed = []
     for obj in live:
         key = object_key(obj)
-        if key[0] in PRUNABLE_KINDS and key not in desired_keys and is_ours(obj, set_name, field_manager) \
+        if (key[0] in PRUNABLE_KINDS or key[0] in extra_kinds) and key not in desired_keys and is_ours(obj, set_name, field_manager) \
                 and not (obj.get('metadata') or {}).get('deletionTimestamp'):
             doomed.append(obj)
-    return sorted(doomed, key=lambda o: (-KIND_ORDER.index(o['kind']), object_key(o)))
+    order = list(KIND_ORDER)
+    return sorted(doomed, key=lambda o: (-(order.index(o['kind']) if o['kind'] in order else len(order)), object_key(o)))

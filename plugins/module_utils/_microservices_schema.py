@@ -444,6 +444,31 @@ DEFAULTS_SCHEMA: dict = {
     '$defs': K8S_DEFS,  # the Kubernetes types of affinity, when this schema is checked on its own
 }
 
+API_VERSION = r'^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?v[0-9]+((alpha|beta)[0-9]+)?$'
+KIND = r'^[A-Z][A-Za-z0-9]{0,62}$'
+EXTRA_OBJECT_SCHEMA: dict = {
+    'type': 'object', 'title': 'one extra object', 'required': ['apiVersion', 'kind', 'metadata'],
+    'description': 'A complete Kubernetes manifest; its fields other than apiVersion, kind and metadata are checked by the API server.',
+    'x-aliases': {'api_version': 'use apiVersion', 'Kind': 'use kind', 'name': 'put it in metadata: {name: ...}',
+                  'namespace': 'put it in metadata: {namespace: ...}'},
+    'properties': {
+        'apiVersion': {'type': 'string', 'pattern': API_VERSION, 'x-hint': 'use group/version such as networking.k8s.io/v1, or v1 for the core group'},
+        'kind': {'type': 'string', 'pattern': KIND, 'x-hint': 'use the kind as Kubernetes spells it, such as NetworkPolicy'},
+        'metadata': {
+            'type': 'object', 'required': ['name'],
+            'x-aliases': {'generateName': 'use name (a generated name could not be found again, so it could not be pruned)'},
+            'properties': {
+                'name': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'maxLength': 253, 'x-hint': 'use a lowercase DNS name'},
+                'namespace': {'type': 'string', 'pattern': DNS_LABEL_1123, 'x-hint': 'use lowercase letters, digits and dashes, at most 63 characters'},
+                'labels': _string_map('Labels (not the ones kubeseed sets: %s).' % ', '.join(RESERVED_LABELS[:1] + RESERVED_LABELS[2:]), LABEL_KEY,
+                                      {'type': 'string', 'pattern': LABEL_VALUE, 'x-hint': 'label values have at most 63 letters, digits, -, _ or .'}),
+                'annotations': _string_map('Annotations.'),
+            },
+            'additionalProperties': False,
+        },
+    },
+}
+
 MICROSERVICES_SCHEMA: dict = {
     '$schema': 'https://json-schema.org/draft/2020-12/schema',
     '$id': 'https://kubeseed.invalid/schemas/microservices.schema.json',
@@ -459,6 +484,14 @@ MICROSERVICES_SCHEMA: dict = {
             'description': 'The services to run. The cluster converges to exactly this list (services removed from it are pruned).',
         },
         'kubeseed_microservices_defaults': {'$ref': '#/$defs/defaults', 'default': {}},
+        'kubeseed_microservices_extra_objects': {
+            'type': 'array', 'default': [], 'items': {'$ref': '#/$defs/extra_object'},
+            'description': 'Kubernetes objects the schema of a service does not cover (a NetworkPolicy, a Role and its RoleBinding, a '
+                           'custom resource ...), as complete manifests. Applied with the services (server-side apply, after a dry run '
+                           'that checks every field against the API server\'s schema before anything is applied), labelled as objects '
+                           'of the set, diffed (Secret values masked) and pruned like them when removed from this list. metadata.namespace '
+                           'defaults to kubeseed_microservices_namespace for a namespaced kind.',
+        },
         'kubeseed_microservices_namespace': {
             'type': 'string', 'default': 'default', 'pattern': DNS_LABEL_1123,
             'x-hint': 'use lowercase letters, digits and dashes, at most 63 characters',
@@ -495,5 +528,5 @@ MICROSERVICES_SCHEMA: dict = {
         'kubeseed_kubeconfig_dest': CLUSTER_SCHEMA['properties']['kubeseed_kubeconfig_dest'],
         'kubeseed_microservices_context': {'type': 'string', 'default': '', 'description': 'Kubeconfig context (empty: the current one).'},
     },
-    '$defs': dict({'service': SERVICE_SCHEMA, 'defaults': DEFAULTS_SCHEMA}, **K8S_DEFS),
+    '$defs': dict({'service': SERVICE_SCHEMA, 'defaults': DEFAULTS_SCHEMA, 'extra_object': EXTRA_OBJECT_SCHEMA}, **K8S_DEFS),
 }

@@ -114,10 +114,11 @@ def table(set_name: str, summary: list, check_mode: bool = False) -> list:
     """The summary as text lines: a title, then aligned columns SERVICE, IMAGE, READY, ENDPOINTS, CHANGES."""
     changed = sum(1 for row in summary if row['changes'])
     runs = sum(1 for row in summary if row.get('kind') in ('Job', 'CronJob'))
-    counted = '%d service(s)' % (len(summary) - runs) + (', %d job(s)' % runs if runs else '')
+    services = sum(1 for row in summary if row.get('kind', 'Deployment') == 'Deployment')
+    counted = '%d service(s)' % services + (', %d job(s)' % runs if runs else '')
     title = 'set %s: %s, %d %s' % (set_name, counted, changed, 'would change (check mode)' if check_mode else 'changed')
     header = ('SERVICE', 'IMAGE', 'READY', 'ENDPOINTS', 'CHANGES')
-    lines = [(('%s/%s' % (row['namespace'], row['service'])), row['image'], row['ready'] or '-',
+    lines = [(('%s/%s' % (row['namespace'], row['service'])) if row.get('kind') != 'extra' else row['service'], row['image'], row['ready'] or '-',
               ', '.join(row['endpoints']) or '-', ', '.join(row['changes']) or 'unchanged') for row in summary]
     widths = [max(len(str(line[i])) for line in [header] + lines) for i in range(len(header) - 1)]
     text = [title]

@@ -42,6 +42,21 @@ options:
         runs, so they are hidden in every output like O(secrets).
     type: raw
     default: []
+  extra_objects:
+    description:
+      - Complete Kubernetes manifests of kinds the service schema does not cover (the role's C(kubeseed_microservices_extra_objects)),
+        applied, diffed and pruned with the set; each kind is looked up in the API server's discovery and each object that would
+        be sent is first applied as a server-side dry run with strict field validation, so a problem is refused before anything
+        is applied.
+      - The C(data) and C(stringData) of a Secret are moved by the action plugin into O(extra_secrets), hidden in every output.
+    type: raw
+    default: []
+  extra_secrets:
+    description:
+      - Set by the action plugin (the C(data) and C(stringData) of each Secret of O(extra_objects), in order); not set it by hand.
+    type: list
+    elements: raw
+    default: []
   secrets:
     description:
       - "Secret values by service name, for example C({api: {DB_PASSWORD: s3cr3t}}); merged over each service's inline C(secrets)."
@@ -255,6 +270,8 @@ def main() -> None:
         argument_spec={
             'services': {'type': 'raw', 'default': []},
             'defaults': {'type': 'raw', 'default': {}},
+            'extra_objects': {'type': 'raw', 'default': []},
+            'extra_secrets': {'type': 'list', 'elements': 'raw', 'default': [], 'no_log': True},
             'secrets': {'type': 'dict', 'default': {}, 'no_log': True},
             'service_secrets': {'type': 'list', 'elements': 'raw', 'default': [], 'no_log': True},
             'allow_empty': {'type': 'bool', 'default': False},
@@ -286,15 +303,22 @@ def main() -> None:
         if isinstance(svc, dict):
             module.no_log_values.update(guard.secret_values(svc.get('secrets')))
     module.no_log_values.update(guard.secret_values(params['secrets']))
+    extra = guard.join_extra_secrets(params['extra_objects'], params['extra_secrets'])
+    for obj in extra if isinstance(extra, list) else []:
+        if isinstance(obj, dict) and obj.get('kind') == 'Secret':
+            for field in guard.SECRET_FIELDS:
+                module.no_log_values.update(guard.secret_values(obj.get(field)))
     for values in params['secrets'].values():
         if not isinstance(values, dict):
             module.fail_json(msg='secrets: each entry must be a mapping of key: value for one service')
 
     services = given if params['state'] == 'present' else []
-    problems = guard.empty_set_problem(given, params['state'], params['prune'], params['allow_empty'], params['set_name'],
+    listed = given or (extra if params['state'] == 'present' else [])  # extra objects alone are a set too
+    problems = guard.empty_set_problem(listed, params['state'], params['prune'], params['allow_empty'], params['set_name'],
                                        allow_name='kubeseed_microservices_allow_empty (module option allow_empty)')
     if not problems:
-        problems = render.validate_services(services, params['namespace'], params['set_name'], params['secrets'], params['defaults'])
+        problems = render.validate_services(services, params['namespace'], params['set_name'], params['secrets'], params['defaults'],
+                                            extra if params['state'] == 'present' else [])
     if problems:
         merged = params['defaults'] and any(p.startswith(render.ROOT + '[') for p in problems)
         module.fail_json(msg='%d problem(s) in the microservices%s; nothing was applied:\n- %s'
@@ -310,7 +334,7 @@ def main() -> None:
                               params['secrets'], params['state'],
                               params['prune'], params['create_namespaces'], params['force_conflicts'], module.check_mode,
                               module._diff, params['wait'], params['wait_timeout'], params['field_manager'], params['workers'],
-                              params['on_failure'])
+                              params['on_failure'], extra)
     except ops.ConvergeError as exc:
         partial = exc.result
         module.fail_json(msg=str(exc), changed=partial['changed'], objects=partial['objects'], rollouts=partial['rollouts'],

@@ -62,7 +62,8 @@ def problems_microservices(case_input: dict) -> list:
     problems += render.validate_services(case_input.get('kubeseed_microservices', []),
                                          case_input.get('kubeseed_microservices_namespace', 'default'),
                                          case_input.get('kubeseed_microservices_set', 'apps'),
-                                         defaults=guard.hide_default_secrets(case_input.get('kubeseed_microservices_defaults')))
+                                         defaults=guard.hide_default_secrets(case_input.get('kubeseed_microservices_defaults')),
+                                         extra_objects=case_input.get('kubeseed_microservices_extra_objects'))
     return problems
 
 

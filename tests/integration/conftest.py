@@ -82,3 +82,15 @@ class Runner:
 @pytest.fixture(scope='session')
 def run(kubeseed_control_plane, collections_path, tmp_path_factory) -> Runner:  # noqa: F811  pylint: disable=redefined-outer-name
     return Runner(tmp_path_factory.mktemp('plays'), collections_path, kubeseed_control_plane.kubeconfig)
+
+
+def exists(read, *args) -> bool:
+    """Whether the kubernetes client's read call finds the object (False on 404)."""
+    from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
+    try:
+        read(*args)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True

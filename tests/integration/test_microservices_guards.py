@@ -98,6 +98,21 @@ def test_no_failure_path_shows_a_secret_value(run, api, tmp_path):
     assert "kubeseed_microservices_defaults: 'secrets' is not a known setting" in ' '.join(shared.stdout.split()), shared.stdout[-3000:]
     _assert_hidden(shared)
 
+    # a Secret among the extra objects, in a run the API server's dry run refuses and in one that applies it (-vvv, --diff)
+    token = {'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'extra-token'}, 'stringData': {'TOKEN': MARKER}}
+    bad_policy = {'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'p'}, 'spec': {'podSelektor': {}}}
+    one = [{'name': 'a', 'image': 'registry.example.com/a:1'}]
+    refused = _apps(run, '-vvv', '-e', '@%s' % _vars(run, tmp_path, 'extra-refused', kubeseed_microservices=one,
+                                                     kubeseed_microservices_extra_objects=[token, bad_policy], **base))
+    assert refused.returncode != 0 and 'refused by the API server; nothing was applied' in ' '.join(refused.stdout.split()), refused.stdout[-3000:]
+    _assert_hidden(refused)
+    extra_ok = _apps(run, '-vvv', '--diff', '-e', '@%s' % _vars(run, tmp_path, 'extra-ok', kubeseed_microservices=one,
+                                                                kubeseed_microservices_extra_objects=[token], **base))
+    assert extra_ok.returncode == 0, extra_ok.stdout[-3000:]
+    _assert_hidden(extra_ok)
+    stored = client.CoreV1Api(api).read_namespaced_secret('extra-token', ns)
+    assert base64.b64decode(stored.data['TOKEN']).decode() == MARKER
+
     good = [{'name': 'a', 'image': 'registry.example.com/a:1', 'secrets': {'DB_PASSWORD': MARKER}}]
     applied = _apps(run, '-vvv', '--diff', '-e', '@%s' % _vars(run, tmp_path, 'good', kubeseed_microservices=good, **base))
     assert applied.returncode == 0, applied.stdout[-3000:]

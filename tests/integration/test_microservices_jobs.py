@@ -4,7 +4,8 @@ a CronJob converges and re-applies as a no-op, and both are pruned with their en
 from __future__ import annotations
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+
+from conftest import exists
 
 
 def release(image: str = 'example.com/api:2') -> list:
@@ -15,16 +16,6 @@ def release(image: str = 'example.com/api:2') -> list:
          'job': {'runBefore': ['api']}},
         {'name': 'report', 'image': 'example.com/report:1', 'cronJob': {'schedule': '0 3 * * *', 'concurrencyPolicy': 'Forbid'}},
     ]
-
-
-def _exists(read, *args) -> bool:
-    try:
-        read(*args)
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
 
 
 def test_a_job_that_does_not_complete_holds_back_its_services_and_cron_jobs_converge(run, api):
@@ -38,8 +29,8 @@ def test_a_job_that_does_not_complete_holds_back_its_services_and_cron_jobs_conv
     assert 'not complete within 5s (1 pod(s) active, 0 failed)' in msg and 'PodScheduled=False Unschedulable' in msg, msg
     assert 'job-secret-never-shown' not in run.stdout + str(held)
     # what does not wait for the Job is there; api is not, not even its ConfigMap
-    assert _exists(apps.read_namespaced_deployment, 'web', ns) and _exists(batch.read_namespaced_cron_job, 'report', ns)
-    assert not _exists(apps.read_namespaced_deployment, 'api', ns) and not _exists(core.read_namespaced_config_map, 'api-config', ns)
+    assert exists(apps.read_namespaced_deployment, 'web', ns) and exists(batch.read_namespaced_cron_job, 'report', ns)
+    assert not exists(apps.read_namespaced_deployment, 'api', ns) and not exists(core.read_namespaced_config_map, 'api-config', ns)
     jobs = batch.list_namespaced_job(ns).items
     assert [j.metadata.name[:len('migrate-')] for j in jobs] == ['migrate-'] and jobs[0].spec.backoff_limit == 0
     assert jobs[0].spec.template.spec.restart_policy == 'Never'
@@ -51,7 +42,7 @@ def test_a_job_that_does_not_complete_holds_back_its_services_and_cron_jobs_conv
     assert not check.get('failed'), check.get('msg')
     assert {(o['kind'], o['name']): o['action'] for o in check['objects'] if o['action'] != 'unchanged'} == {
         ('ConfigMap', 'api-config'): 'created', ('Deployment', 'api'): 'created'}
-    assert not _exists(apps.read_namespaced_deployment, 'api', ns)
+    assert not exists(apps.read_namespaced_deployment, 'api', ns)
 
     # without the job entry (and api), the Job is pruned, the CronJob stays as it is; then a re-run changes nothing
     rest = [svc for svc in release() if svc['name'] in ('web', 'report')]

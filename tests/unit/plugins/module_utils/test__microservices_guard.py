@@ -63,3 +63,14 @@ def test_split_and_join_secrets_survive_any_shape():
 def test_secret_values_finds_every_scalar():
     assert guard.secret_values({'A': 'x', 'B': ['y', {'C': 12}], 'D': None, 'E': True}) == {'x', 'y', '12'}
     assert guard.secret_values('plain') == {'plain'}
+
+
+def test_split_and_join_extra_secrets_survive_any_shape():
+    secret = {'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 't'}, 'data': {'A': 'eA=='}, 'stringData': {'B': 'b'}}
+    policy = {'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'p'}, 'spec': {}}
+    stripped, secrets = guard.split_extra_secrets([secret, policy, 'text', {'kind': 'Secret', 'metadata': {}}])
+    assert stripped[0] == {'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 't'}} and stripped[1] is policy
+    assert secrets == [{'data': {'A': 'eA=='}, 'stringData': {'B': 'b'}}, None, None, None]
+    assert guard.join_extra_secrets(stripped, secrets) == [secret, policy, 'text', {'kind': 'Secret', 'metadata': {}}]
+    assert guard.split_extra_secrets('not a list') == ('not a list', [])
+    assert guard.join_extra_secrets({'x': 1}, [None]) == {'x': 1}

@@ -229,3 +229,74 @@ def test_a_failed_job_leaves_the_services_that_wait_for_it_untouched_and_runs_ag
     result = _converge(client, release)
     assert ('Job', 'shop', job[2], 'rerun') in _actions(result) and ('Deployment', 'shop', 'api', 'configured') in _actions(result)
     assert ('delete', ) + job in client.calls and 'status' not in client.objects[job]
+
+
+class _Discovering:
+    """A served-kinds table for the in-memory client: discover() as the API server's discovery answers it."""
+
+    SERVED = {('networking.k8s.io/v1', 'NetworkPolicy'): True, ('rbac.authorization.k8s.io/v1', 'ClusterRole'): False,
+              ('v1', 'ConfigMap'): True, ('v1', 'Secret'): True}
+
+    def discover(self, api_version, kind):
+        self.calls.append(('discover', api_version, kind))
+        if (api_version, kind) not in self.SERVED:
+            raise K8sError('kind %s is not served in %s by this cluster' % (kind, api_version), 404)
+        return self.SERVED[(api_version, kind)]
+
+
+EXTRA = [{'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy', 'metadata': {'name': 'deny'}, 'spec': {'podSelector': {}}},
+         {'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'ClusterRole', 'metadata': {'name': 'shop-reader'}, 'rules': []}]
+
+
+def test_extra_objects_are_owned_recorded_and_pruned_even_when_their_kind_leaves_the_list(fake_client):
+    client = type('Client', (_Discovering, fake_client), {})()
+    result = _converge(client, SERVICES[:1], extra_objects=EXTRA)
+    assert ('NetworkPolicy', 'shop', 'deny', 'created') in _actions(result)  # namespaced: the set's namespace
+    assert ('ClusterRole', '', 'shop-reader', 'created') in _actions(result)
+    record = client.objects[('ConfigMap', 'shop', 'kubeseed-set-shop-extra-kinds')]
+    assert record['data'] == {'kinds': 'networking.k8s.io/v1 NetworkPolicy\nrbac.authorization.k8s.io/v1 ClusterRole\n'}
+    assert client.objects[('NetworkPolicy', 'shop', 'deny')]['metadata']['labels'] == {
+        'app.kubernetes.io/managed-by': 'kubeseed', 'kubeseed.io/set': 'shop'}
+    assert [r for r in result['summary'] if r['kind'] == 'extra'] == [
+        {'service': 'extra objects', 'namespace': '-', 'kind': 'extra', 'image': '-', 'ready': None, 'endpoints': ['2 object(s)'],
+         'changes': ['ClusterRole shop-reader created', 'NetworkPolicy deny created']}]
+    assert result['summary_table'][0] == 'set shop: 1 service(s), 2 changed'  # the extra objects' row is not a service
+    again = _converge(client, SERVICES[:1], extra_objects=EXTRA)
+    assert again['changed'] is False
+    # the ClusterRole's kind is no longer in the list at all: found through the record, pruned, and the record follows
+    pruned = _converge(client, SERVICES[:1], extra_objects=EXTRA[:1])
+    assert [a for a in _actions(pruned) if a[3] != 'unchanged'] == [('ConfigMap', 'shop', 'kubeseed-set-shop-extra-kinds', 'configured'),
+                                                                    ('ClusterRole', '', 'shop-reader', 'pruned')]
+    assert client.objects[('ConfigMap', 'shop', 'kubeseed-set-shop-extra-kinds')]['data'] == {'kinds': 'networking.k8s.io/v1 NetworkPolicy\n'}
+    assert _converge(client, SERVICES[:1], extra_objects=EXTRA[:1])['changed'] is False  # the record written once
+    last = _converge(client, SERVICES[:1], extra_objects=[])
+    assert [a for a in _actions(last) if a[3] != 'unchanged'] == [('NetworkPolicy', 'shop', 'deny', 'pruned'),
+                                                                  ('ConfigMap', 'shop', 'kubeseed-set-shop-extra-kinds', 'pruned')]
+    assert len(last['objects']) == len(set(_actions(last)))  # each object once
+    assert not [k for k in client.objects if k[0] in ('NetworkPolicy', 'ClusterRole') or k[2].startswith('kubeseed-set-')]
+
+
+def test_extra_objects_the_cluster_does_not_serve_or_refuses_apply_nothing(fake_client):
+    class Refusing(_Discovering, fake_client):
+        def apply(self, obj, field_manager='kubeseed', force=False, dry_run=False):
+            if obj['kind'] == 'NetworkPolicy' and 'podSelektor' in obj['spec']:
+                self.calls.append(('apply', obj['kind'], obj['metadata']['namespace'], obj['metadata']['name']))
+                raise K8sError('PATCH ...: 400 .spec.podSelektor: field not declared in schema', 400)
+            return super().apply(obj, field_manager, force, dry_run)
+
+    client = Refusing()
+    unknown = [dict(EXTRA[0], apiVersion='networking.k8s.io/v2'), dict(EXTRA[1], metadata={'name': 'r', 'namespace': 'shop'})]
+    with pytest.raises(ops.ConvergeError, match=r'^2 problem\(s\) in kubeseed_microservices_extra_objects; nothing was applied:\n'
+                                                r'- kubeseed_microservices_extra_objects\[0\]: kind NetworkPolicy is not served in networking.k8s.io/v2 '
+                                                r'by this cluster\n- kubeseed_microservices_extra_objects\[1\].metadata.namespace: ClusterRole is '
+                                                r'cluster-scoped: remove the namespace$'):
+        _converge(client, SERVICES[:1], extra_objects=unknown)
+    clash = [{'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': 'api-config'}}]
+    with pytest.raises(ops.ConvergeError, match=r'\[0\]: ConfigMap shop/api-config is also an object of a service'):
+        _converge(client, SERVICES[:1], extra_objects=clash)
+    misspelt = [dict(EXTRA[0], spec={'podSelektor': {}})]
+    with pytest.raises(ops.ConvergeError, match=r'^1 object\(s\) of kubeseed_microservices_extra_objects were refused by the API server; '
+                                                r'nothing was applied:\n- NetworkPolicy shop/deny: PATCH ...: 400 .spec.podSelektor: field '
+                                                r'not declared in schema$'):
+        _converge(client, SERVICES[:1], extra_objects=misspelt)
+    assert client.objects == {} and not [c for c in client.calls if c[0] == 'delete']
