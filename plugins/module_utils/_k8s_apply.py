@@ -114,9 +114,14 @@ def apply_objects(client, objects: list, live: dict, kind_order: tuple | list = 
     kinds = list(kind_order) + [kind for kind in dict.fromkeys(o['kind'] for o in objects) if kind not in kind_order]
     applied, errors = [], []
     for kind in kinds:
-        batch = [o for o in objects if o['kind'] == kind]
-        for entry in parallel(workers, lambda obj: apply_object(client, obj, live, field_manager, force, dry_run, want_diff,
-                                                                missing_namespaces), batch):
+        # what is still applied needs no request: decided here, so that only the others go through the thread pool
+        batch = [with_applied_hash(o) for o in objects if o['kind'] == kind]
+        quick = {index: {'key': object_key(obj), 'action': 'unchanged', 'after': live[object_key(obj)]} for index, obj in enumerate(batch)
+                 if still_applied(obj, live.get(object_key(obj)), field_manager)}
+        sent = parallel(workers, lambda obj: apply_object(client, obj, live, field_manager, force, dry_run, want_diff, missing_namespaces),
+                        [obj for index, obj in enumerate(batch) if index not in quick])
+        sent.reverse()
+        for entry in [quick[index] if index in quick else sent.pop() for index in range(len(batch))]:
             if 'error' in entry:
                 errors.append(entry['error'])
             else:

@@ -90,21 +90,23 @@ def diff_entry(key: tuple, before: dict | None, after: dict | None) -> dict:
 
 def applied_hash(obj: dict) -> str:
     """'sha256:<hex>' of an object as it is sent, without APPLIED_ANNOTATION (keys sorted, compact JSON)."""
-    body = copy.deepcopy(obj)
-    annotations = (body.get('metadata') or {}).get('annotations')
-    if annotations is not None:
-        annotations.pop(APPLIED_ANNOTATION, None)
-        if not annotations:
+    body = obj
+    annotations = (obj.get('metadata') or {}).get('annotations')
+    if annotations is not None and APPLIED_ANNOTATION in annotations:
+        # copies of the two levels changed (the rest is only read)
+        body = dict(obj, metadata=dict(obj['metadata'], annotations={k: v for k, v in annotations.items() if k != APPLIED_ANNOTATION}))
+        if not body['metadata']['annotations']:
             body['metadata'].pop('annotations')
     text = json.dumps(body, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
     return 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
 def with_applied_hash(obj: dict) -> dict:
-    """A copy of obj that carries its applied_hash in APPLIED_ANNOTATION."""
-    out = copy.deepcopy(obj)
-    out.setdefault('metadata', {}).setdefault('annotations', {})[APPLIED_ANNOTATION] = applied_hash(obj)
-    return out
+    """A copy of obj that carries its applied_hash in APPLIED_ANNOTATION (metadata and its annotations copied, the rest shared:
+    neither is changed afterwards)."""
+    meta = dict(obj.get('metadata') or {})
+    meta['annotations'] = dict(meta.get('annotations') or {}, **{APPLIED_ANNOTATION: applied_hash(obj)})
+    return dict(obj, metadata=meta)
 
 
 def _item_keys(key_json: str) -> dict | None:

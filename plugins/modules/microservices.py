@@ -256,12 +256,28 @@ problems:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.warnings import get_deprecations, get_warnings
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_client as k8s
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_guard as guard
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_ops as ops
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
+
+
+NO_LOG_OPTIONS = ('secrets', 'service_secrets', 'extra_secrets', 'api_key')
+
+
+def _leave(module: AnsibleModule, failed: bool, **result) -> None:
+    """exit_json (or fail_json) with the values to hide narrowed to those that occur in what is returned (the same output,
+    without seconds of remove_values for a large set: see _microservices_guard.occurring)."""
+    # the no_log options as the placeholder remove_values would put in each of their values (so theirs need no search)
+    hidden = dict((name, 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' if value else value) for name, value in module.params.items() if name in NO_LOG_OPTIONS)
+    result.setdefault('invocation', {'module_args': dict(module.params, **hidden)})
+    module.no_log_values = guard.occurring(module.no_log_values, [result, get_warnings(), get_deprecations()])
+    if failed:
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 def main() -> None:
@@ -321,12 +337,12 @@ def main() -> None:
                                             extra if params['state'] == 'present' else [])
     if problems:
         merged = params['defaults'] and any(p.startswith(render.ROOT + '[') for p in problems)
-        module.fail_json(msg='%d problem(s) in the microservices%s; nothing was applied:\n- %s'
+        _leave(module, True, msg='%d problem(s) in the microservices%s; nothing was applied:\n- %s'
                          % (len(problems), ' (each service checked with kubeseed_microservices_defaults merged under it)' if merged else '',
                             '\n- '.join(problems)),
                          problems=problems)
     if params['validate_only']:
-        module.exit_json(changed=False, objects=[], msg='%d service(s) are valid' % len(services))
+        _leave(module, False, changed=False, objects=[], msg='%d service(s) are valid' % len(services))
     try:
         client = k8s.Client(params['kubeconfig'], params['context'], params['host'], params['api_key'],
                             params['validate_certs'], params['ca_cert'], workers=params['workers'])
@@ -337,14 +353,14 @@ def main() -> None:
                               params['on_failure'], extra)
     except ops.ConvergeError as exc:
         partial = exc.result
-        module.fail_json(msg=str(exc), changed=partial['changed'], objects=partial['objects'], rollouts=partial['rollouts'],
-                         rollbacks=partial['rollbacks'], jobs=partial['jobs'])
+        _leave(module, True, msg=str(exc), changed=partial['changed'], objects=partial['objects'], rollouts=partial['rollouts'],
+               rollbacks=partial['rollbacks'], jobs=partial['jobs'])
     except k8s.K8sError as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc())
     diff = result.pop('diff')
     if module._diff and diff:
         result['diff'] = diff
-    module.exit_json(**result)
+    _leave(module, False, **result)
 
 
 if __name__ == '__main__':

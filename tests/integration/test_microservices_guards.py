@@ -24,9 +24,14 @@ def _apps(run, *args):
 
 
 def _set_versions(api, ns):
+    """Each object of the set with its uid and the times kubeseed applied it: a delete or an apply of ours changes them (the
+    resourceVersion would also change with the controllers' status updates, which lag behind on a loaded machine)."""
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    out = {('Deployment', d.metadata.name): d.metadata.resource_version for d in apps.list_namespaced_deployment(ns).items}
-    out.update({('Service', s.metadata.name): s.metadata.resource_version for s in core.list_namespaced_service(ns).items})
+
+    def version(obj):
+        return obj.metadata.uid, tuple(sorted(str(m.time) for m in obj.metadata.managed_fields or [] if m.manager == 'kubeseed'))
+    out = {('Deployment', d.metadata.name): version(d) for d in apps.list_namespaced_deployment(ns).items}
+    out.update({('Service', s.metadata.name): version(s) for s in core.list_namespaced_service(ns).items})
     return out
 
 

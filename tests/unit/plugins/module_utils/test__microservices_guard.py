@@ -74,3 +74,12 @@ def test_split_and_join_extra_secrets_survive_any_shape():
     assert guard.join_extra_secrets(stripped, secrets) == [secret, policy, 'text', {'kind': 'Secret', 'metadata': {}}]
     assert guard.split_extra_secrets('not a list') == ('not a list', [])
     assert guard.join_extra_secrets({'x': 1}, [None]) == {'x': 1}
+
+
+def test_occurring_keeps_exactly_the_values_a_result_could_show():
+    result = {'msg': 'Secret shop/a: the server said "pa\"ss" is bad', 'objects': [{'name': 'caf\u00e9-token'}], 'n': 4711,
+              'args': {'key with s3cr3t inside': True}}
+    values = {'pa"ss', 'caf\u00e9-token', '4711', 's3cr3t', 'not-there', 'line\nbreak'}
+    assert guard.occurring(values, result) == {'pa"ss', 'caf\u00e9-token', '4711', 's3cr3t'}
+    assert guard.occurring({'line\nbreak'}, ['a line\nbreak here']) == {'line\nbreak'}
+    assert guard.occurring({b'bytes'}, {}) == {b'bytes'}  # anything but a string is kept
