@@ -337,10 +337,9 @@ def main() -> None:
                                             extra if params['state'] == 'present' else [])
     if problems:
         merged = params['defaults'] and any(p.startswith(render.ROOT + '[') for p in problems)
-        _leave(module, True, msg='%d problem(s) in the microservices%s; nothing was applied:\n- %s'
-                         % (len(problems), ' (each service checked with kubeseed_microservices_defaults merged under it)' if merged else '',
-                            '\n- '.join(problems)),
-                         problems=problems)
+        note = ' (each service checked with kubeseed_microservices_defaults merged under it)' if merged else ''
+        _leave(module, True, msg='%d problem(s) in the microservices%s; nothing was applied:\n- %s' % (len(problems), note, '\n- '.join(problems)),
+               problems=problems)
     if params['validate_only']:
         _leave(module, False, changed=False, objects=[], msg='%d service(s) are valid' % len(services))
     try:
