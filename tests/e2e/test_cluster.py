@@ -178,13 +178,17 @@ def test_a_release_that_cannot_start_is_rolled_back_while_the_demo_answers(tmp_p
 
 
 def test_a_migration_job_runs_before_its_service_and_a_failing_one_holds_the_release_back(tmp_path):
-    """A job entry with runBefore: [backend] runs to completion on a worker before the backend's objects are applied;
-    the same release again runs nothing. A migration that fails (backoffLimit 0) fails the run with its pod's log lines,
-    and the backend's new setting is not applied. The demo release without the job prunes it and changes nothing next."""
+    """A job entry with runBefore: [backend] runs to completion on a worker before the backend's objects are applied
+    (the backend's new pods with a native sidecar running beside it); the same release again runs nothing. A migration
+    that fails (backoffLimit 0) fails the run with its pod's log lines, and the backend's new setting is not applied.
+    The demo release without the job prunes it and changes nothing next."""
     demo = yaml.safe_load((ROOT / 'tools' / 'demo' / 'services.yml').read_text(encoding='utf-8'))
 
     def release(name: str, job_args: list, message: str) -> list:
-        backend = dict(demo['kubeseed_microservices'][0], config={'DEMO_MESSAGE': message})
+        # the backend also gets a native sidecar (a second demo server beside it, on port 9090)
+        backend = dict(demo['kubeseed_microservices'][0], config={'DEMO_MESSAGE': message},
+                       sidecars=[{'name': 'side', 'image': 'kubeseed.local/demo:0.1.0', 'imagePullPolicy': 'Never',
+                                  'args': ['serve', '-listen', ':9090', '-name', 'sidecar']}])
         job = {'name': 'migrate', 'image': 'kubeseed.local/demo:0.1.0', 'imagePullPolicy': 'Never', 'args': job_args,
                'resources': {'requests': {'cpu': '10m', 'memory': '16Mi'}, 'limits': {'memory': '64Mi'}}, 'job': {'runBefore': ['backend']}}
         (tmp_path / name).write_text(yaml.safe_dump(dict(demo, kubeseed_microservices=[backend, demo['kubeseed_microservices'][1], job])),
@@ -204,6 +208,10 @@ def test_a_migration_job_runs_before_its_service_and_a_failing_one_holds_the_rel
     started = jobs[0]['status']['completionTime']
     assert 'demo 0.1.0 (kubeseed)' in kubectl('-n', 'demo', 'logs', 'job/' + jobs[0]['metadata']['name']).stdout
     assert backend_message() == 'hello after the migration'
+    pods = [p for p in json.loads(kubectl('-n', 'demo', 'get', 'pods', '-l', 'app.kubernetes.io/name=backend', '-o', 'json').stdout)['items']
+            if not p['metadata'].get('deletionTimestamp')]
+    assert len(pods) == 2 and all([(c['name'], c.get('started')) for c in p['status'].get('initContainerStatuses') or []] == [('side', True)]
+                                  and p['status']['containerStatuses'][0]['ready'] for p in pods), pods
     again = playbook(*good)
     again.assert_ok()
     assert again.recap['localhost']['changed'] == 0
