@@ -8,7 +8,7 @@ comes from the pinned PyPI ``ansible`` package, installed (without dependencies)
 never Galaxy. A loop of one task per object is slow: it runs only for sizes up to --k8s-core-max.
 Prints the wall-clock times, the ratios and how the time grows with the number of services. No assertions: figures only.
 
-Usage: .venv/bin/python benchmarks/apps_apply.py [--sizes 100,1000] [--k8s-core-max 100] [--skip-k8s-core] [--skip-kubectl]
+Usage: .venv/bin/python benchmarks/apps_apply.py [--sizes 100,1000] [--k8s-core-max 100] [--skip-k8s-core] [--skip-kubectl] [--plain]
 """
 from __future__ import annotations
 
@@ -30,11 +30,19 @@ sys.path.insert(0, str(ROOT / 'tools' / 'localcp'))
 from localcp import LocalControlPlane, find_bundle  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def services(count: int) -> list:
-    """count services of 4 objects each: Deployment, Service, ConfigMap, Secret."""
-    return [{'name': 'svc-%03d' % i, 'image': 'example.com/svc:%d' % i, 'replicas': 1,
-             'ports': [{'port': 80, 'targetPort': 8080}], 'env': {'INDEX': str(i)},
-             'config': {'LOG_LEVEL': 'info', 'INDEX': str(i)}, 'secrets': {'TOKEN': 'token-%03d' % i}} for i in range(count)]
+def services(count: int, plain: bool = False) -> list:
+    """count services of 4 objects each: Deployment, Service, ConfigMap, Secret. Unless plain, each also uses the fields of
+    the second round (a startup probe, a native sidecar sharing a scratch volume, minReadySeconds): the same 4 objects, with
+    larger pod templates."""
+    out = [{'name': 'svc-%03d' % i, 'image': 'example.com/svc:%d' % i, 'replicas': 1,
+            'ports': [{'port': 80, 'targetPort': 8080}], 'env': {'INDEX': str(i)},
+            'config': {'LOG_LEVEL': 'info', 'INDEX': str(i)}, 'secrets': {'TOKEN': 'token-%03d' % i}} for i in range(count)]
+    if not plain:
+        for svc in out:
+            svc.update(startup={'tcpSocket': {'port': 8080}, 'failureThreshold': 30}, volumes={'cache': {'mountPath': '/cache'}},
+                       sidecars=[{'name': 'proxy', 'image': 'example.com/proxy:1', 'mounts': {'cache': '/cache'}}],
+                       strategy={'minReadySeconds': 5})
+    return out
 
 
 def kubernetes_core(cache: pathlib.Path) -> pathlib.Path:
@@ -83,6 +91,7 @@ def main() -> int:  # pylint: disable=too-many-locals
     parser.add_argument('--k8s-core-max', type=int, default=100, help='the largest size the kubernetes.core loop runs for')
     parser.add_argument('--skip-k8s-core', action='store_true', help='no kubernetes.core loop')
     parser.add_argument('--skip-kubectl', action='store_true', help='no kubectl apply --server-side')
+    parser.add_argument('--plain', action='store_true', help='services without the second-round fields (as the figures before 2026-12-03)')
     args = parser.parse_args()
     sizes = [args.services] if args.services else [int(x) for x in args.sizes.split(',') if x.strip()]
     cache = pathlib.Path(os.environ.get('KUBESEED_CACHE', os.path.expanduser('~/.cache/kubeseed'))) / 'bench'
@@ -115,7 +124,7 @@ def main() -> int:  # pylint: disable=too-many-locals
         kubeconfig = str(plane.kubeconfig)
         kubectl = (plane.bundle or find_bundle()) / 'bin' / 'kubectl'
         for size in sizes:
-            svcs = services(size)
+            svcs = services(size, args.plain)
             count = len([o for o in render_all(svcs, 'bench', 'x') if o['kind'] != 'Namespace'])
             print('%d services -> %d objects (plus the namespace) per tool' % (size, count), flush=True)
             ours = play(work / ('ours-%d.yml' % size), [{'name': 'microservices', 'kubeseed.cluster.microservices': {

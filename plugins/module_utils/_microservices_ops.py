@@ -231,7 +231,7 @@ def _gates(services: list, namespace: str) -> dict:
     return gates
 
 
-def _rerun_failed_jobs(client, objects: list, live: dict, check_mode: bool, want_diff: bool) -> list:
+def _rerun_failed_jobs(client, objects: list, live: dict, check_mode: bool, want_diff: bool) -> tuple:
     """A wanted Job that exists and has failed is deleted (waited gone) to run again; in check mode it is only reported.
 
     Returns (the entries of the Jobs that would run again in check mode ({key, action: rerun, after}), the keys of the
