@@ -21,8 +21,9 @@ def release(image: str = 'example.com/api:2') -> list:
 def test_a_job_that_does_not_complete_holds_back_its_services_and_cron_jobs_converge(run, api):
     ns = 'it-jobs'
     apps, batch, core = client.AppsV1Api(api), client.BatchV1Api(api), client.CoreV1Api(api)
-    held = run.module(services=release(), namespace=ns, set_name='shop', wait_timeout=5)
+    held = run.module(services=release(), namespace=ns, set_name='jobs', wait_timeout=5)
     assert held['failed'] is True and held['changed'] is True
+    assert {o['namespace'] for o in held['objects']} <= {ns, ''}, held['objects']  # the set's own objects only
     msg = held['msg']
     assert msg.startswith('1 of 1 Job(s) that run before services did not complete, so these were not applied (they run as before): '
                           'Deployment it-jobs/api\nJob it-jobs/migrate-'), msg
@@ -38,7 +39,7 @@ def test_a_job_that_does_not_complete_holds_back_its_services_and_cron_jobs_conv
     assert cron.spec.schedule == '0 3 * * *' and cron.spec.concurrency_policy == 'Forbid'
 
     # check mode predicts the held objects (no wait) and changes nothing
-    check = run.module('--check', services=release(), namespace=ns, set_name='shop', wait=True, wait_timeout=5)
+    check = run.module('--check', services=release(), namespace=ns, set_name='jobs', wait=True, wait_timeout=5)
     assert not check.get('failed'), check.get('msg')
     assert {(o['kind'], o['name']): o['action'] for o in check['objects'] if o['action'] != 'unchanged'} == {
         ('ConfigMap', 'api-config'): 'created', ('Deployment', 'api'): 'created'}
@@ -46,12 +47,12 @@ def test_a_job_that_does_not_complete_holds_back_its_services_and_cron_jobs_conv
 
     # without the job entry (and api), the Job is pruned, the CronJob stays as it is; then a re-run changes nothing
     rest = [svc for svc in release() if svc['name'] in ('web', 'report')]
-    pruned = run.module(services=rest, namespace=ns, set_name='shop')
+    pruned = run.module(services=rest, namespace=ns, set_name='jobs')
     assert not pruned.get('failed'), pruned.get('msg')
     assert {(o['kind'], o['action']) for o in pruned['objects'] if o['action'] != 'unchanged'} == {('Job', 'pruned'), ('Secret', 'pruned')}
-    again = run.module(services=rest, namespace=ns, set_name='shop')
+    again = run.module(services=rest, namespace=ns, set_name='jobs')
     assert again['changed'] is False, again['objects']
     assert [r['endpoints'] for r in again['summary'] if r['service'] == 'report'] == [['schedule 0 3 * * *']]
-    assert again['summary_table'][0] == 'set shop: 1 service(s), 1 job(s), 0 changed'
-    gone = run.module(state='absent', namespace=ns, set_name='shop')
+    assert again['summary_table'][0] == 'set jobs: 1 service(s), 1 job(s), 0 changed'
+    gone = run.module(state='absent', namespace=ns, set_name='jobs')
     assert {(o['kind'], o['action']) for o in gone['objects']} == {('Deployment', 'deleted'), ('CronJob', 'deleted')}

@@ -50,7 +50,8 @@ def test_rows_say_image_ready_endpoints_and_changes_per_service():
     assert rows['web']['endpoints'] == ['web.shop.svc:80', 'http://10.0.0.2:30080', 'https://shop.example.com/']
     assert rows['web']['ready'] == '1/1' and rows['web']['changes'] == []  # not waited for: its status as the server returned it
     assert rows['worker']['endpoints'] == []
-    assert rows['old'] == {'service': 'old', 'namespace': 'shop', 'kind': 'Deployment', 'image': '-', 'ready': None, 'endpoints': [], 'changes': ['Deployment pruned']}
+    assert rows['old'] == {'service': 'old', 'namespace': 'shop', 'kind': 'Deployment', 'image': '-', 'ready': None, 'endpoints': [],
+                           'changes': ['Deployment pruned']}
 
     text = summary.table('shop', list(rows.values()))
     assert text[0] == 'set shop: 4 service(s), 2 changed'
