@@ -26,15 +26,13 @@ def rollout_done(deployment: dict) -> bool:
     return updated >= wanted and status.get('replicas', 0) <= updated and status.get('availableReplicas', 0) >= updated
 
 
-def wait_rollouts(client, deployments: list, timeout: float, workers: int = 8) -> tuple:
-    """Wait for all Deployments at once. (rollout summaries, failure descriptions of those not done by the deadline).
+def _poll(client, objects: list, finished, timeout: float, workers: int) -> tuple:
+    """GET the objects that are not finished(obj) yet, all together, every WAIT_POLL_SECONDS until one deadline.
 
-    deployments are the objects as the server returned them (an apply, a list): one whose status already says it has
-    rolled out is done without a request; the others are polled. A summary is {kind, namespace, name, ready, replicas
-    (desired), available}.
+    (finished objects, the others as last seen), both by key; one already finished costs no request, one gone is dropped.
     """
-    pending = {object_key(d): d for d in deployments}
-    done = {key: pending.pop(key) for key, d in list(pending.items()) if rollout_done(d)}
+    pending = {object_key(o): o for o in objects}
+    done = {key: pending.pop(key) for key, o in list(pending.items()) if finished(o)}
     deadline = time.monotonic() + timeout
     while pending:
         for key, live in zip(list(pending), parallel(workers, lambda k: client.get(k[0], k[1], k[2]), list(pending))):
@@ -42,11 +40,22 @@ def wait_rollouts(client, deployments: list, timeout: float, workers: int = 8) -
                 pending.pop(key)
                 continue
             pending[key] = live
-            if rollout_done(live):
+            if finished(live):
                 done[key] = pending.pop(key)
         if not pending or time.monotonic() >= deadline:
             break
         time.sleep(min(WAIT_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+    return done, pending
+
+
+def wait_rollouts(client, deployments: list, timeout: float, workers: int = 8) -> tuple:
+    """Wait for all Deployments at once. (rollout summaries, failure descriptions of those not done by the deadline).
+
+    deployments are the objects as the server returned them (an apply, a list): one whose status already says it has
+    rolled out is done without a request; the others are polled. A summary is {kind, namespace, name, ready, replicas
+    (desired), available}.
+    """
+    done, pending = _poll(client, deployments, rollout_done, timeout, workers)
     summaries = []
     for key in sorted(set(done) | set(pending)):
         live = done.get(key) or pending[key]
@@ -140,20 +149,7 @@ def wait_jobs(client, jobs: list, timeout: float, workers: int = 8) -> tuple:
 
     A summary is {kind: Job, namespace, name, state: complete/failed/running (not finished by the deadline)}.
     """
-    pending = {object_key(j): j for j in jobs}
-    done = {key: pending.pop(key) for key, j in list(pending.items()) if job_state(j) != 'running'}
-    deadline = time.monotonic() + timeout
-    while pending:
-        for key, live in zip(list(pending), parallel(workers, lambda k: client.get(k[0], k[1], k[2]), list(pending))):
-            if live is None:
-                pending.pop(key)
-                continue
-            pending[key] = live
-            if job_state(live) != 'running':
-                done[key] = pending.pop(key)
-        if not pending or time.monotonic() >= deadline:
-            break
-        time.sleep(min(WAIT_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+    done, pending = _poll(client, jobs, lambda job: job_state(job) != 'running', timeout, workers)
     every = {**done, **pending}
     summaries = [{'kind': 'Job', 'namespace': key[1], 'name': key[2], 'state': job_state(every[key])} for key in sorted(every)]
     failures = []
