@@ -1,5 +1,5 @@
 """Write plugins/module_utils/_k8s_pod_schema.py: JSON Schemas of the Kubernetes pod fields kubeseed passes through as
-written (today: affinity), converted from the Kubernetes OpenAPI v3 document of the bundle's default version.
+written (affinity, topologySpread), converted from the Kubernetes OpenAPI v3 document of the bundle's default version.
 
 Usage: python scripts/gen-k8s-pod-schema.py [--check] [--spec PATH/api__v1_openapi.json]
 The document is in the Go module cache once the bundle is built (k8s.io/kubernetes@v<version>/api/openapi-spec/v3);
@@ -23,11 +23,15 @@ from kubeseed_bundle.pins import DEFAULT_VERSION  # noqa: E402  pylint: disable=
 OUT = ROOT / 'plugins' / 'module_utils' / '_k8s_pod_schema.py'
 GOMODCACHE = pathlib.Path(os.environ.get('GOMODCACHE') or pathlib.Path.home() / 'go' / 'pkg' / 'mod')
 SPEC = GOMODCACHE / 'k8s.io' / ('kubernetes@v%s' % DEFAULT_VERSION) / 'api' / 'openapi-spec' / 'v3' / 'api__v1_openapi.json'
-TYPES = {'AFFINITY_SCHEMA': 'io.k8s.api.core.v1.Affinity'}
+TYPES = {'AFFINITY_SCHEMA': 'io.k8s.api.core.v1.Affinity', 'TOPOLOGY_SPREAD_CONSTRAINT_SCHEMA': 'io.k8s.api.core.v1.TopologySpreadConstraint'}
 ENUMS = {
     'io.k8s.api.core.v1.NodeSelectorRequirement': {'operator': ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt']},
     'io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement': {'operator': ['In', 'NotIn', 'Exists', 'DoesNotExist']},
+    'io.k8s.api.core.v1.TopologySpreadConstraint': {'whenUnsatisfiable': ['DoNotSchedule', 'ScheduleAnyway'],
+                                                    'nodeAffinityPolicy': ['Honor', 'Ignore'], 'nodeTaintsPolicy': ['Honor', 'Ignore']},
 }
+# lower bounds the OpenAPI document only describes in words (the API server's validation refuses less)
+MINIMA = {'io.k8s.api.core.v1.TopologySpreadConstraint': {'maxSkew': 1, 'minDomains': 1}}
 
 
 def short(name: str) -> str:
@@ -52,12 +56,14 @@ def convert(node: dict, name: str = '', wanted: set | None = None) -> dict:
     if kind == 'object' or 'properties' in node:
         out['type'] = 'object'
         if 'properties' in node:
-            enums = ENUMS.get(name, {})
+            enums, minima = ENUMS.get(name, {}), MINIMA.get(name, {})
             out['properties'] = {}
             for key, sub in node['properties'].items():
                 out['properties'][key] = convert(sub, '', wanted)
                 if key in enums:
                     out['properties'][key]['enum'] = enums[key]
+                if key in minima:
+                    out['properties'][key]['minimum'] = minima[key]
             out['additionalProperties'] = False
         elif isinstance(node.get('additionalProperties'), dict):
             out['additionalProperties'] = convert(node['additionalProperties'], '', wanted)

@@ -746,6 +746,24 @@ def _cross_checks(svc: dict, where: str, flagged: set, option_secrets: object = 
                 if isinstance(volume, str) and volume not in volumes and not bad('.%s[%d].mounts' % (field, i)):
                     known = ', '.join(sorted(v for v in volumes if isinstance(v, str))) or 'there are none: declare it in volumes'
                     problems.append('%s.%s[%d].mounts.%s: not one of the volumes (%s)' % (where, field, i, volume, known))
+    spread = _mapping(svc.get('spread'))
+    pairs = {}
+    spread_pair = (spread.get('topologyKey', 'kubernetes.io/hostname'), spread.get('whenUnsatisfiable', 'ScheduleAnyway'))
+    if spread.get('enabled', True) is not False and all(isinstance(v, str) for v in spread_pair) and not bad('.spread'):
+        pairs[spread_pair] = 'spread'
+    for i, constraint in enumerate(_items(svc.get('topologySpread'))):
+        constraint = _mapping(constraint)
+        at = '.topologySpread[%d]' % i
+        pair = (constraint.get('topologyKey'), constraint.get('whenUnsatisfiable'))
+        if all(isinstance(v, str) for v in pair) and not bad(at):
+            if pair in pairs:
+                problems.append('%s%s: topologyKey %s with whenUnsatisfiable %s is already in %s; Kubernetes takes each pair once: '
+                                'change one, or set spread: {enabled: false} and write all constraints here'
+                                % (where, at, pair[0], pair[1], pairs[pair]))
+            else:
+                pairs[pair] = 'topologySpread[%d]' % i
+        if 'minDomains' in constraint and constraint.get('whenUnsatisfiable') == 'ScheduleAnyway' and not bad(at):
+            problems.append('%s%s.minDomains: needs whenUnsatisfiable DoNotSchedule (Kubernetes refuses it with ScheduleAnyway)' % (where, at))
     strategy = _mapping(svc.get('strategy'))
     ready, deadline = strategy.get('minReadySeconds'), strategy.get('progressDeadlineSeconds')
     if _is_int(ready) and _is_int(deadline) and deadline <= ready:
@@ -943,6 +961,10 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
             'maxSkew': spread.get('maxSkew', 1), 'topologyKey': spread.get('topologyKey', 'kubernetes.io/hostname'),
             'whenUnsatisfiable': spread.get('whenUnsatisfiable', 'ScheduleAnyway'),
             'labelSelector': {'matchLabels': selector_labels(set_name, name)}, 'matchLabelKeys': ['pod-template-hash']}]
+    for written in svc.get('topologySpread') or []:
+        constraint = copy.deepcopy(written)
+        constraint.setdefault('labelSelector', {'matchLabels': selector_labels(set_name, name)})
+        pod_spec.setdefault('topologySpreadConstraints', []).append(constraint)
     if svc.get('affinity'):
         pod_spec['affinity'] = copy.deepcopy(svc['affinity'])
     if 'tolerationSeconds' in svc:

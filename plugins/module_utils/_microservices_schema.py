@@ -18,7 +18,7 @@ _microservices_render.validate_services.
 from __future__ import annotations
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema import CLUSTER_SCHEMA
-from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_pod_schema import AFFINITY_SCHEMA, K8S_DEFS
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_pod_schema import AFFINITY_SCHEMA, K8S_DEFS, TOPOLOGY_SPREAD_CONSTRAINT_SCHEMA
 
 INT32_MAX = 2147483647
 NODE_PORT_RANGE = (30000, 32767)   # the API server's default --service-node-port-range
@@ -175,7 +175,7 @@ CRON_SCHEDULE = r'^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+(
 JOB_NAME_MAX = 52
 CRON_JOB_NAME_MAX = 52
 # Settings of a Deployment entry that a job or cronJob entry does not have (defaults leave them out for those).
-DEPLOYMENT_ONLY = ('replicas', 'ports', 'service', 'ingress', 'autoscaling', 'pdb', 'strategy', 'spread', 'readiness')
+DEPLOYMENT_ONLY = ('replicas', 'ports', 'service', 'ingress', 'autoscaling', 'pdb', 'strategy', 'spread', 'topologySpread', 'readiness')
 
 _JOB_RUN = {
     'backoffLimit': _int('Pods that may fail before the Job has failed.'),
@@ -253,7 +253,8 @@ SERVICE_SCHEMA: dict = {
         'maxReplicas': 'use autoscaling: {min: 2, max: 5}',
         'hpa': 'use autoscaling: {min: 2, max: 5}',
         'podDisruptionBudget': 'use pdb: {minAvailable: 1}',
-        'topologySpreadConstraints': 'use spread: {whenUnsatisfiable: DoNotSchedule} (kubeseed writes the constraint)',
+        'topologySpreadConstraints': 'use spread: {whenUnsatisfiable: DoNotSchedule} (kubeseed writes the constraint), '
+                                     'or topologySpread: [constraints as in Kubernetes] for more',
         'tolerations': 'use tolerationSeconds: <seconds> (how long pods stay on a node that is not ready or unreachable)',
         'environment': 'use env: {NAME: "value"}',
         'envVars': 'use env: {NAME: "value"}',
@@ -391,7 +392,7 @@ SERVICE_SCHEMA: dict = {
                            'kubernetes.io/hostname, so that 2 or more replicas run on two nodes whenever two are schedulable and '
                            'still start when only one is. DoNotSchedule makes it hard (pods stay Pending rather than share a '
                            'node); enabled false leaves the pods to the scheduler alone.',
-            'x-aliases': {'topologySpreadConstraints': 'use whenUnsatisfiable, maxSkew and topologyKey here',
+            'x-aliases': {'topologySpreadConstraints': 'use whenUnsatisfiable, maxSkew and topologyKey here (or topologySpread beside spread)',
                           'required': 'use whenUnsatisfiable: DoNotSchedule', 'hard': 'use whenUnsatisfiable: DoNotSchedule'},
             'properties': {
                 'enabled': {'type': 'boolean', 'default': True},
@@ -401,6 +402,12 @@ SERVICE_SCHEMA: dict = {
                                 'x-hint': 'use a node label key such as kubernetes.io/hostname or topology.kubernetes.io/zone',
                                 'description': 'Node label whose values are the domains to spread over.'},
             }},
+        'topologySpread': {'type': 'array', 'items': TOPOLOGY_SPREAD_CONSTRAINT_SCHEMA,
+                           'description': 'More topologySpreadConstraints of the pods, as written in Kubernetes (e.g. over zones beside '
+                                          "spread's hostnames), checked against the Kubernetes API schema; added after spread's "
+                                          "constraint. A constraint without labelSelector counts this service's pods. One "
+                                          'topologyKey and whenUnsatisfiable pair once (spread included); minDomains needs '
+                                          'DoNotSchedule.'},
         'affinity': dict(AFFINITY_SCHEMA, description='Kubernetes pod affinity as written (nodeAffinity, podAffinity, podAntiAffinity), '
                                                       'checked against the Kubernetes API schema; it adds to spread.'),
         'tolerationSeconds': _int('Seconds the pods stay bound to a node that is not ready or unreachable before they are evicted and '

@@ -35,13 +35,18 @@ def test_kubernetes_pod_schemas_are_those_of_the_bundled_kubernetes(root, tmp_pa
     schemas = {'io.k8s.api.core.v1.Affinity': {'type': 'object', 'properties': {'sel': ref, 'w': {'type': 'integer', 'format': 'int32'}},
                                                'required': ['w']},
                'io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement': {
-                   'properties': {'operator': {'type': 'string'}, 'values': {'type': 'array', 'items': {'type': 'string'}}}}}
+                   'properties': {'operator': {'type': 'string'}, 'values': {'type': 'array', 'items': {'type': 'string'}}}},
+               'io.k8s.api.core.v1.TopologySpreadConstraint': {
+                   'type': 'object', 'properties': {'maxSkew': {'type': 'integer', 'format': 'int32'}, 'nodeTaintsPolicy': {'type': 'string'}}}}
     assert module.definitions(schemas) == {
         'k8s.Affinity': {'type': 'object', 'properties': {'sel': {'$ref': '#/$defs/k8s.LabelSelectorRequirement'},
                                                           'w': {'type': 'integer', 'minimum': -2147483648, 'maximum': 2147483647}},
                          'additionalProperties': False, 'required': ['w']},
         'k8s.LabelSelectorRequirement': {'type': 'object', 'properties': {'operator': {'type': 'string', 'enum': ['In', 'NotIn', 'Exists', 'DoesNotExist']},
                                                                           'values': {'type': 'array', 'items': {'type': 'string'}}},
+                                         'additionalProperties': False},
+        'k8s.TopologySpreadConstraint': {'type': 'object', 'properties': {'maxSkew': {'type': 'integer', 'minimum': 1, 'maximum': 2147483647},
+                                                                          'nodeTaintsPolicy': {'type': 'string', 'enum': ['Honor', 'Ignore']}},
                                          'additionalProperties': False}}
 
 

@@ -27,7 +27,12 @@ def services(replicas: int = 1, config_level: str = 'info', with_worker: bool = 
          'autoscaling': {'min': 1, 'max': 3}},
     ]
     if with_worker:
-        out.append({'name': 'worker', 'image': 'example.com/worker:1', 'config': {'QUEUE': 'jobs'}})
+        # fields passed through as written: the API server takes them, and a re-run finds them still ours (managedFields)
+        ssd = {'weight': 50, 'preference': {'matchExpressions': [{'key': 'disk', 'operator': 'In', 'values': ['ssd']}]}}
+        out.append({'name': 'worker', 'image': 'example.com/worker:1', 'config': {'QUEUE': 'jobs'},
+                    'affinity': {'nodeAffinity': {'preferredDuringSchedulingIgnoredDuringExecution': [ssd]}},
+                    'topologySpread': [{'maxSkew': 1, 'topologyKey': 'topology.kubernetes.io/zone', 'whenUnsatisfiable': 'DoNotSchedule',
+                                        'minDomains': 2, 'nodeTaintsPolicy': 'Honor'}]})
     return out
 
 
@@ -52,6 +57,10 @@ def test_create_noop_then_one_change(run, api):
     assert deploy.metadata.labels['kubeseed.io/set'] == 'shop'
     assert any(f.manager == 'kubeseed' and f.operation == 'Apply' for f in deploy.metadata.managed_fields)
     assert core.read_namespaced_service('frontend', ns).spec.ports[0].node_port == 30080
+    worker = apps.read_namespaced_deployment('worker', ns).spec.template.spec
+    assert [(c.topology_key, c.when_unsatisfiable, c.min_domains) for c in worker.topology_spread_constraints] == [
+        ('kubernetes.io/hostname', 'ScheduleAnyway', None), ('topology.kubernetes.io/zone', 'DoNotSchedule', 2)]
+    assert worker.affinity.node_affinity.preferred_during_scheduling_ignored_during_execution[0].weight == 50
     secret = core.read_namespaced_secret('backend-secrets', ns)
     assert base64.b64decode(secret.data['DB_PASSWORD']).decode() == SECRET
     assert SECRET not in str(first)

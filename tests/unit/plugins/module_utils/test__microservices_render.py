@@ -529,3 +529,40 @@ def test_affinity_is_passed_through_and_checked_against_the_kubernetes_schema():
     assert render.validate_services([], defaults={'affinity': {'nodeAffinity': {'x': 1}}}) == [
         "kubeseed_microservices_defaults.affinity.nodeAffinity: 'x' is not a known setting (known: preferredDuringSchedulingIgnoredDuringExecution, "
         "requiredDuringSchedulingIgnoredDuringExecution)"]
+
+
+def test_topology_spread_is_passed_through_after_spread_and_checked():
+    zones = {'maxSkew': 1, 'topologyKey': 'topology.kubernetes.io/zone', 'whenUnsatisfiable': 'DoNotSchedule', 'minDomains': 2}
+    own = {'maxSkew': 2, 'topologyKey': 'rack', 'whenUnsatisfiable': 'ScheduleAnyway', 'labelSelector': {'matchLabels': {'tier': 'web'}}}
+    svc = {'name': 'a', 'image': 'a:1', 'topologySpread': [zones, own]}
+    assert render.validate_services([svc]) == []
+    constraints = _by_kind(render.render_service(svc, 'shop'))['Deployment']['spec']['template']['spec']['topologySpreadConstraints']
+    assert [c['topologyKey'] for c in constraints] == ['kubernetes.io/hostname', 'topology.kubernetes.io/zone', 'rack']
+    assert constraints[1]['labelSelector'] == constraints[0]['labelSelector']  # absent: this service's pods
+    assert constraints[2]['labelSelector'] == {'matchLabels': {'tier': 'web'}}  # as written
+    assert svc['topologySpread'][0] == zones and 'labelSelector' not in zones  # the input is not changed
+    alone = {'name': 'a', 'image': 'a:1', 'spread': {'enabled': False}, 'topologySpread': [dict(zones, topologyKey='kubernetes.io/hostname')]}
+    assert render.validate_services([alone]) == []
+    spec = _by_kind(render.render_service(alone, 'shop'))['Deployment']['spec']['template']['spec']
+    assert [c['whenUnsatisfiable'] for c in spec['topologySpreadConstraints']] == ['DoNotSchedule']
+
+
+def test_topology_spread_mistakes_are_refused_at_their_paths():
+    where = 'kubeseed_microservices[0].topologySpread'
+    same = {'maxSkew': 1, 'topologyKey': 'kubernetes.io/hostname', 'whenUnsatisfiable': 'ScheduleAnyway'}
+    problems = render.validate_services([{'name': 'a', 'image': 'a:1', 'topologySpread': [
+        same, dict(same, topologyKey='zone', minDomains=2), dict(same, whenUnsatisfiable='never', maxSkew=0),
+        {'topologyKey': 'zone', 'whenUnsatisfiable': 'DoNotSchedule', 'maxSkew': 1, 'labelSelecter': {}}, dict(same, topologyKey='zone')]}])
+    assert problems == [
+        where + '[0]: topologyKey kubernetes.io/hostname with whenUnsatisfiable ScheduleAnyway is already in spread; Kubernetes takes each '
+                'pair once: change one, or set spread: {enabled: false} and write all constraints here',
+        where + '[1].minDomains: needs whenUnsatisfiable DoNotSchedule (Kubernetes refuses it with ScheduleAnyway)',
+        where + "[2].maxSkew: 0 is less than the minimum of 1",
+        where + "[2].whenUnsatisfiable: 'never' is not one of: DoNotSchedule, ScheduleAnyway",
+        where + "[3]: 'labelSelecter' is not a known setting; did you mean 'labelSelector'? (known: labelSelector, matchLabelKeys, maxSkew, "
+                "minDomains, nodeAffinityPolicy, nodeTaintsPolicy, topologyKey, whenUnsatisfiable)",
+        where + '[4]: topologyKey zone with whenUnsatisfiable ScheduleAnyway is already in topologySpread[1]; Kubernetes takes each '
+                'pair once: change one, or set spread: {enabled: false} and write all constraints here',
+    ], problems
+    assert render.validate_services([{'name': 'a', 'image': 'a:1', 'job': {}, 'topologySpread': [same]}])[0].startswith(
+        'kubeseed_microservices[0].topologySpread: a job entry runs to completion')
