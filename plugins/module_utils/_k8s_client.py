@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from urllib.parse import quote
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeconfig import resolve as resolve_kubeconfig
@@ -45,6 +47,26 @@ RESOURCES = {
     'PodDisruptionBudget': ('/apis/policy/v1', 'poddisruptionbudgets', True),
     'Ingress': ('/apis/networking.k8s.io/v1', 'ingresses', True),
 }
+
+
+# Answers that pass (the API server restarting, throttling, an etcd leader election): sent again, within retry_seconds.
+TRANSIENT_STATUS = (429, 502, 503, 504)
+TRANSIENT_500 = ('etcdserver: leader changed', 'etcdserver: request timed out', 'etcdserver: too many requests',
+                 'etcdserver: no leader', 'the server is currently unable to handle the request')
+BACKOFF = (0.2, 2.0)  # first pause, longest pause (doubling)
+
+
+def transient(status: int, message: str) -> bool:
+    """Whether an HTTP answer says "try again" (not: the request is wrong)."""
+    return status in TRANSIENT_STATUS or (status == 500 and any(part in message for part in TRANSIENT_500))
+
+
+def _lasting(exc: Exception) -> bool:
+    """A connection error that sending again does not cure: a certificate or host name that does not verify, a bad proxy or URL."""
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        text = str(exc).lower()
+        return 'certificate' in text or 'hostname' in text
+    return isinstance(exc, (urllib3.exceptions.ProxyError, urllib3.exceptions.LocationParseError))
 
 
 # The options of every module that talks to an API server (documented by the kubeseed.cluster.k8s_auth doc fragment).
@@ -100,7 +122,7 @@ class Client:
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, host: str | None = None,
                  api_key: str | None = None, validate_certs: bool | None = None, ca_cert: str | None = None,
-                 workers: int = 8, timeout: float = 60.0) -> None:
+                 workers: int = 8, timeout: float = 60.0, retry_seconds: float = 30.0) -> None:
         if not HAS_KUBERNETES:
             raise K8sError('the kubernetes Python library is required: %s' % KUBERNETES_IMPORT_ERROR)
         cfg = k8s_client.Configuration()
@@ -132,6 +154,14 @@ class Client:
         if validate_certs is not None:
             cfg.verify_ssl = validate_certs
         self.cfg = cfg
+        # An outage (no answer, or answers that say try again) is waited out for retry_seconds from its first failure,
+        # shared by every thread: once it is longer, each request is sent once and fails (no wait per object).
+        self.retry_seconds = retry_seconds
+        self._outage_since = None
+        self._lock = threading.Lock()
+        self._outage_reason, self._outage_retries = '', 0
+        self.retries = 0          # requests sent again
+        self.outages = []         # (seconds, last reason, requests sent again) of each outage that was waited out
         # kind -> (API path prefix, plural, namespaced): RESOURCES, and the kinds discover() found
         self.resources = dict(RESOURCES)
         self.host = cfg.host.rstrip('/')
@@ -164,6 +194,63 @@ class Client:
                 headers[setting['key'].title()] = setting['value']
         return headers
 
+    def _send(self, method: str, url: str, body: bytes | None = None, content_type: str | None = None):
+        """The urllib3 response; a request that fails in a way that passes is sent again (see retry_seconds).
+
+        Every request kubeseed sends may be sent twice (GET, LIST, server-side apply, DELETE of a named object).
+        """
+        pause = BACKOFF[0]
+        while True:
+            try:
+                resp = self.pool.request(method, url, body=body, headers=self._headers(content_type), timeout=self.timeout, retries=False)
+            except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out: the server may be restarting
+                wait = None if _lasting(exc) else self._retry_wait('no answer (%s)' % type(exc).__name__, pause)
+                if wait is None:
+                    raise K8sError('cannot reach the Kubernetes API at %s: %s%s' % (self.host, exc, '' if _lasting(exc) else self._gave_up())) from exc
+            else:
+                message = resp.data[:2000].decode('utf-8', 'replace') if resp.status >= 500 else ''
+                if not transient(resp.status, message):
+                    self._answered()
+                    return resp
+                reason = 'HTTP %d' % resp.status
+                wait = self._retry_wait(reason, pause, resp.headers.get('Retry-After'))
+                if wait is None:
+                    return resp  # the caller reports the answer, with _gave_up's note
+            time.sleep(wait)
+            pause = min(pause * 2, BACKOFF[1])
+
+    def _retry_wait(self, reason: str, pause: float, retry_after: str | None = None) -> float | None:
+        """Seconds to wait before sending again, or None when the outage has lasted retry_seconds."""
+        now = time.monotonic()
+        with self._lock:
+            if self._outage_since is None:
+                self._outage_since, self._outage_retries = now, 0
+            self._outage_reason = reason
+            left = self._outage_since + self.retry_seconds - now
+            if left <= 0:
+                return None
+            self.retries += 1
+            self._outage_retries += 1
+        if retry_after and retry_after.isdigit():
+            pause = max(pause, float(retry_after))
+        return min(pause, left)
+
+    def _answered(self) -> None:
+        """A real answer: an outage that was waited out ends here."""
+        if self._outage_since is not None:
+            with self._lock:
+                if self._outage_since is not None:
+                    self.outages.append((round(time.monotonic() - self._outage_since, 1), self._outage_reason, self._outage_retries))
+                    self._outage_since = None
+
+    def _gave_up(self) -> str:
+        with self._lock:
+            since = self._outage_since
+        if since is None or not self.retry_seconds:
+            return ''
+        return ' (still failing %.0fs after the first failure; sent again with backoff for retry_seconds=%s)' % (
+            time.monotonic() - since, self.retry_seconds)
+
     def request(self, method: str, path: str, query: dict | None = None, body: object = None,
                 content_type: str | None = 'application/json') -> tuple:
         """(HTTP status, decoded JSON body); raises K8sError for any status >= 400."""
@@ -171,18 +258,16 @@ class Client:
         if query:
             url += '?' + '&'.join('%s=%s' % (k, quote(str(v), safe='')) for k, v in query.items() if v is not None)
         data = None if body is None else json.dumps(body).encode('utf-8')
-        try:
-            resp = self.pool.request(method, url, body=data, headers=self._headers(content_type if data is not None else None),
-                                     timeout=self.timeout, retries=False)
-        except urllib3.exceptions.HTTPError as exc:
-            raise K8sError('cannot reach the Kubernetes API at %s: %s' % (self.host, exc)) from exc
+        resp = self._send(method, url, data, content_type if data is not None else None)
         try:
             payload = json.loads(resp.data.decode('utf-8')) if resp.data else {}
         except ValueError:
             payload = {'message': resp.data.decode('utf-8', 'replace')[:500]}
         if resp.status >= 400:
             payload = payload if isinstance(payload, dict) else {}
-            raise K8sError('%s %s: %s %s' % (method, path, resp.status, payload.get('message') or resp.reason), resp.status, payload.get('reason', ''))
+            raise K8sError('%s %s: %s %s%s' % (method, path, resp.status, payload.get('message') or resp.reason,
+                                               self._gave_up() if transient(resp.status, str(payload.get('message'))) else ''),
+                           resp.status, payload.get('reason', ''))
         return resp.status, payload
 
     def path(self, kind: str, namespace: str | None = None, name: str | None = None) -> str:
@@ -219,10 +304,7 @@ class Client:
         """The last lines of a container's log (decoded leniently)."""
         url = self.host + self.path('Pod', namespace, pod) + '/log?container=%s&tailLines=%d&limitBytes=%d' % (
             quote(container, safe=''), tail_lines, limit_bytes)
-        try:
-            resp = self.pool.request('GET', url, headers=self._headers(None), timeout=self.timeout, retries=False)
-        except urllib3.exceptions.HTTPError as exc:
-            raise K8sError('cannot reach the Kubernetes API at %s: %s' % (self.host, exc)) from exc
+        resp = self._send('GET', url)
         text = resp.data.decode('utf-8', 'replace')
         if resp.status >= 400:
             try:

@@ -25,6 +25,7 @@ ROLE_VARIABLES = (
     'kubeseed_microservices_create_namespaces',
     'kubeseed_microservices_wait',
     'kubeseed_microservices_wait_timeout',
+    'kubeseed_microservices_retry_seconds',
     'kubeseed_microservices_force_conflicts',
     'kubeseed_microservices_on_failure',
     'kubeseed_microservices_kubeconfig',

@@ -521,6 +521,10 @@ MICROSERVICES_SCHEMA: dict = {
                                                      'description': 'Create missing namespaces (they are never deleted).'},
         'kubeseed_microservices_wait': {'type': 'boolean', 'default': True, 'description': 'Wait until every Deployment has rolled out.'},
         'kubeseed_microservices_wait_timeout': {'type': 'integer', 'minimum': 1, 'default': 300, 'description': 'Seconds to wait for all rollouts together.'},
+        'kubeseed_microservices_retry_seconds': {'type': 'integer', 'minimum': 0, 'maximum': 3600, 'default': 30,
+                                                 'description': 'How long an outage of the API server (no answer, 429, 502-504, an etcd '
+                                                                'leader election) is waited out, requests sent again with backoff; 0: '
+                                                                'each request once.'},
         'kubeseed_microservices_on_failure': {'enum': ['keep', 'rollback'], 'default': 'keep',
                                               'description': 'When a Deployment does not roll out within the wait: keep leaves it as it is; '
                                                              'rollback returns it to the revision that served before, waits for that, and '

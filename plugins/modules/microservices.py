@@ -129,6 +129,17 @@ options:
     description: Seconds to wait for all rollouts together.
     type: int
     default: 300
+  retry_seconds:
+    description:
+      - How long a failure that passes is waited out - the API server not answering (refused, reset, timed out, as when it is
+        restarting, or the endpoint moves to another control plane), throttling (429), 502-504, and 500 from an etcd leader
+        election. The request is sent again after 0.2 s, doubling to 2 s (or the server's C(Retry-After)); every request
+        kubeseed sends may be sent twice (reads, server-side apply, delete by name).
+      - One outage counts once for all requests in flight; after it lasted O(retry_seconds) each request is sent once more
+        and fails (an object not applied is named in the message, the run fails, the next run converges). V(0) sends each
+        request once. Outages that were waited out are returned in RV(api_outages) and warned about.
+    type: int
+    default: 30
   on_failure:
     description:
       - What happens to a Deployment that did not roll out within O(wait_timeout). V(keep) leaves it as it is.
@@ -201,6 +212,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+api_outages:
+  description: Each time the API server failed in a way that passes and was waited out (O(retry_seconds)) - seconds from the
+    first failure to the next answer, the last failure (such as V(HTTP 503)) and how many
+    requests were sent again.
+  returned: when there was one
+  type: list
+  elements: dict
+  sample: [{seconds: 3.4, reason: no answer (NewConnectionError), requests_sent_again: 12}]
 objects:
   description: Every object applied or deleted, with what happened to it (V(created), V(configured), V(unchanged), V(pruned), V(deleted)).
   returned: always
@@ -300,6 +319,7 @@ def main() -> None:
             'force_conflicts': {'type': 'bool', 'default': False},
             'wait': {'type': 'bool', 'default': True},
             'wait_timeout': {'type': 'int', 'default': 300},
+            'retry_seconds': {'type': 'int', 'default': 30},
             'on_failure': {'type': 'str', 'default': 'keep', 'choices': ['keep', 'rollback']},
             'field_manager': {'type': 'str', 'default': 'kubeseed'},
             'validate_only': {'type': 'bool', 'default': False},
@@ -342,9 +362,10 @@ def main() -> None:
                problems=problems)
     if params['validate_only']:
         _leave(module, False, changed=False, objects=[], msg='%d service(s) are valid' % len(services))
+    client = None
     try:
         client = k8s.Client(params['kubeconfig'], params['context'], params['host'], params['api_key'],
-                            params['validate_certs'], params['ca_cert'], workers=params['workers'])
+                            params['validate_certs'], params['ca_cert'], workers=params['workers'], retry_seconds=max(params['retry_seconds'], 0))
         result = ops.converge(client, render.with_defaults(services, params['defaults']), params['set_name'], params['namespace'],
                               params['secrets'], params['state'],
                               params['prune'], params['create_namespaces'], params['force_conflicts'], module.check_mode,
@@ -353,13 +374,24 @@ def main() -> None:
     except ops.ConvergeError as exc:
         partial = exc.result
         _leave(module, True, msg=str(exc), changed=partial['changed'], objects=partial['objects'], rollouts=partial['rollouts'],
-               rollbacks=partial['rollbacks'], jobs=partial['jobs'])
+               rollbacks=partial['rollbacks'], jobs=partial['jobs'], **_outages(module, client))
     except k8s.K8sError as exc:
-        module.fail_json(msg=str(exc), exception=traceback.format_exc())
+        module.fail_json(msg=str(exc), exception=traceback.format_exc(), **_outages(module, client))
     diff = result.pop('diff')
     if module._diff and diff:
         result['diff'] = diff
-    _leave(module, False, **result)
+    _leave(module, False, **dict(result, **_outages(module, client)))
+
+
+def _outages(module: AnsibleModule, client: k8s.Client | None) -> dict:
+    """{api_outages: [...]} and a warning when the API server failed for a while and was waited out; {} otherwise."""
+    if client is None or not client.outages:
+        return {}
+    outages = [{'seconds': seconds, 'reason': reason, 'requests_sent_again': again} for seconds, reason, again in client.outages]
+    module.warn('the Kubernetes API at %s failed for a while and was waited out: %s'
+                % (client.host, '; '.join('%.1fs (%s, %d request(s) sent again)' % (o['seconds'], o['reason'], o['requests_sent_again'])
+                                          for o in outages)))
+    return {'api_outages': outages}
 
 
 if __name__ == '__main__':

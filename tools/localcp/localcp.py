@@ -390,6 +390,31 @@ class LocalControlPlane:
             raise LocalCPError(f"ports still in use after stopping: {', '.join(busy)}")
         say("stopped")
 
+    # -- faults (tests: a component that crashes and comes back) ------------
+    def kill(self, name: str = "kube-apiserver") -> None:
+        """SIGKILL one component, as a crash would (its port refuses connections at once); ``start`` brings it back."""
+        pid = int(dict(self.load_state().get("pids", {}))[name])  # type: ignore[arg-type]
+        say(f"killing {name} (pid {pid})")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        if not self._wait_gone(name, pid, 10.0):
+            raise LocalCPError(f"{name} (pid {pid}) survived SIGKILL")
+
+    def start(self, name: str = "kube-apiserver", timeout: float = 120.0) -> float:
+        """Start one killed component again with the command ``up`` used; seconds until it was ready."""
+        state = self.load_state()
+        commands = self._commands(Path(str(state["bundle"])) / "bin", {k: int(v) for k, v in dict(state["ports"]).items()})  # type: ignore[arg-type]
+        started = time.monotonic()
+        self._start(name, commands[name])
+        self._save_pids()
+        urls = {"kube-apiserver": (f"{self.server}/readyz", True),
+                "etcd": (f"http://127.0.0.1:{self.ports['etcd_metrics']}/health", False),
+                "kube-controller-manager": (f"https://127.0.0.1:{self.ports['controller_manager']}/healthz", False),
+                "kube-scheduler": (f"https://127.0.0.1:{self.ports['scheduler']}/healthz", False)}
+        url, verify = urls[name]
+        self._wait(name, url, self._ssl_context(verify), started + timeout)
+        return time.monotonic() - started
+
     def _wait_gone(self, name: str, pid: int, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:

@@ -1,7 +1,10 @@
 # Copyright: kubeseed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Paths and credential lookup of the small Kubernetes client (no API server needed)."""
+"""Paths, credential lookup and retries of the small Kubernetes client (no API server needed)."""
 from __future__ import annotations
+
+import json
+import time
 
 import pytest
 
@@ -76,6 +79,108 @@ def test_unreachable_server_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv('K8S_AUTH_CONTEXT', raising=False)
     path = tmp_path / 'kc'
     path.write_text(KUBECONFIG)
-    client = k8s.Client(str(path), timeout=2)
-    with pytest.raises(k8s.K8sError, match='cannot reach the Kubernetes API at https://127.0.0.1:1'):
+    client = k8s.Client(str(path), timeout=2, retry_seconds=0.5)
+    started = time.monotonic()
+    with pytest.raises(k8s.K8sError, match='cannot reach the Kubernetes API at https://127.0.0.1:1') as err:
         client.get('Namespace', None, 'default')
+    assert 'sent again with backoff for retry_seconds=0.5' in str(err.value)
+    assert client.retries >= 2 and client.outages == []  # refused, sent again, never answered
+    assert time.monotonic() - started < 5
+    # the outage has lasted retry_seconds: the next request is sent once (no second wait per object)
+    started = time.monotonic()
+    with pytest.raises(k8s.K8sError):
+        client.get('Namespace', None, 'kube-system')
+    assert time.monotonic() - started < 0.5
+
+
+class FakeResponse:
+    def __init__(self, status: int, body: dict | None = None, headers: dict | None = None) -> None:
+        self.status, self.reason, self.headers = status, 'reason', headers or {}
+        self.data = json.dumps(body if body is not None else {}).encode()
+
+
+class FakePool:
+    """Answers from a script: a response, or an exception to raise; records what was sent."""
+
+    def __init__(self, script: list) -> None:
+        self.script, self.sent = list(script), []
+
+    def request(self, method, url, **kwargs):
+        self.sent.append((method, url, kwargs.get('retries')))
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+def _client(tmp_path, monkeypatch, script: list, retry_seconds: float = 10) -> k8s.Client:
+    pytest.importorskip('kubernetes')
+    monkeypatch.delenv('K8S_AUTH_CONTEXT', raising=False)
+    path = tmp_path / 'kc'
+    path.write_text(KUBECONFIG)
+    client = k8s.Client(str(path), retry_seconds=retry_seconds)
+    client.pool = FakePool(script)
+    monkeypatch.setattr(k8s.time, 'sleep', lambda seconds: client.pool.sent.append(('sleep', round(seconds, 2), None)))
+    return client
+
+
+def test_an_api_server_that_restarts_throttles_or_changes_etcd_leader_is_waited_out(tmp_path, monkeypatch):
+    urllib3 = pytest.importorskip('urllib3')
+    refused = urllib3.exceptions.NewConnectionError(None, 'Connection refused')
+    reset = urllib3.exceptions.ProtocolError('Connection aborted.', ConnectionResetError(104, 'reset'))
+    ok = FakeResponse(200, {'metadata': {'name': 'default'}})
+    client = _client(tmp_path, monkeypatch, [
+        refused, reset, FakeResponse(503, {'message': 'apiserver is shutting down'}),
+        FakeResponse(429, {'message': 'too many requests'}, {'Retry-After': '1'}),
+        FakeResponse(500, {'message': 'etcdserver: leader changed'}), ok])
+    assert client.get('Namespace', None, 'default') == {'metadata': {'name': 'default'}}
+    waits = [step[1] for step in client.pool.sent if step[0] == 'sleep']
+    assert waits == [0.2, 0.4, 0.8, 1.6, 2.0]  # doubling, Retry-After (1 s) below the pause, 2 s at most
+    assert all(step[2] is False for step in client.pool.sent if step[0] != 'sleep')  # urllib3 itself never retries
+    assert client.retries == 5
+    assert len(client.outages) == 1 and client.outages[0][1:] == ('HTTP 500', 5)
+    # a Retry-After longer than the pause is honoured
+    client = _client(tmp_path, monkeypatch, [FakeResponse(429, {}, {'Retry-After': '3'}), ok])
+    client.get('Namespace', None, 'default')
+    assert [step[1] for step in client.pool.sent if step[0] == 'sleep'] == [3.0]
+
+
+def test_answers_that_do_not_pass_are_not_sent_again(tmp_path, monkeypatch):
+    urllib3 = pytest.importorskip('urllib3')
+    for answer, status in ((FakeResponse(500, {'message': 'Internal error occurred: failed calling webhook'}), 500),
+                           (FakeResponse(422, {'message': 'Deployment.apps "a" is invalid'}), 422),
+                           (FakeResponse(403, {'message': 'forbidden'}), 403)):
+        client = _client(tmp_path, monkeypatch, [answer])
+        with pytest.raises(k8s.K8sError) as err:
+            client.get('Namespace', None, 'default')
+        assert err.value.status == status and len(client.pool.sent) == 1 and 'retry_seconds' not in str(err.value)
+    bad_cert = urllib3.exceptions.SSLError('[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed')
+    client = _client(tmp_path, monkeypatch, [bad_cert])
+    with pytest.raises(k8s.K8sError, match='CERTIFICATE_VERIFY_FAILED'):
+        client.get('Namespace', None, 'default')
+    assert len(client.pool.sent) == 1
+
+
+def test_an_outage_longer_than_retry_seconds_fails_with_the_last_answer(tmp_path, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(k8s.time, 'monotonic', lambda: clock[0])
+    client = _client(tmp_path, monkeypatch, [FakeResponse(503, {'message': 'unavailable'})] * 6 + [FakeResponse(200, {})], retry_seconds=5)
+
+    def sleep(seconds):
+        client.pool.sent.append(('sleep', seconds, None))
+        clock[0] += seconds
+    monkeypatch.setattr(k8s.time, 'sleep', sleep)
+    with pytest.raises(k8s.K8sError) as err:
+        client.apply({'kind': 'ConfigMap', 'apiVersion': 'v1', 'metadata': {'name': 'a', 'namespace': 'n'}})
+    assert err.value.status == 503
+    assert 'unavailable (still failing 5s after the first failure; sent again with backoff for retry_seconds=5)' in str(err.value)
+    assert [step[1] for step in client.pool.sent if step[0] == 'sleep'] == [0.2, 0.4, 0.8, 1.6, pytest.approx(2.0)]  # the last: what is left
+    assert client.get('ConfigMap', 'n', 'a') == {}  # the next answer ends the outage: it is recorded
+    assert client.outages == [(5.0, 'HTTP 503', 5)]
+
+
+def test_retry_seconds_zero_sends_each_request_once(tmp_path, monkeypatch):
+    client = _client(tmp_path, monkeypatch, [FakeResponse(503, {'message': 'unavailable'})], retry_seconds=0)
+    with pytest.raises(k8s.K8sError, match='unavailable$'):
+        client.get('Namespace', None, 'default')
+    assert len(client.pool.sent) == 1

@@ -1,0 +1,98 @@
+"""The microservices module while the real kube-apiserver crashes (SIGKILL) and comes back: the outage is waited out
+(retry_seconds) and reported, or, when it lasts longer, the run fails naming what was not applied and the next run
+converges. Set `faults` in namespace it-faults is used by no other test."""
+from __future__ import annotations
+
+import threading
+import time
+
+from kubernetes import client
+
+NS, SET = 'it-faults', 'faults'
+
+
+def services(level: str, count: int = 120) -> list:
+    return [{'name': 'svc%03d' % i, 'image': 'example.com/svc:1', 'ports': [{'port': 80, 'targetPort': 8080}],
+             'config': {'LEVEL': level, 'INDEX': str(i)}} for i in range(count)]
+
+
+def levels(api) -> dict:
+    items = client.CoreV1Api(api).list_namespaced_config_map(NS, label_selector='kubeseed.io/set=' + SET).items
+    return {item.metadata.name: (item.data or {}).get('LEVEL') for item in items}
+
+
+def in_background(run, **args) -> tuple:
+    """Run the module in a thread: (thread, {'result': ...} once done). The API server is killed and started by the
+    test's own thread (localcp ties its components to the thread that starts them)."""
+    out = {}
+    thread = threading.Thread(target=lambda: out.update(result=run.module(**args)), daemon=True)
+    thread.start()
+    return thread, out
+
+
+def kill_when_applying(plane, api, level: str) -> int:
+    """Kill the API server as soon as one ConfigMap has the new level (the run is applying); how many had it."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            now = levels(api)
+        except Exception:  # pylint: disable=broad-except
+            now = {}
+        applied = sum(value == level for value in now.values())
+        if applied:
+            plane.kill()
+            return applied
+        time.sleep(0.05)
+    raise AssertionError('the run applied nothing within 120 s')
+
+
+def test_an_api_server_that_is_down_or_crashes_during_a_run_is_waited_out(run, api, kubeseed_control_plane):
+    plane = kubeseed_control_plane
+    # down before the run starts, back a few seconds later
+    plane.kill()
+    thread, out = in_background(run, services=services('info'), namespace=NS, set_name=SET)
+    time.sleep(6)
+    plane.start()
+    thread.join()
+    first = out['result']
+    assert not first.get('failed'), first.get('msg')
+    assert set(o['action'] for o in first['objects']) == {'created'}
+    assert len(first['api_outages']) == 1 and first['api_outages'][0]['reason'].startswith('no answer'), first['api_outages']
+    assert first['api_outages'][0]['seconds'] > 1
+    assert any('failed for a while and was waited out' in w for w in first.get('warnings', [])), first.get('warnings')
+    assert set(levels(api).values()) == {'info'} and len(levels(api)) == 120
+
+    # killed while the run applies a change to every service, started again 3 s later
+    thread, out = in_background(run, services=services('debug'), namespace=NS, set_name=SET)
+    applied = kill_when_applying(plane, api, 'debug')
+    time.sleep(3)
+    ready = plane.start()
+    thread.join()
+    second = out['result']
+    assert not second.get('failed'), second.get('msg')
+    assert second['api_outages'] and second['api_outages'][0]['seconds'] >= 2, second['api_outages']
+    assert set(levels(api).values()) == {'debug'}, 'not every ConfigMap was applied'
+    print('killed after %d ConfigMaps were applied; API server ready %.1fs after its start; outages %s' % (applied, ready, second['api_outages']))
+
+    third = run.module(services=services('debug'), namespace=NS, set_name=SET)
+    assert third['changed'] is False and 'api_outages' not in third
+
+
+def test_an_outage_longer_than_retry_seconds_fails_naming_what_was_not_applied_and_the_next_run_converges(run, api, kubeseed_control_plane):
+    plane = kubeseed_control_plane
+    run.module(services=services('info'), namespace=NS, set_name=SET)
+    thread, out = in_background(run, services=services('warn'), namespace=NS, set_name=SET, retry_seconds=2)
+    try:
+        kill_when_applying(plane, api, 'warn')
+        thread.join()
+    finally:
+        plane.start()
+    failed = out['result']
+    assert failed.get('failed') is True
+    assert 'could not be applied' in failed['msg'] and 'ConfigMap it-faults/svc' in failed['msg'], failed['msg']
+    assert 'still failing' in failed['msg'] and 'retry_seconds=2' in failed['msg'], failed['msg']
+    assert 'Traceback' not in failed['msg']
+    healed = run.module(services=services('warn'), namespace=NS, set_name=SET)
+    assert not healed.get('failed'), healed.get('msg')
+    assert set(levels(api).values()) == {'warn'}
+    assert run.module(services=services('warn'), namespace=NS, set_name=SET)['changed'] is False
