@@ -47,22 +47,39 @@ def not_ready(nodes_json: dict, expected: list) -> list:
     return problems
 
 
-def deployment_problem(deployment: dict | None, ref: str) -> str | None:
+def deployment_problem(deployment: dict | None, ref: str, stranded: int = 0) -> str | None:
     """None when the Deployment is rolled out (its controller saw the latest spec, every replica runs it and is available),
-    else why not."""
+    else why not. stranded: its replicas on nodes that are down and outside the run (see stranded_pods), counted as
+    available: no run can make them so, and Kubernetes starts them elsewhere when it evicts them."""
     if deployment is None:
         return '%s: no such Deployment' % ref
     spec, status = deployment.get('spec') or {}, deployment.get('status') or {}
     wanted = spec.get('replicas', 1)
     if status.get('observedGeneration', 0) < (deployment.get('metadata') or {}).get('generation', 0):
         return '%s: its controller has not seen the latest change yet' % ref
-    updated, available = status.get('updatedReplicas', 0), status.get('availableReplicas', 0)
+    updated, available = status.get('updatedReplicas', 0), status.get('availableReplicas', 0) + stranded
     if updated < wanted:
         return '%s: %s of %s replicas updated' % (ref, updated, wanted)
     if available < wanted or status.get('replicas', 0) > wanted:
         old = ' (old ones still terminating)' if status.get('replicas', 0) > wanted else ''
         return '%s: %s of %s replicas available%s' % (ref, available, wanted, old)
     return None
+
+
+def stranded_pods(pods_json: dict, nodes_json: dict, run_nodes: list) -> dict:
+    """{node: number of pods} of the pods (not being deleted, not ready) that sit on nodes that are not Ready and not
+    nodes of the run: a host that is down and left out of the run, whose pods wait for Kubernetes to evict them
+    (tolerationSeconds, 300 s by default)."""
+    down = set(s['name'] for s in (node_summary(n) for n in nodes_json.get('items') or []) if not s['ready']) - set(run_nodes)
+    found = {}
+    for pod in pods_json.get('items') or []:
+        node = (pod.get('spec') or {}).get('nodeName')
+        if node not in down or (pod.get('metadata') or {}).get('deletionTimestamp'):
+            continue
+        conditions = {c.get('type'): c.get('status') for c in (pod.get('status') or {}).get('conditions') or []}
+        if conditions.get('Ready') != 'True':
+            found[node] = found.get(node, 0) + 1
+    return found
 
 
 def daemonset_problem(daemonset: dict | None, ref: str) -> str | None:

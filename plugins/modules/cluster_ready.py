@@ -13,6 +13,9 @@ description:
     seen by its controller, every replica or pod updated and available, no old replica left), or O(timeout) passes.
   - "On timeout it fails and names each node that is not Ready with its conditions (for example
     C(w1: Ready=Unknown NodeStatusUnknown: Kubelet stopped posting node status.)), and each Deployment that is not available."
+  - A Deployment replica that sits on a node which is not Ready and is not one of O(nodes) (a host that is down and out
+    of the run) counts as available, with a warning and in RV(stranded) - no run can bring it back, and Kubernetes starts
+    it elsewhere when it evicts it (the pods' C(tolerationSeconds), 300 s by default), so the run does not wait for that.
   - Read-only. In check mode it looks once and does not wait; what is not ready is reported as a warning, because a real run
     would first make the changes the check predicts (for example start a stopped kubelet).
 author:
@@ -83,6 +86,14 @@ spread:
   elements: str
   sample: ['kube-system/coredns: all 2 pods run on cp1 though 3 nodes can run them (cp1, cp2, cp3)']
   version_added: 0.10.0
+stranded:
+  description: Deployments of O(deployments) counted as available though some replicas are on nodes that are down and
+    outside O(nodes), and where.
+  returned: always
+  type: list
+  elements: str
+  sample: ['kube-system/coredns: 1 replica on w2 (not Ready, not a node of this run) until Kubernetes starts it elsewhere']
+  version_added: 0.12.0
 not_ready:
   description: Why each node of O(nodes) or Deployment of O(deployments) is not ready (empty when all are).
   returned: always
@@ -125,16 +136,18 @@ def main() -> None:
     get = kubectl.json
 
     deadline = time.monotonic() + max(params['timeout'], 0)
-    nodes, problems = _wait(module, get, params, deadline)
+    nodes, problems, stranded = _wait(module, get, params, deadline)
     spread = [] if problems else _spread(module, kubectl, get, params['spread'], nodes)
     if spread and not module.check_mode:
-        nodes, problems = _wait(module, get, dict(params, deployments=params['spread'], daemonsets=[]), deadline)
+        nodes, problems, stranded = _wait(module, get, dict(params, deployments=params['spread'], daemonsets=[]), deadline)
     summaries = []
     for node in (nodes or {}).get('items') or []:
         summary = ready.node_summary(node)
         summary.pop('conditions')
         summaries.append(summary)
-    result = {'changed': bool(spread), 'nodes': summaries, 'not_ready': problems, 'spread': spread}
+    result = {'changed': bool(spread), 'nodes': summaries, 'not_ready': problems, 'spread': spread, 'stranded': stranded}
+    for note in stranded:
+        module.warn(note)
     if problems and module.check_mode:
         module.warn('not ready now (a real run would first apply the predicted changes, then wait): ' + '; '.join(problems))
     elif problems:
@@ -173,6 +186,7 @@ def _wait(module, get, params: dict, deadline: float) -> tuple:
     while True:
         nodes, error = get('get', 'nodes')
         problems = ['API server: %s' % error] if nodes is None else ready.not_ready(nodes, params['nodes'])
+        stranded = []
         for kind, refs, check in (('deployment', params['deployments'], ready.deployment_problem),
                                   ('daemonset', params['daemonsets'], ready.daemonset_problem)):
             for ref in refs:
@@ -180,13 +194,34 @@ def _wait(module, get, params: dict, deadline: float) -> tuple:
                 found, error = get('--namespace', namespace, 'get', kind, name)
                 if found is None and error and 'NotFound' not in error:
                     problems.append('%s: %s' % (ref, error))
-                else:
-                    problem = check(found, ref)
-                    if problem:
-                        problems.append(problem)
+                    continue
+                problem = check(found, ref)
+                if problem and kind == 'deployment' and found and nodes is not None:
+                    # replicas on a node that is down and not in this run: no run can help them, Kubernetes evicts them
+                    on_down = _stranded(get, found, namespace, nodes, params['nodes'])
+                    if on_down and not check(found, ref, sum(on_down.values())):
+                        problem = None
+                        stranded.append('%s: %s on %s (not Ready, not a node of this run) until Kubernetes starts %s elsewhere'
+                                        % (ref, _replicas(sum(on_down.values())), ', '.join(sorted(on_down)),
+                                           'it' if sum(on_down.values()) == 1 else 'them'))
+                if problem:
+                    problems.append(problem)
         if not problems or module.check_mode or time.monotonic() >= deadline:
-            return nodes, problems
+            return nodes, problems, stranded
         time.sleep(POLL_SECONDS)
+
+
+def _replicas(count: int) -> str:
+    return '1 replica' if count == 1 else '%d replicas' % count
+
+
+def _stranded(get, deployment: dict, namespace: str, nodes: dict, run_nodes: list) -> dict:
+    """ready.stranded_pods of the Deployment's pods ({} when they cannot be listed)."""
+    labels = ((deployment.get('spec') or {}).get('selector') or {}).get('matchLabels') or {}
+    if not labels:
+        return {}
+    pods, _error = get('--namespace', namespace, 'get', 'pods', '--selector', ','.join('%s=%s' % item for item in sorted(labels.items())))
+    return ready.stranded_pods(pods, nodes, run_nodes) if pods is not None else {}
 
 
 if __name__ == '__main__':

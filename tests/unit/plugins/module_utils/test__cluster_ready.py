@@ -94,3 +94,26 @@ def test_tolerations_follow_kubernetes_rules():
     assert not ready._tolerates([{'key': 'dedicated', 'value': 'web'}], taint)
     assert not ready._tolerates([{'key': 'dedicated', 'operator': 'Exists', 'effect': 'NoExecute'}], taint)
     assert ready.eligible_nodes({'items': [_spread_node('a', labels={'zone': 'x'}), _spread_node('b')]}, {'nodeSelector': {'zone': 'x'}}) == ['a']
+
+
+def _pod(node, ready_status='True', deleting=False):
+    meta = {'name': 'coredns-%s' % node}
+    if deleting:
+        meta['deletionTimestamp'] = '2026-12-03T12:00:00Z'
+    return {'metadata': meta, 'spec': {'nodeName': node}, 'status': {'conditions': [{'type': 'Ready', 'status': ready_status}]}}
+
+
+def test_replicas_on_a_node_that_is_down_and_outside_the_run_count_as_available():
+    nodes = {'items': [_node('cp1'), _node('w1'), _node('w2', 'Unknown', 'NodeStatusUnknown', 'Kubelet stopped posting node status.')]}
+    pods = {'items': [_pod('cp1'), _pod('w2', 'False'), _pod('w1', 'False')]}
+    # w2 is down and not in the run: its unready pod is stranded; w1's unready pod is a real problem (w1 is in the run)
+    assert ready.stranded_pods(pods, nodes, ['cp1', 'w1']) == {'w2': 1}
+    assert ready.stranded_pods(pods, nodes, ['cp1', 'w1', 'w2']) == {}  # w2 in the run: it must become Ready itself
+    # a pod already being deleted (evicted) is not counted; a Ready pod on a down node is not stranded yet
+    assert ready.stranded_pods({'items': [_pod('w2', 'False', deleting=True), _pod('w2', 'True')]}, nodes, ['cp1']) == {}
+    half = {'metadata': {'generation': 1}, 'spec': {'replicas': 2},
+            'status': {'observedGeneration': 1, 'replicas': 2, 'updatedReplicas': 2, 'availableReplicas': 1}}
+    assert ready.deployment_problem(half, 'kube-system/coredns') == 'kube-system/coredns: 1 of 2 replicas available'
+    assert ready.deployment_problem(half, 'kube-system/coredns', stranded=1) is None
+    none = dict(half, status=dict(half['status'], availableReplicas=0))
+    assert ready.deployment_problem(none, 'kube-system/coredns', stranded=1) == 'kube-system/coredns: 1 of 2 replicas available'
