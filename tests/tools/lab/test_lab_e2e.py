@@ -207,6 +207,8 @@ def bundle() -> Bundle:
 def lab_up(bundle: Bundle) -> Iterator[str]:  # pylint: disable=redefined-outer-name
     require_root()
     started = time.monotonic()
+    # from bare hosts, as the e2e's fresh_lab: `lab up` keeps hosts that already run (and whatever a cluster left on them)
+    lab("down")
     result = lab("up", "--control-planes", "1", "--workers", "2", "--bundle-root", str(bundle.root))
     output = result.stdout + result.stderr
     print(output)
