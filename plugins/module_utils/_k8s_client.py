@@ -270,6 +270,16 @@ class Client:
                            resp.status, payload.get('reason', ''))
         return resp.status, payload
 
+    def readiness(self) -> list:
+        """The checks the API server's /readyz?verbose reports failed ([] when it is ready, or when these credentials may
+        not ask); an outage is waited out as for any request."""
+        resp = self._send('GET', self.host + '/readyz?verbose')
+        if resp.status == 200 or resp.status in (401, 403, 404):
+            return []
+        text = resp.data.decode('utf-8', 'replace')
+        failed = [line[3:].split(' ')[0] for line in text.splitlines() if line.startswith('[-]')]
+        return failed or ['readyz: HTTP %d' % resp.status]
+
     def path(self, kind: str, namespace: str | None = None, name: str | None = None) -> str:
         """resource_path for a kind of RESOURCES or one discover() found."""
         return resource_path(kind, namespace, name, self.resources)

@@ -272,6 +272,7 @@ problems:
   elements: str
 '''
 
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -366,6 +367,7 @@ def main() -> None:
     try:
         client = k8s.Client(params['kubeconfig'], params['context'], params['host'], params['api_key'],
                             params['validate_certs'], params['ca_cert'], workers=params['workers'], retry_seconds=max(params['retry_seconds'], 0))
+        _wait_ready(module, client, max(params['retry_seconds'], 0))
         result = ops.converge(client, render.with_defaults(services, params['defaults']), params['set_name'], params['namespace'],
                               params['secrets'], params['state'],
                               params['prune'], params['create_namespaces'], params['force_conflicts'], module.check_mode,
@@ -381,6 +383,27 @@ def main() -> None:
     if module._diff and diff:
         result['diff'] = diff
     _leave(module, False, **dict(result, **_outages(module, client)))
+
+
+ETCD_LOST = ('the API server at %s reports etcd not ready (%s) after %ds: etcd has lost its quorum (more than half of its '
+             'members, one per control plane, are down or cut off) or cannot be reached, so nothing can be read or applied. '
+             'Nothing was applied. Start the control planes that are down (their etcd members rejoin by themselves); when '
+             'they cannot come back, restore a backup (playbooks/restore.yml, docs/backup-restore.md). Then run this again.')
+
+
+def _wait_ready(module: AnsibleModule, client: k8s.Client, seconds: int) -> None:
+    """Wait up to seconds for the API server's /readyz; fail at once when etcd is still not ready then (a quorum lost makes
+    every request hang for a minute), else go on with a warning (the requests say what does not work)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        failed = client.readiness()
+        if not failed or time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    if any(check.startswith('etcd') for check in failed):
+        _leave(module, True, msg=ETCD_LOST % (client.host, ', '.join(failed), seconds), changed=False, objects=[])
+    if failed:
+        module.warn('the API server at %s is not ready (%s failed); applying anyway' % (client.host, ', '.join(failed)))
 
 
 def _outages(module: AnsibleModule, client: k8s.Client | None) -> dict:

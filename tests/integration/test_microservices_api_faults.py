@@ -96,3 +96,25 @@ def test_an_outage_longer_than_retry_seconds_fails_naming_what_was_not_applied_a
     assert not healed.get('failed'), healed.get('msg')
     assert set(levels(api).values()) == {'warn'}
     assert run.module(services=services('warn'), namespace=NS, set_name=SET)['changed'] is False
+
+
+def test_etcd_down_fails_fast_saying_so_and_applies_nothing(run, api, kubeseed_control_plane):
+    """etcd gone (as when a quorum is lost): every request would hang for a minute; the module asks /readyz first, waits
+    retry_seconds for etcd, then fails with what to do. With etcd back the run converges."""
+    plane = kubeseed_control_plane
+    run.module(services=services('info'), namespace=NS, set_name=SET)
+    plane.kill('etcd')
+    try:
+        started = time.monotonic()
+        failed = run.module(services=services('error'), namespace=NS, set_name=SET, retry_seconds=3)
+        seconds = time.monotonic() - started
+    finally:
+        plane.start('etcd')
+    assert failed.get('failed') is True and failed['changed'] is False and failed['objects'] == []
+    assert 'reports etcd not ready (etcd, etcd-readiness) after 3s: etcd has lost its quorum' in failed['msg'], failed['msg']
+    assert 'Nothing was applied' in failed['msg'] and 'playbooks/restore.yml' in failed['msg']
+    assert seconds < 40, 'took %.0fs: a request hung instead of the readiness check failing fast' % seconds
+    print('etcd down: the run failed after %.1fs (ansible-playbook included)' % seconds)
+    healed = run.module(services=services('error'), namespace=NS, set_name=SET)
+    assert not healed.get('failed'), healed.get('msg')
+    assert set(levels(api).values()) == {'error'}

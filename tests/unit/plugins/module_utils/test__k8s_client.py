@@ -184,3 +184,19 @@ def test_retry_seconds_zero_sends_each_request_once(tmp_path, monkeypatch):
     with pytest.raises(k8s.K8sError, match='unavailable$'):
         client.get('Namespace', None, 'default')
     assert len(client.pool.sent) == 1
+
+
+def test_readiness_names_the_failed_checks(tmp_path, monkeypatch):
+    text = '[+]ping ok\n[-]etcd failed: reason withheld\n[+]informer-sync ok\n[-]etcd-readiness failed: reason withheld\nreadyz check failed'
+
+    class Text(FakeResponse):
+        def __init__(self, status, body):
+            super().__init__(status)
+            self.data = body.encode()
+
+    client = _client(tmp_path, monkeypatch, [Text(500, text), Text(200, 'ok'), Text(403, 'forbidden'), Text(500, 'no detail')])
+    assert client.readiness() == ['etcd', 'etcd-readiness']
+    assert client.readiness() == []
+    assert client.readiness() == []  # credentials that may not ask: cannot tell, the requests will
+    assert client.readiness() == ['readyz: HTTP 500']
+    assert client.pool.sent[0][1].endswith('/readyz?verbose')
