@@ -1,18 +1,50 @@
 """The microservices module while the real kube-apiserver crashes (SIGKILL) and comes back: the outage is waited out
 (retry_seconds) and reported, or, when it lasts longer, the run fails naming what was not applied and the next run
-converges. Set `faults` in namespace it-faults is used by no other test."""
+converges. On a local control plane of its own (set `faults`, namespace it-faults)."""
 from __future__ import annotations
 
 import threading
 import time
 
-from kubernetes import client
+import pytest
+from kubernetes import client, config
+from localcp import LocalControlPlane
 
 NS, SET = 'it-faults', 'faults'
 
 
+@pytest.fixture(scope='module')
+def plane(tmp_path_factory):
+    """A local control plane of this module's own: its API server and etcd are killed here, and what that leaves (a
+    controller manager that exited, watches that went stale after etcd came back) must not reach the other tests."""
+    own = LocalControlPlane(tmp_path_factory.mktemp('faults-cp'), tie_to_parent=True)
+    own.up()
+    yield own
+    own.down()
+
+
+@pytest.fixture(scope='module')
+def api(plane):  # pylint: disable=redefined-outer-name
+    return config.new_client_from_config(str(plane.kubeconfig))
+
+
+@pytest.fixture
+def run(run, plane):  # pylint: disable=redefined-outer-name
+    """The session's runner, its module calls sent to this module's control plane."""
+    module = run.module
+
+    def on_plane(*flags, **args):
+        args.setdefault('kubeconfig', str(plane.kubeconfig))
+        return module(*flags, **args)
+    run.module = on_plane
+    yield run
+    run.module = module
+
+
 def services(level: str, count: int = 120) -> list:
-    return [{'name': 'svc%03d' % i, 'image': 'example.com/svc:1', 'ports': [{'port': 80, 'targetPort': 8080}],
+    # no pods (replicas 0): each change makes 120 new ReplicaSets, and pods for them would keep the shared control plane's
+    # controllers busy for minutes after this module (the next tests wait for controllers)
+    return [{'name': 'svc%03d' % i, 'image': 'example.com/svc:1', 'replicas': 0, 'ports': [{'port': 80, 'targetPort': 8080}],
              'config': {'LEVEL': level, 'INDEX': str(i)}} for i in range(count)]
 
 
@@ -46,8 +78,7 @@ def kill_when_applying(plane, api, level: str) -> int:
     raise AssertionError('the run applied nothing within 120 s')
 
 
-def test_an_api_server_that_is_down_or_crashes_during_a_run_is_waited_out(run, api, kubeseed_control_plane):
-    plane = kubeseed_control_plane
+def test_an_api_server_that_is_down_or_crashes_during_a_run_is_waited_out(run, api, plane):  # pylint: disable=redefined-outer-name
     # down before the run starts, back a few seconds later
     plane.kill()
     thread, out = in_background(run, services=services('info'), namespace=NS, set_name=SET)
@@ -78,8 +109,7 @@ def test_an_api_server_that_is_down_or_crashes_during_a_run_is_waited_out(run, a
     assert third['changed'] is False and 'api_outages' not in third
 
 
-def test_an_outage_longer_than_retry_seconds_fails_naming_what_was_not_applied_and_the_next_run_converges(run, api, kubeseed_control_plane):
-    plane = kubeseed_control_plane
+def test_an_outage_longer_than_retry_seconds_fails_naming_the_objects_then_converges(run, api, plane):  # pylint: disable=redefined-outer-name
     run.module(services=services('info'), namespace=NS, set_name=SET)
     thread, out = in_background(run, services=services('warn'), namespace=NS, set_name=SET, retry_seconds=2)
     try:
@@ -98,10 +128,9 @@ def test_an_outage_longer_than_retry_seconds_fails_naming_what_was_not_applied_a
     assert run.module(services=services('warn'), namespace=NS, set_name=SET)['changed'] is False
 
 
-def test_etcd_down_fails_fast_saying_so_and_applies_nothing(run, api, kubeseed_control_plane):
+def test_etcd_down_fails_fast_saying_so_and_applies_nothing(run, api, plane):  # pylint: disable=redefined-outer-name
     """etcd gone (as when a quorum is lost): every request would hang for a minute; the module asks /readyz first, waits
     retry_seconds for etcd, then fails with what to do. With etcd back the run converges."""
-    plane = kubeseed_control_plane
     run.module(services=services('info'), namespace=NS, set_name=SET)
     plane.kill('etcd')
     try:

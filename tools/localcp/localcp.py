@@ -347,7 +347,8 @@ class LocalControlPlane:
         say(f"control plane v{version} up in {time.monotonic() - started:.1f}s: {self.server}, kubeconfig {self.kubeconfig}")
 
     def _save_pids(self) -> None:
-        self.state["pids"] = {name: proc.pid for name, proc in self.procs.items()}
+        # merged: a CLI process that (re)starts one component knows only that one
+        self.state["pids"] = dict(dict(self.state.get("pids", {})), **{name: proc.pid for name, proc in self.procs.items()})  # type: ignore[arg-type]
         (self.dir / STATE_FILE).write_text(json.dumps(self.state, indent=2) + "\n", encoding="utf-8")
 
     # -- tear-down ---------------------------------------------------------
@@ -394,11 +395,20 @@ class LocalControlPlane:
     def kill(self, name: str = "kube-apiserver") -> None:
         """SIGKILL one component, as a crash would (its port refuses connections at once); ``start`` brings it back."""
         pid = int(dict(self.load_state().get("pids", {}))[name])  # type: ignore[arg-type]
+        if not pid_alive(pid, name):  # already gone (and its pid may be another process's now)
+            self._reap(name)
+            return
         say(f"killing {name} (pid {pid})")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         if not self._wait_gone(name, pid, 10.0):
             raise LocalCPError(f"{name} (pid {pid}) survived SIGKILL")
+        # the process may still be closing its sockets when /proc no longer shows it running
+        port = {"kube-apiserver": "apiserver", "etcd": "etcd", "kube-controller-manager": "controller_manager",
+                "kube-scheduler": "scheduler"}[name]
+        deadline = time.monotonic() + 10
+        while port_in_use(int(self.ports[port])) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def start(self, name: str = "kube-apiserver", timeout: float = 120.0) -> float:
         """Start one killed component again with the command ``up`` used; seconds until it was ready."""
@@ -414,6 +424,16 @@ class LocalControlPlane:
         url, verify = urls[name]
         self._wait(name, url, self._ssl_context(verify), started + timeout)
         return time.monotonic() - started
+
+    def revive(self) -> list[str]:
+        """Start again every component that is not running (the controller manager exits when the API server goes away
+        while it starts its controllers); the names started."""
+        pids = dict(self.load_state().get("pids", {}))  # type: ignore[arg-type]
+        dead = [name for name in COMPONENTS if not pid_alive(int(pids.get(name, 0) or 0), name)]
+        for name in dead:
+            self._reap(name)
+            self.start(name)
+        return dead
 
     def _wait_gone(self, name: str, pid: int, seconds: float) -> bool:
         deadline = time.monotonic() + seconds

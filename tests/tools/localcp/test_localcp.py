@@ -58,6 +58,26 @@ def test_deployment_gets_a_replicaset(kubeseed_control_plane: LocalControlPlane)
     assert pods[0].metadata.owner_references[0].name == rs.metadata.name
 
 
+def test_a_killed_component_is_started_again_with_the_same_command(tmp_path: pathlib.Path) -> None:
+    """kill() (SIGKILL: its port refuses at once), start() and revive() from a second process, as the CLI would: the
+    state file keeps every component's pid, so running() and down() still find them all."""
+    plane = LocalControlPlane(tmp_path / 'cp')
+    plane.up()
+    ports = plane.ports
+    try:
+        other = LocalControlPlane(tmp_path / 'cp')  # another process's view: knows only the state file
+        other.kill('kube-apiserver')
+        assert not port_in_use(int(plane.ports['apiserver']))
+        assert other.start('kube-apiserver') < 60
+        fresh = LocalControlPlane(tmp_path / 'cp')
+        assert pid_alive(int(fresh.load_state()['pids']['kube-apiserver']), 'kube-apiserver')
+        fresh.revive()  # the controller manager may have exited: the API server went away while it started its controllers
+        assert fresh.running() and set(fresh.load_state()['pids']) == set(COMPONENTS)
+    finally:
+        LocalControlPlane(tmp_path / 'cp').down()
+    assert not any(port_in_use(int(port)) for port in ports.values())
+
+
 def test_cli_up_and_down_leave_nothing_behind(tmp_path: pathlib.Path) -> None:
     state = tmp_path / 'cp'
     up = subprocess.run([sys.executable, str(TOOL), 'up', '--dir', str(state)], capture_output=True, text=True, timeout=300, check=False)
