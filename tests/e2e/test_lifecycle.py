@@ -1,9 +1,8 @@
 """Day 2 on the shared 1 control plane + 2 workers lab, after the AWX jobs, in this order: tear the cluster down and build
 it again at the previous minor (1.36.3: site.yml then refuses to change a live node's version), demo services, add a
 worker with --limit, upgrade to 1.37.2 while the demo services are probed every 200 ms through a NodePort, remove a worker
-while it is up (a typo first, then a PodDisruptionBudget that blocks its drain), stop a worker's host (the probe counts
-what fails, site.yml converges the others and names it, its pods move) and remove it (both removed workers then leave
-the lab's inventory), back up etcd and restore it, renew the certificates, tear the cluster down, and build it
+while it is up (a typo first, then a PodDisruptionBudget that blocks its drain), remove a worker whose host is down (both
+then leave the lab's inventory), back up etcd and restore it, renew the certificates, tear the cluster down, and build it
 again with site.yml.
 
 Each day-2 playbook runs with --check first (it predicts what the run then does), then for real, then again (changed=0);
@@ -342,75 +341,13 @@ def test_remove_a_worker_that_is_up(lab_cluster):
     _healthy(['ks-cp1', 'ks-w1', 'ks-w2'])
 
 
-def _demo_pods() -> dict:
-    """{deployment: [node of each pod]} of the demo services (pods not being deleted)."""
-    pods = json.loads(kubectl('-n', 'demo', 'get', 'pods', '-o', 'json').stdout)['items']
-    found = {}
-    for pod in pods:
-        if not pod['metadata'].get('deletionTimestamp'):
-            found.setdefault(pod['metadata']['labels']['app.kubernetes.io/name'], []).append(pod['spec'].get('nodeName'))
-    return {name: sorted(nodes) for name, nodes in found.items()}
-
-
-def _one_replica_on_each(workers: tuple) -> None:
-    """Each demo Deployment (2 replicas) with one pod on each of the two workers: where both run on one, that worker is
-    cordoned and one of its pods deleted (its replacement goes to the other), then it is uncordoned."""
-    for name, nodes in _demo_pods().items():
-        if sorted(nodes) == sorted(workers):
-            continue
-        crowded = nodes[0]
-        kubectl('cordon', crowded)
-        try:
-            pod = json.loads(kubectl('-n', 'demo', 'get', 'pods', '-l', 'app.kubernetes.io/name=' + name, '-o', 'json').stdout)['items'][0]
-            kubectl('-n', 'demo', 'delete', 'pod', pod['metadata']['name'], '--wait=true')
-            kubectl('-n', 'demo', 'rollout', 'status', 'deployment/' + name, '--timeout=120s')
-        finally:
-            kubectl('uncordon', crowded)
-    placed = _demo_pods()
-    assert all(sorted(nodes) == sorted(workers) for nodes in placed.values()), placed
-
-
-def test_a_worker_goes_down_site_converges_the_others_then_it_is_removed(lab_cluster):
-    """Drill: a worker's host stops. The demo services keep answering through the other worker (a probe counts the
-    failed requests until its endpoints leave the Services), site.yml during the outage names the host, converges the
-    others, does not wait for the replicas stranded on it and fails; after the demo's tolerationSeconds (30) its pods run
-    on the other worker. Then remove_node.yml cleans the cluster side and reports the host and skips it; the inventory
-    still lists ks-w3 (removed, not a node)."""
+def test_remove_a_worker_whose_host_is_down(lab_cluster):
+    """The cluster side is cleaned, the host is reported and skipped; the inventory still lists ks-w3 (removed, not a node)."""
     needs_cluster()
-    _one_replica_on_each(('ks-w1', 'ks-w2'))
-    probe = DemoProbe()
-    probe.start()
     subprocess.run([*LAB, 'stop', 'ks-w2'], cwd=ROOT, check=True)
     started = time.monotonic()
     _wait('ks-w2 NotReady', lambda: _nodes().get('ks-w2') not in (None, 'True'), timeout=120)
-    not_ready = time.monotonic() - started
-
-    site = playbook('site.yml', '-i', str(lab_cluster))
-    assert site.rc != 0, site.output[-3000:]
-    assert site.recap['ks-w2']['unreachable'] == 1 and site.recap['ks-w1']['failed'] == 0, site.recap
-    assert _changed(site) == {}, changed_tasks(site.output)
-    assert 'ks-w2 left this run (its host did not answer' in site.said, site.output[-3000:]
-    assert 'every other node of the run is converged and Ready' in site.said
-    assert 'TASK [kubeseed.cluster.control_plane : Fail when a node of this run left it' in site.output  # not a timeout before it
-
-    def moved():
-        placed = _demo_pods()
-        deployments = json.loads(kubectl('-n', 'demo', 'get', 'deployments', '-o', 'json').stdout)['items']
-        return (all('ks-w2' not in nodes for nodes in placed.values())
-                and all(d['status'].get('availableReplicas', 0) == d['spec']['replicas'] for d in deployments))
-    _wait('the demo pods of ks-w2 running on ks-w1', moved, timeout=180)
-    moved_after = time.monotonic() - started
-    _wait('demo frontend answering on ks-w1', lambda: _demo_answers('ks-w1'), timeout=60)
-    time.sleep(2)
-    probe.stop.set()
-    probe.join()
-    last_failure = max((failure[0] for failure in probe.failed), default=started) - started
-    print('ks-w2 stopped: NotReady after %.0fs; site.yml during the outage %.0fs (rc %d); its demo pods ran on ks-w1 %.0fs after the '
-          'stop; %d demo requests, %d failed, the last %.0fs after the stop: %s'
-          % (not_ready, site.seconds, site.rc, moved_after, probe.requests, len(probe.failed), last_failure, probe.failed[:3]))
-    # once ks-w2's endpoints left the Services (its pods not Ready), every request is answered
-    assert not [failure for failure in probe.failed if failure[0] > started + not_ready + 30], probe.failed
-
+    print('ks-w2 NotReady %.0fs after its host stopped' % (time.monotonic() - started))
     run = _remove('ks-w2')
     run.assert_ok()
     print('remove_node.yml ks-w2 (down): %.0fs' % run.seconds)
