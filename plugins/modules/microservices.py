@@ -363,11 +363,14 @@ def main() -> None:
                problems=problems)
     if params['validate_only']:
         _leave(module, False, changed=False, objects=[], msg='%d service(s) are valid' % len(services))
+    if params['retry_seconds'] < 0:
+        _leave(module, True, msg='retry_seconds (kubeseed_microservices_retry_seconds): %d is negative; 0 sends each request once'
+               % params['retry_seconds'], changed=False)
     client = None
     try:
         client = k8s.Client(params['kubeconfig'], params['context'], params['host'], params['api_key'],
-                            params['validate_certs'], params['ca_cert'], workers=params['workers'], retry_seconds=max(params['retry_seconds'], 0))
-        _wait_ready(module, client, max(params['retry_seconds'], 0))
+                            params['validate_certs'], params['ca_cert'], workers=params['workers'], retry_seconds=params['retry_seconds'])
+        _wait_ready(module, client, params['retry_seconds'])
         result = ops.converge(client, render.with_defaults(services, params['defaults']), params['set_name'], params['namespace'],
                               params['secrets'], params['state'],
                               params['prune'], params['create_namespaces'], params['force_conflicts'], module.check_mode,

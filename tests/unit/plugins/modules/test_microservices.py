@@ -79,3 +79,9 @@ def test_inline_secrets_never_appear_whatever_breaks(capsys, tmp_path, secrets):
                   service_secrets=[secrets, None])
     assert result['failed'] is True and result['problems']
     assert SECRET not in json.dumps(result)
+
+
+def test_a_negative_retry_seconds_is_refused_before_any_cluster_contact(capsys, tmp_path):
+    result = _run(capsys, kubeconfig=str(tmp_path / 'does-not-exist'), services=[{'name': 'api', 'image': 'a:1'}], retry_seconds=-5)
+    assert result['failed'] is True and result['changed'] is False
+    assert result['msg'] == 'retry_seconds (kubeseed_microservices_retry_seconds): -5 is negative; 0 sends each request once'
