@@ -236,6 +236,45 @@ CLUSTER_SCHEMA: dict = {
                            'staticPodPath, authentication, authorization, apiVersion and kind are refused: other variables or '
                            'kubeadm set them.',
         },
+        'kubeseed_kubelet_serving_certificates': {
+            'type': 'boolean', 'default': True,
+            'description': 'The kubelets serve their API (logs, exec, port-forward, metrics) with certificates signed by the '
+                           'cluster CA (serverTLSBootstrap) instead of self-signed ones, so that clients such as metrics-server '
+                           'verify them. The first control plane runs an approver (Deployment kube-system/kubelet-serving-'
+                           'approver, built into the bundle) that approves a request only when the node itself made it and it '
+                           'names only the node\'s own addresses; others stay pending and are logged. Needed by the '
+                           'metrics-server add-on. Turned off on a running cluster, the kubelets go back to self-signed '
+                           'certificates at their next restart (the approver stays).',
+        },
+        'kubeseed_addons': {
+            'type': 'object', 'default': {'metrics_server': {}},
+            'additionalProperties': False,
+            'properties': {
+                'metrics_server': {
+                    'type': 'object', 'additionalProperties': False,
+                    'description': 'metrics-server (from the bundle): the resource metrics API, so that kubectl top works '
+                                   'and a service\'s autoscaling (HorizontalPodAutoscaler) scales. It verifies the kubelets\' '
+                                   'serving certificates: needs kubeseed_kubelet_serving_certificates.',
+                    'properties': {
+                        'metric_resolution_seconds': {
+                            'type': 'integer', 'minimum': 15, 'maximum': 300, 'default': 15,
+                            'description': 'How often metrics-server scrapes the kubelets (its --metric-resolution). At '
+                                           'least 15: metrics-server refuses to start unless it is longer than its '
+                                           'kubelet request timeout (10 s).',
+                        },
+                    },
+                },
+            },
+            'description': 'The cluster add-ons to run, each with its settings ({} for the defaults), installed after the '
+                           'cluster by playbooks/addons.yml (site.yml runs it) with the microservices engine: server-side '
+                           'apply, waited for, check mode and diff, each add-on its own set (addon-<name>). An add-on left '
+                           'out of this mapping is removed from the cluster (every object of its set); {} removes them all.',
+        },
+        'kubeseed_kubelet_serving_approver_image': {
+            'type': 'string', 'minLength': 1, 'default': 'kubeseed.local/kubelet-serving-approver:0.1.0',
+            'description': 'Image of the serving-certificate approver. The offline bundle holds it; an online install needs '
+                           'it in a registry its nodes can pull from.',
+        },
         # ---- Per-host ----------------------------------------------------------------------------
         'kubeseed_node_ip': {
             'type': 'string', 'default': '', 'format': 'optional-ip', 'x-scope': 'host',

@@ -771,6 +771,11 @@ def _settings(cluster: dict, groups: dict) -> list[str]:
     mtu = cluster.get('kubeseed_cni_mtu')
     if _is_int(mtu) and 0 < mtu < 576:
         messages.append('kubeseed_cni_mtu: %d is too small; use 0 (derive from the node interface) or 576 to 9216' % mtu)
+    addons = cluster.get('kubeseed_addons')
+    if isinstance(addons, dict) and 'metrics_server' in addons and cluster.get('kubeseed_kubelet_serving_certificates') is False:
+        messages.append('kubeseed_addons.metrics_server: needs kubeseed_kubelet_serving_certificates: true (metrics-server '
+                        'verifies the kubelets\' certificates against the cluster CA; self-signed ones fail); turn that on, or '
+                        'leave metrics_server out of kubeseed_addons')
     return messages
 
 

@@ -136,6 +136,25 @@ LOG_LINES = 20
 PODS_SHOWN = 3
 
 
+def api_service_available(api_service: dict) -> bool:
+    """An aggregated API's APIService says Available (the API server reaches the service behind it)."""
+    return any(c.get('type') == 'Available' and c.get('status') == 'True'
+               for c in (api_service.get('status') or {}).get('conditions') or [])
+
+
+def wait_api_services(client, api_services: list, timeout: float, workers: int = 8) -> list:
+    """Wait until every APIService is Available; the descriptions of those that are not by the deadline (with the reason
+    and message of their Available condition: e.g. FailedDiscoveryCheck, the service has no ready endpoints)."""
+    _done, pending = _poll(client, api_services, api_service_available, timeout, workers)
+    failures = []
+    for key, live in sorted(pending.items()):
+        condition = next((c for c in (live.get('status') or {}).get('conditions') or [] if c.get('type') == 'Available'), {})
+        reason = condition.get('reason') or 'no condition yet'
+        message = condition.get('message') or 'the API server has not checked it yet'
+        failures.append('%s: not Available (%s: %s)' % (describe(key), reason, message))
+    return failures
+
+
 def job_state(job: dict) -> str:
     """'complete', 'failed' or 'running', from the Job's final conditions."""
     for cond in (job.get('status') or {}).get('conditions') or []:

@@ -91,7 +91,8 @@ def kubelet_configuration(params: dict) -> dict:
         'cgroupDriver': params['cgroup_driver'],
     }
     # the same fields module kubelet_config keeps on a running cluster
-    config.update(kubelet_fields(bool(params.get('cgroup_v1')), bool(params.get('shared_disk')), params.get('kubelet_config') or {}))
+    config.update(kubelet_fields(bool(params.get('cgroup_v1')), bool(params.get('shared_disk')), params.get('kubelet_config') or {},
+                                 bool(params.get('serving_certificates'))))
     return config
 
 

@@ -27,6 +27,7 @@ RESERVED = {
     'staticPodPath': "kubeadm's control-plane static pods are read from there",
     'authentication': "kubeadm's client-certificate and webhook authentication of the kubelet's API",
     'authorization': "kubeadm's webhook authorization of the kubelet's API",
+    'serverTLSBootstrap': 'set kubeseed_kubelet_serving_certificates (the approver of the certificates goes with it)',
 }
 KEY_PATTERN = r'^[a-z][A-Za-z0-9]*$'
 KEYS_CONFIG_MAP = 'kubeseed-kubelet-config'  # in kube-system, data.keys: the keys kubeseed has set, comma-separated
@@ -59,9 +60,13 @@ def cgroup_driver_problem(live: str, wanted: str, path: str = NODE_CONFIG) -> st
             'again.' % (live, path, wanted, live))
 
 
-def fields(cgroup_v1: bool, shared_disk: bool, extra: dict) -> dict:
-    """The KubeletConfiguration fields kubeseed sets: the workarounds', then kubeseed_kubelet_config (which wins)."""
+def fields(cgroup_v1: bool, shared_disk: bool, extra: dict, serving_certificates: bool = False) -> dict:
+    """The KubeletConfiguration fields kubeseed sets: the workarounds', serverTLSBootstrap (kubeseed_kubelet_serving_certificates:
+    the kubelet asks the cluster CA for its serving certificate instead of signing its own), then kubeseed_kubelet_config
+    (which wins)."""
     wanted: dict = {}
+    if serving_certificates:
+        wanted['serverTLSBootstrap'] = True
     if cgroup_v1:
         wanted['failCgroupV1'] = False
     if shared_disk:

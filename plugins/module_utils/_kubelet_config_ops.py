@@ -29,7 +29,7 @@ def _wanted(module) -> dict:
     problems = kc.extra_problems(params['extra'])
     if problems:
         module.fail_json(msg='; '.join(problems) + '. Nothing was changed.')
-    return kc.fields(params['cgroup_v1'], params['shared_disk'], params['extra'])
+    return kc.fields(params['cgroup_v1'], params['shared_disk'], params['extra'], params['serving_certificates'])
 
 
 def _diff(before: dict, after: dict, keys, header: str) -> dict:

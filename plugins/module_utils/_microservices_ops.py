@@ -21,7 +21,7 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils import _microserv
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_summary as summary
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_client import K8sError
-from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_wait import job_state, wait_jobs, wait_rollouts
+from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_wait import job_state, wait_api_services, wait_jobs, wait_rollouts
 
 GONE_POLL_SECONDS = 0.5
 GONE_TIMEOUT = 60
@@ -191,6 +191,12 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
                           and not any(r['ready'] for r in rollouts if (r['namespace'], r['name']) == e['key'][1:])]
                 message += '\n' + _roll_back(client, failed, desired, result, wait_timeout, field_manager, workers)
             raise fail(message)
+        # an aggregated API (an extra object, e.g. metrics-server's) is waited for until the API server serves it
+        api_services = [e['after'] for e in applied if e['key'][0] == 'APIService']
+        unavailable = wait_api_services(client, api_services, wait_timeout, workers) if api_services else []
+        if unavailable:
+            raise fail('%d of %d APIService(s) not Available within %ss:\n%s'
+                       % (len(unavailable), len(api_services), wait_timeout, '\n'.join(unavailable)))
     after = {entry['key']: entry['after'] for entry in applied}
     node = summary.NODE_PLACEHOLDER
     if any(o['kind'] == 'Service' and (o.get('spec') or {}).get('type') in ('NodePort', 'LoadBalancer') for o in after.values()):

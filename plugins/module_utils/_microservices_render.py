@@ -1020,11 +1020,14 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
 
     autoscaling = svc.get('autoscaling')
     if autoscaling:
-        add('HorizontalPodAutoscaler', _meta(svc, set_name, namespace), {'spec': {
+        hpa_spec = {
             'scaleTargetRef': {'apiVersion': 'apps/v1', 'kind': 'Deployment', 'name': name},
             'minReplicas': autoscaling.get('min', 1), 'maxReplicas': autoscaling['max'],
             'metrics': [{'type': 'Resource', 'resource': {'name': 'cpu', 'target': {
-                'type': 'Utilization', 'averageUtilization': autoscaling.get('cpu', 80)}}}]}})
+                'type': 'Utilization', 'averageUtilization': autoscaling.get('cpu', 80)}}}]}
+        if 'scaleDownSeconds' in autoscaling:
+            hpa_spec['behavior'] = {'scaleDown': {'stabilizationWindowSeconds': autoscaling['scaleDownSeconds']}}
+        add('HorizontalPodAutoscaler', _meta(svc, set_name, namespace), {'spec': hpa_spec})
     if svc.get('pdb'):
         add('PodDisruptionBudget', _meta(svc, set_name, namespace), {'spec': dict(
             svc['pdb'], selector={'matchLabels': selector_labels(set_name, name)})})

@@ -372,6 +372,8 @@ SERVICE_SCHEMA: dict = {
                 'min': _int(minimum=1, default=1),
                 'max': _int(minimum=1),
                 'cpu': _int('Target average CPU utilisation in percent of the request.', 1, 1000, default=80),
+                'scaleDownSeconds': _int('Seconds the load must have stayed low before pods are removed (the scale-down '
+                                         'stabilization window; Kubernetes\' default when unset: 300).', 0, 3600),
             }},
         'pdb': {'type': 'object', 'additionalProperties': False, 'description': 'PodDisruptionBudget: exactly one of minAvailable or maxUnavailable.',
                 'properties': {'minAvailable': _int_or_percent('Pods that must stay up (a percentage at most 100%).'),

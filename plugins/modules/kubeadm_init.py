@@ -92,6 +92,12 @@ options:
         imageGCHighThresholdPercent 100).
     type: bool
     default: false
+  serving_certificates:
+    description:
+      - The kubelets ask the cluster CA for their serving certificates (C(serverTLSBootstrap)); the requests need an approver
+        (kubeseed_kubelet_serving_certificates deploys one).
+    type: bool
+    default: false
   kubelet_config:
     description:
       - Further KubeletConfiguration fields for the cluster (kubeseed_kubelet_config), written into the init configuration. On a
@@ -210,6 +216,7 @@ def main():
             cgroup_v1=dict(type='bool', default=False),
             conntrack_max_per_core_zero=dict(type='bool', default=False),
             shared_disk=dict(type='bool', default=False),
+            serving_certificates=dict(type='bool', default=False),
             kubelet_config=dict(type='dict', default={}),
             apiserver_extra_args=dict(type='dict', default={}),
             ignore_preflight_errors=dict(type='list', elements='str', default=[]),

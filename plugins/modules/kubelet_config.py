@@ -39,6 +39,10 @@ options:
     description: The shared-disk workaround is on (evictionHard nodefs and imagefs 0%, imageGCHighThresholdPercent 100).
     type: bool
     default: false
+  serving_certificates:
+    description: The kubelet asks the cluster CA for its serving certificate (C(serverTLSBootstrap true)).
+    type: bool
+    default: false
   extra:
     description: Further KubeletConfiguration fields (C(kubeseed_kubelet_config)); they win over the workarounds' fields.
     type: dict
@@ -136,6 +140,7 @@ def main() -> None:
             'scope': {'type': 'str', 'choices': ['cluster', 'node'], 'required': True},
             'cgroup_v1': {'type': 'bool', 'default': False},
             'shared_disk': {'type': 'bool', 'default': False},
+            'serving_certificates': {'type': 'bool', 'default': False},
             'extra': {'type': 'dict', 'default': {}},
             'owned': {'type': 'list', 'elements': 'str', 'default': []},
             'apply': {'type': 'bool', 'default': False},

@@ -6,16 +6,24 @@ The tests run in file order on that one cluster.
 """
 from __future__ import annotations
 
+import base64
+import ipaddress
 import json
 import pathlib
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import threading
 import time
 import urllib.request
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm import ca_cert_hash
 from conftest import ROOT, adhoc, changed_tasks, kubeconfig, kubectl, needs_cluster, playbook
@@ -74,7 +82,7 @@ spec:
   nodeSelector: {kubernetes.io/hostname: ks-%(n)s}
   containers:
   - name: demo
-    image: kubeseed.local/demo:0.1.0
+    image: kubeseed.local/demo:0.2.0
     imagePullPolicy: Never
     args: [serve, -name, echo-%(n)s]
     readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 2}
@@ -109,7 +117,7 @@ def test_demo_services_answer_through_node_port_and_rerun_changes_nothing():
     assert first.recap['localhost']['changed'] > 0
     assert 'demo-only-not-a-real-secret' not in first.said
     # the release summary: both pods of each service available after the wait, the node port on a lab node's address
-    assert re.search(r'demo/frontend +kubeseed\.local/demo:0\.1\.0 +2/2 +frontend\.demo\.svc:80, http://10\.117\.0\.\d+:30080 +Deployment created',
+    assert re.search(r'demo/frontend +kubeseed\.local/demo:0\.2\.0 +2/2 +frontend\.demo\.svc:80, http://10\.117\.0\.\d+:30080 +Deployment created',
                      first.said), first.output[-3000:]
     second = playbook(*demo)
     second.assert_ok()
@@ -125,6 +133,97 @@ def test_demo_services_answer_through_node_port_and_rerun_changes_nothing():
     placed = sorted((p['metadata']['labels']['app.kubernetes.io/name'], p['spec'].get('nodeName')) for p in pods
                     if p['status'].get('phase') == 'Running')
     assert placed == [('backend', 'ks-w1'), ('backend', 'ks-w2'), ('frontend', 'ks-w1'), ('frontend', 'ks-w2')], placed
+
+
+def _node_addresses() -> dict:
+    nodes = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
+    return {n['metadata']['name']: next(a['address'] for a in n['status']['addresses'] if a['type'] == 'InternalIP') for n in nodes}
+
+
+def test_kubelets_serve_certificates_of_the_cluster_ca_and_a_request_not_made_by_a_node_stays_pending(tmp_path):
+    """kubeseed_kubelet_serving_certificates (default on): every kubelet's port 10250 verifies against the cluster CA for
+    its node's address; the approver leaves a kubelet-serving request made by the admin (not by the node) pending."""
+    needs_cluster()
+    config = yaml.safe_load(pathlib.Path(kubeconfig()).read_text(encoding='utf-8'))
+    ca = tmp_path / 'ca.crt'
+    ca.write_bytes(base64.b64decode(config['clusters'][0]['cluster']['certificate-authority-data']))
+    context = ssl.create_default_context(cafile=str(ca))
+    addresses = _node_addresses()
+    assert sorted(addresses) == ['ks-cp1', 'ks-w1', 'ks-w2']
+    for name, address in sorted(addresses.items()):
+        with socket.create_connection((address, 10250), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname=address) as tls:  # verifies the chain and the IP address
+                subject = dict(item[0] for item in tls.getpeercert()['subject'])
+        assert subject['commonName'] == 'system:node:%s' % name, subject
+    # a request for ks-w1's name and address, but made with the admin's credentials: the approver must not approve it
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, 'system:node:ks-w1'), x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'system:nodes'),
+    ])).add_extension(x509.SubjectAlternativeName([x509.DNSName('ks-w1'), x509.IPAddress(ipaddress.ip_address(addresses['ks-w1']))]),
+                      critical=False).sign(key, hashes.SHA256())
+    name = 'e2e-not-from-a-node'
+    kubectl('delete', 'csr', name, '--ignore-not-found')
+    kubectl('create', '-f', '-', stdin=json.dumps({
+        'apiVersion': 'certificates.k8s.io/v1', 'kind': 'CertificateSigningRequest', 'metadata': {'name': name},
+        'spec': {'signerName': 'kubernetes.io/kubelet-serving', 'usages': ['digital signature', 'server auth'],
+                 'request': base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode()}}))
+    try:
+        deadline = time.monotonic() + 60
+        logs = ''
+        while time.monotonic() < deadline and 'left pending %s' % name not in logs:
+            time.sleep(3)
+            logs = kubectl('-n', 'kube-system', 'logs', 'deployment/kubelet-serving-approver', '--since=5m').stdout
+        assert 'left pending %s: requested by "kubernetes-admin"' % name in logs, logs[-2000:]
+        conditions = json.loads(kubectl('get', 'csr', name, '-o', 'json').stdout)['status'].get('conditions') or []
+        assert conditions == [], conditions
+    finally:
+        kubectl('delete', 'csr', name, '--ignore-not-found')
+
+
+def test_metrics_server_answers_top_and_a_service_scales_up_under_load_and_back_down(tmp_path):
+    """kubeseed_addons (default: metrics_server): kubectl top works, and a service with autoscaling goes from 1 to more
+    replicas under a bounded in-cluster load (the demo image's load command) and back to 1 after it (scaleDownSeconds 15)."""
+    needs_cluster()
+    top = kubectl('top', 'nodes', '--no-headers')
+    assert sorted(line.split()[0] for line in top.stdout.splitlines()) == ['ks-cp1', 'ks-w1', 'ks-w2'], top.stdout
+    assert 'coredns' in kubectl('top', 'pods', '-n', 'kube-system', '--no-headers').stdout
+    services = tmp_path / 'autoscale.yml'
+    services.write_text(yaml.safe_dump({
+        'kubeseed_microservices_set': 'autoscale', 'kubeseed_microservices_namespace': 'autoscale',
+        'kubeseed_microservices': [{
+            'name': 'busy', 'image': 'kubeseed.local/demo:0.2.0', 'args': ['serve', '-name', 'busy', '-drain-delay', '0s'],
+            'ports': [{'port': 80, 'targetPort': 8080}], 'readiness': {'httpGet': {'path': '/healthz', 'port': 'http'}, 'periodSeconds': 2},
+            'resources': {'requests': {'cpu': '20m', 'memory': '16Mi'}, 'limits': {'memory': '64Mi'}},
+            'autoscaling': {'min': 1, 'max': 3, 'cpu': 50, 'scaleDownSeconds': 15}}]}), encoding='utf-8')
+    playbook('playbooks/apps.yml', '-i', str(ROOT / 'inventories' / 'lab'), '-e', '@%s' % services).assert_ok()
+    timeline = []
+
+    def replicas_until(wanted, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hpa = json.loads(kubectl('-n', 'autoscale', 'get', 'hpa', 'busy', '-o', 'json').stdout)
+            status = hpa.get('status') or {}
+            cpu = next((m['resource']['current'].get('averageUtilization') for m in status.get('currentMetrics') or []
+                        if m.get('type') == 'Resource'), None)
+            timeline.append('%4.0fs replicas %s (desired %s), cpu %s%%' % (time.monotonic() - start, status.get('currentReplicas'),
+                                                                           status.get('desiredReplicas'), cpu))
+            if wanted(status.get('currentReplicas') or 0):
+                return True
+            time.sleep(5)
+        return False
+
+    start = time.monotonic()
+    try:
+        kubectl('-n', 'autoscale', 'run', 'load', '--image=kubeseed.local/demo:0.2.0', '--image-pull-policy=IfNotPresent', '--restart=Never',
+                '--', 'load', '-c', '2', '-d', '300s', 'http://busy/')
+        up = replicas_until(lambda n: n >= 2, 240)
+        kubectl('-n', 'autoscale', 'delete', 'pod', 'load', '--grace-period=0', '--force', '--wait=false', check=False)
+        down = up and replicas_until(lambda n: n == 1, 300)
+        print('autoscaling under load, then without:\n  ' + '\n  '.join(timeline))
+        assert up, 'never scaled up under load:\n' + '\n'.join(timeline)
+        assert down, 'never scaled back down to 1 after the load:\n' + '\n'.join(timeline)
+    finally:
+        kubectl('delete', 'namespace', 'autoscale', '--wait=false', check=False)
 
 
 def test_a_release_that_cannot_start_is_rolled_back_while_the_demo_answers(tmp_path):
@@ -163,10 +262,10 @@ def test_a_release_that_cannot_start_is_rolled_back_while_the_demo_answers(tmp_p
     assert run.rc != 0, run.output[-3000:]
     assert '1 of 2 Deployment(s) did not roll out within 40s' in run.said, run.output[-3000:]
     assert 'ErrImageNeverPull' in run.said, run.output[-3000:]
-    assert re.search(r'Deployment demo/frontend: rolled back to revision \d+ \(image kubeseed\.local/demo:0\.1\.0\), available again', run.said), \
+    assert re.search(r'Deployment demo/frontend: rolled back to revision \d+ \(image kubeseed\.local/demo:0\.2\.0\), available again', run.said), \
         run.output[-3000:]
     live = json.loads(kubectl('-n', 'demo', 'get', 'deployment', 'frontend', '-o', 'json').stdout)
-    assert live['spec']['template']['spec']['containers'][0]['image'] == 'kubeseed.local/demo:0.1.0'
+    assert live['spec']['template']['spec']['containers'][0]['image'] == 'kubeseed.local/demo:0.2.0'
     assert not failed, failed[:5]
 
     good = ['playbooks/apps.yml', '-i', str(ROOT / 'inventories' / 'lab'), '-e', '@tools/demo/services.yml']
@@ -187,9 +286,9 @@ def test_a_migration_job_runs_before_its_service_and_a_failing_one_holds_the_rel
     def release(name: str, job_args: list, message: str) -> list:
         # the backend also gets a native sidecar (a second demo server beside it, on port 9090)
         backend = dict(demo['kubeseed_microservices'][0], config={'DEMO_MESSAGE': message},
-                       sidecars=[{'name': 'side', 'image': 'kubeseed.local/demo:0.1.0', 'imagePullPolicy': 'Never',
+                       sidecars=[{'name': 'side', 'image': 'kubeseed.local/demo:0.2.0', 'imagePullPolicy': 'Never',
                                   'args': ['serve', '-listen', ':9090', '-name', 'sidecar']}])
-        job = {'name': 'migrate', 'image': 'kubeseed.local/demo:0.1.0', 'imagePullPolicy': 'Never', 'args': job_args,
+        job = {'name': 'migrate', 'image': 'kubeseed.local/demo:0.2.0', 'imagePullPolicy': 'Never', 'args': job_args,
                'resources': {'requests': {'cpu': '10m', 'memory': '16Mi'}, 'limits': {'memory': '64Mi'}}, 'job': {'runBefore': ['backend']}}
         (tmp_path / name).write_text(yaml.safe_dump(dict(demo, kubeseed_microservices=[backend, demo['kubeseed_microservices'][1], job])),
                                      encoding='utf-8')
@@ -202,11 +301,11 @@ def test_a_migration_job_runs_before_its_service_and_a_failing_one_holds_the_rel
     first = playbook(*good)
     print('release with a migration job: %.0fs' % first.seconds)
     first.assert_ok()
-    assert re.search(r'demo/migrate +kubeseed\.local/demo:0\.1\.0 +complete +job migrate-[0-9a-f]{10} +Job created', first.said), first.output[-3000:]
+    assert re.search(r'demo/migrate +kubeseed\.local/demo:0\.2\.0 +complete +job migrate-[0-9a-f]{10} +Job created', first.said), first.output[-3000:]
     jobs = json.loads(kubectl('-n', 'demo', 'get', 'jobs', '-o', 'json').stdout)['items']
     assert len(jobs) == 1 and jobs[0]['status'].get('succeeded') == 1
     started = jobs[0]['status']['completionTime']
-    assert 'demo 0.1.0 (kubeseed)' in kubectl('-n', 'demo', 'logs', 'job/' + jobs[0]['metadata']['name']).stdout
+    assert 'demo 0.2.0 (kubeseed)' in kubectl('-n', 'demo', 'logs', 'job/' + jobs[0]['metadata']['name']).stdout
     assert backend_message() == 'hello after the migration'
     pods = [p for p in json.loads(kubectl('-n', 'demo', 'get', 'pods', '-l', 'app.kubernetes.io/name=backend', '-o', 'json').stdout)['items']
             if not p['metadata'].get('deletionTimestamp')]
@@ -239,7 +338,7 @@ def _on(host: str, *argv: str) -> str:
 
 
 def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
-    demo_image = 'kubeseed.local/demo:0.1.0'
+    demo_image = 'kubeseed.local/demo:0.2.0'
     # Drift by hand: a sysctl, a stopped kubelet and a removed image on one worker, a stopped containerd and an edited
     # kubelet drop-in on the other (its kubelet keeps running with the old unit until restarted).
     _on('ks-w1', 'sysctl', '-w', 'net.ipv4.ip_forward=0')

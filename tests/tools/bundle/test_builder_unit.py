@@ -146,7 +146,7 @@ def test_the_manifest_writer_output_is_accepted_by_the_collection(tmp_path: path
     staging = tmp_path / 'staging'
     entries = _staged(staging)
     written = manifest.write_manifest(staging, pins=pins.PINS['1.37.2'], recipe='0' * 12, go_version='go1.26.8', entries=entries,
-                                      images=[], app_images=[], debs={'runc': '1.1.5+ds1-1'})
+                                      images=[], app_images=[], addon_images=[], debs={'runc': '1.1.5+ds1-1'})
     parsed = shared._bundle.parse_manifest((staging / 'manifest.json').read_text(encoding='utf-8'), str(staging))
     assert parsed == written
     assert parsed['schema'] == shared._bundle.SCHEMA
@@ -164,7 +164,7 @@ def test_the_manifest_writer_refuses_what_the_collection_would_refuse(tmp_path: 
     entries = _staged(staging) + [manifest.Entry('bin/kubeadm', staging / 'bin' / 'kubeadm', 'binary', 'kubeadm', '1.37.2')]
     with pytest.raises(errors.BundleError, match=r'refuses the manifest.*files\[2\] \(bin/kubeadm\) lists a path twice'):
         manifest.write_manifest(staging, pins=pins.PINS['1.37.2'], recipe='0' * 12, go_version='go1.26.8', entries=entries,
-                                images=[], app_images=[], debs={})
+                                images=[], app_images=[], addon_images=[], debs={})
     assert not (staging / 'manifest.json').exists()
 
 
@@ -189,3 +189,25 @@ def test_path_command_fails_when_not_built(monkeypatch: pytest.MonkeyPatch, tmp_
     out, err = capsys.readouterr()
     assert out.strip().startswith(str(tmp_path / 'bundles' / '1.37.2-'))
     assert 'bundle.py build' in err
+
+
+def test_the_roles_name_the_images_the_bundle_holds() -> None:
+    """The addons role's metrics-server version and the control_plane role's approver image are the bundle's."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    repo = pathlib.Path(__file__).resolve().parents[3]
+    addons = yaml.safe_load((repo / 'roles' / 'addons' / 'vars' / 'main.yml').read_text(encoding='utf-8'))
+    assert {p.metrics_server for p in pins.PINS.values()} == {addons['__kubeseed_addons_metrics_server_version']}
+    control_plane = yaml.safe_load((repo / 'roles' / 'control_plane' / 'defaults' / 'main.yml').read_text(encoding='utf-8'))
+    assert control_plane['kubeseed_kubelet_serving_approver_image'] == pins.APPROVER_IMAGE
+
+
+def test_go_tools_pass_their_unit_tests() -> None:
+    """go test of the bundle's own Go programs (the approver's checks of a serving-certificate request among them)."""
+    import shutil  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+    if shutil.which('go') is None:
+        pytest.skip('no go command on PATH')
+    proc = subprocess.run(['go', 'test', './...'], cwd=gobuild.GO_TOOLS_DIR, capture_output=True, text=True, check=False,
+                          env=dict(gobuild.os.environ, CGO_ENABLED='0', GOFLAGS='-buildvcs=false'))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'ok  \tkubeseed.local/bundletools/cmd/approver' in proc.stdout

@@ -40,14 +40,19 @@ def test_manifest_schema(manifest: dict, requested_version: str) -> None:
         assert manifest['components'][key], key
     for item in manifest['files']:
         assert set(item) >= {'path', 'sha256', 'size', 'kind', 'component', 'version'}, item
-        assert item['kind'] in {'binary', 'deb', 'image', 'app-image', 'cni', 'index'} | {'deb-%s' % name for name in manifest['debs_sets']}, item
+        assert item['kind'] in {'binary', 'deb', 'image', 'app-image', 'addon-image', 'cni', 'index'} | {'deb-%s' % name for name in manifest['debs_sets']}, item
     # the package set ha (keepalived for the API server's virtual IP), apart from the host packages every node installs
     assert manifest['debs_sets'] == {'ha': ['keepalived']}
     ha = {item['component'] for item in manifest['files'] if item['kind'] == 'deb-ha'}
     assert 'keepalived' in ha and not ha & {item['component'] for item in manifest['files'] if item['kind'] == 'deb'}, ha
     app_files = {item['path'] for item in manifest['files'] if item['kind'] == 'app-image'}
     assert {image['file'] for image in manifest['app_images']} == app_files
-    assert [image['name'] for image in manifest['app_images']] == ['kubeseed.local/demo:0.1.0']
+    assert [image['name'] for image in manifest['app_images']] == ['kubeseed.local/demo:0.2.0']
+    # the cluster's own workloads: the serving-certificate approver and metrics-server, at the pinned version
+    addon_files = {item['path'] for item in manifest['files'] if item['kind'] == 'addon-image'}
+    assert {image['file'] for image in manifest['addon_images']} == addon_files
+    assert [image['name'] for image in manifest['addon_images']] == [
+        'kubeseed.local/kubelet-serving-approver:0.1.0', 'registry.k8s.io/metrics-server/metrics-server:v%s' % manifest['components']['metrics_server']]
 
 
 def test_every_file_matches_its_checksum(bundle_dir: pathlib.Path, manifest: dict) -> None:

@@ -11,7 +11,7 @@ from .errors import BundleError
 from .gobuild import ETCD_MODULES, GoBuilder, build_etcd, build_kubernetes, build_simple, build_tools
 from .images import ImageSpec, image_basename, kubeadm_images, pack_image
 from .manifest import Entry, write_manifest
-from .pins import (BASE_ALTERNATIVES, CNI_PLUGINS, DEB_SETS, DEMO_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS, KUBE_PROXY_IMAGE_DEBS,
+from .pins import (APPROVER_IMAGE, BASE_ALTERNATIVES, CNI_PLUGINS, DEB_SETS, DEMO_IMAGE, METRICS_SERVER_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS, KUBE_PROXY_IMAGE_DEBS,
                    KUBERNETES_COMMANDS, Pins, pins_for)
 from .proc import Progress, peak_child_rss_mib
 
@@ -32,7 +32,7 @@ def build(version: str) -> Path:
 
 def build_locked(pins: Pins, final: Path) -> Path:
     """Build the bundle; the caller holds the build lock."""
-    progress = Progress(total=9)
+    progress = Progress(total=10)
     progress.say(f"building Kubernetes v{pins.kubernetes} bundle into {final}")
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -59,7 +59,13 @@ def build_locked(pins: Pins, final: Path) -> Path:
         f"-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=v{pins.cni_plugins}",
     )
 
-    progress.step("bundle tools (imagepack, pause, demo)")
+    progress.step(f"metrics-server {pins.metrics_server}")
+    metrics = build_simple(
+        builder, "metrics-server", "sigs.k8s.io/metrics-server", pins.metrics_server, {"metrics-server": "cmd/metrics-server"},
+        f"-s -w -X k8s.io/client-go/pkg/version.gitVersion=v{pins.metrics_server}",
+    )
+
+    progress.step("bundle tools (imagepack, pause, demo, approver)")
     tools = build_tools(builder, pins)
 
     progress.step("debian packages")
@@ -105,8 +111,16 @@ def build_locked(pins: Pins, final: Path) -> Path:
     # Workload images (not kubeadm's): the demo service, for the demo applications and the e2e checks.
     demo = ImageSpec(ref=DEMO_IMAGE, file="images/kubeseed-demo.tar", component="kubeseed-demo", binary_version=pins.pause,
                      files={"demo": tools.path / "demo"}, entrypoint=["/demo"])
+    # The cluster's own workloads (not kubeadm's): the serving-certificate approver and the add-ons.
+    addons = [
+        ImageSpec(ref=APPROVER_IMAGE, file="images/kubelet-serving-approver.tar", component="kubelet-serving-approver",
+                  binary_version=APPROVER_IMAGE.rsplit(":", 1)[1], files={"approver": tools.path / "approver"}, entrypoint=["/approver"]),
+        ImageSpec(ref=f"{METRICS_SERVER_IMAGE}:v{pins.metrics_server}", file="images/metrics-server.tar", component="metrics-server",
+                  binary_version=pins.metrics_server, files={"metrics-server": metrics.path / "metrics-server"}, entrypoint=["/metrics-server"]),
+    ]
     images = []
     app_images = []
+    addon_images = []
     entries: list[Entry] = []
     for spec in specs:
         tarball, result = pack_image(spec, tools.path / "imagepack", created, progress)
@@ -125,6 +139,11 @@ def build_locked(pins: Pins, final: Path) -> Path:
     tarball, result = pack_image(demo, tools.path / "imagepack", created, progress)
     entries.append(Entry(demo.file, tarball, "app-image", demo.component, DEMO_IMAGE.rsplit(":", 1)[1]))
     app_images.append({"name": demo.ref, "file": demo.file, "digest": result["digest"], "config_digest": result["config_digest"]})
+    for spec in addons:
+        tarball, result = pack_image(spec, tools.path / "imagepack", created, progress)
+        entries.append(Entry(spec.file, tarball, "addon-image", spec.component, spec.ref.rsplit(":", 1)[1]))
+        addon_images.append({"name": spec.ref, "file": spec.file, "digest": result["digest"], "config_digest": result["config_digest"],
+                             "binary_version": spec.binary_version})
 
     progress.step("assemble and write manifest")
     for cmd in KUBERNETES_COMMANDS:
@@ -157,6 +176,7 @@ def build_locked(pins: Pins, final: Path) -> Path:
             entries=entries,
             images=images,
             app_images=app_images,
+            addon_images=addon_images,
             debs={d.name: d.version for d in host_debs},
         )
     except BundleError:

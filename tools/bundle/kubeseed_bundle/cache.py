@@ -25,6 +25,7 @@ PART_REVISIONS = {
     "crictl": 1,
     "cni": 1,
     "tools": 1,
+    "metrics": 1,
     "debs": 1,
     "image": 1,
 }

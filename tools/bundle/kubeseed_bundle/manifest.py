@@ -34,6 +34,7 @@ def write_manifest(
     entries: Sequence[Entry],
     images: list[dict[str, Any]],
     app_images: list[dict[str, Any]],
+    addon_images: list[dict[str, Any]],
     debs: dict[str, str],
 ) -> dict[str, Any]:
     """Write ``manifest.json`` for the files placed in ``staging``; ``debs`` maps host package names to versions."""
@@ -57,6 +58,8 @@ def write_manifest(
         ],
         "images": images,
         "app_images": app_images,
+        # images of the cluster's own workloads: the serving-certificate approver and the add-ons (role addons)
+        "addon_images": addon_images,
         "debs": sorted(debs),
         "debs_install": list(HOST_DEBS),
         "debs_sets": {name: list(roots) for name, roots in sorted(DEB_SETS.items())},
@@ -69,6 +72,7 @@ def write_manifest(
             "crictl": pins.crictl,
             "cni_plugins": pins.cni_plugins,
             "pause": pins.pause,
+            "metrics_server": pins.metrics_server,
         },
     }
     text = json.dumps(manifest, indent=2) + "\n"

@@ -9,7 +9,12 @@ DEFAULT_VERSION = "1.37.2"
 ARCH = "amd64"
 
 # The demo service image (tools/bundle/go/cmd/demo), shipped for the demo applications and e2e checks.
-DEMO_IMAGE = "kubeseed.local/demo:0.1.0"
+DEMO_IMAGE = "kubeseed.local/demo:0.2.0"
+# The approver of the kubelets' serving certificates (tools/bundle/go/cmd/approver), deployed by the control_plane role
+# when kubeseed_kubelet_serving_certificates is on; keep the tag equal to the role's default.
+APPROVER_IMAGE = "kubeseed.local/kubelet-serving-approver:0.1.0"
+# Add-on images (role addons): image name -> the Pins field of its version.
+METRICS_SERVER_IMAGE = "registry.k8s.io/metrics-server/metrics-server"
 KUBERNETES_COMMANDS = (
     "kubeadm",
     "kubelet",
@@ -56,6 +61,8 @@ class Pins:
     cni_plugins: str
     pause: str
     gotoolchain: str = ""
+    # add-ons (role addons): the same for every Kubernetes version here, hence defaults
+    metrics_server: str = "0.8.0"
 
     def as_dict(self) -> dict[str, str]:
         """Return the pins as a plain dictionary."""

@@ -161,6 +161,17 @@ INVALID_VARS = [
     ('workaround-type', {'kubeseed_workaround_cgroup_v1': 'maybe'}, 'kubeseed_workaround_cgroup_v1:', 'yes/no, on/off, 1/0'),
     ('typo', {'kubeseed_pod_subnett': '10.244.0.0/16'}, 'kubeseed_pod_subnett:', 'did you mean kubeseed_pod_subnet?'),
     ('image-repository', {'kubeseed_image_repository': ''}, 'kubeseed_image_repository:', 'should be non-empty'),
+    ('addon-unknown', {'kubeseed_addons': {'metric_server': {}}}, 'kubeseed_addons:', 'metric_server'),
+    ('addon-null', {'kubeseed_addons': None}, 'kubeseed_addons:', 'expected a mapping'),
+    ('addon-list', {'kubeseed_addons': ['metrics_server']}, 'kubeseed_addons:', 'expected a mapping'),
+    ('addon-setting-unknown', {'kubeseed_addons': {'metrics_server': {'resolution': 15}}}, 'kubeseed_addons.metrics_server:',
+     'resolution'),
+    ('addon-resolution-small', {'kubeseed_addons': {'metrics_server': {'metric_resolution_seconds': 10}}},
+     'kubeseed_addons.metrics_server.metric_resolution_seconds:', 'less than the minimum of 15'),
+    ('addon-metrics-without-serving-certificates', {'kubeseed_kubelet_serving_certificates': False},
+     'kubeseed_addons.metrics_server:', 'needs kubeseed_kubelet_serving_certificates: true'),
+    ('serverTLSBootstrap-reserved', {'kubeseed_kubelet_config': {'serverTLSBootstrap': True}},
+     'kubeseed_kubelet_config.serverTLSBootstrap:', 'set kubeseed_kubelet_serving_certificates'),
 ]
 
 

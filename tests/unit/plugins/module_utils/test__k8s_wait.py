@@ -181,3 +181,35 @@ def test_jobs_are_waited_for_until_they_finish_or_the_deadline(fake_client, monk
     summaries, failures = wait.wait_jobs(fake_client([_job('c', active=1)]), [_job('c', active=1)], timeout=0, workers=1)
     assert summaries[0]['state'] == 'running'
     assert failures[0].startswith('Job shop/c: not complete within 0s (1 pod(s) active, 0 failed)\n  no pods')
+
+
+def _api_service(available=None, reason='', message=''):
+    service = {'apiVersion': 'apiregistration.k8s.io/v1', 'kind': 'APIService', 'metadata': {'name': 'v1beta1.metrics.k8s.io'}}
+    if available is not None:
+        service['status'] = {'conditions': [{'type': 'Available', 'status': available, 'reason': reason, 'message': message}]}
+    return service
+
+
+def test_api_services_are_waited_for_until_available(fake_client, monkeypatch):
+    monkeypatch.setattr(wait, 'WAIT_POLL_SECONDS', 0)
+
+    class Coming(fake_client):
+        def get(self, kind, namespace, name):
+            live = super().get(kind, namespace, name)
+            if len([c for c in self.calls if c[0] == 'get']) >= 3:
+                live['status'] = {'conditions': [{'type': 'Available', 'status': 'True'}]}
+            return live
+
+    client = Coming([_api_service('False', 'MissingEndpoints', 'endpoints for service/metrics-server in "kube-system" have no addresses')])
+    assert wait.wait_api_services(client, [_api_service()], timeout=30, workers=1) == []
+    assert len([c for c in client.calls if c[0] == 'get']) == 3
+
+
+def test_an_api_service_not_available_by_the_deadline_is_explained(fake_client):
+    unavailable = _api_service('False', 'FailedDiscoveryCheck', 'failing or missing response from https://10.244.2.2:10250')
+    client = fake_client([unavailable])
+    assert wait.wait_api_services(client, [_api_service()], timeout=0) == [
+        'APIService v1beta1.metrics.k8s.io: not Available (FailedDiscoveryCheck: failing or missing response from https://10.244.2.2:10250)']
+    assert wait.wait_api_services(fake_client([_api_service()]), [_api_service()], timeout=0) == [
+        'APIService v1beta1.metrics.k8s.io: not Available (no condition yet: the API server has not checked it yet)']
+    assert not wait.api_service_available(_api_service('Unknown'))

@@ -29,12 +29,19 @@ def test_fields_are_the_workarounds_then_the_variable_which_wins():
     assert mine['evictionHard'] == {'memory.available': '200Mi'} and mine['maxPods'] == 50
     shared['evictionHard']['nodefs.available'] = '50%'  # a copy: the module's constant is not changed through it
     assert kc.SHARED_DISK_FIELDS['evictionHard']['nodefs.available'] == '0%'
+    assert kc.fields(False, False, {}, serving_certificates=True) == {'serverTLSBootstrap': True}
+    assert 'serverTLSBootstrap' not in kc.fields(False, False, {})  # off: an owned key, so removed from a running cluster
+    assert kc.extra_problems({'serverTLSBootstrap': True}) == [
+        'kubeseed_kubelet_config.serverTLSBootstrap: kubeseed does not let this variable set it: set '
+        'kubeseed_kubelet_serving_certificates (the approver of the certificates goes with it)']
 
 
 def test_kubeadm_init_writes_the_same_fields():
     params = {'cgroup_driver': 'systemd', 'cgroup_v1': True, 'shared_disk': False, 'kubelet_config': {'maxPods': 50}}
     config = kubeadm.kubelet_configuration(params)
     assert config['failCgroupV1'] is False and config['maxPods'] == 50 and config['cgroupDriver'] == 'systemd'
+    assert 'serverTLSBootstrap' not in config
+    assert kubeadm.kubelet_configuration(dict(params, serving_certificates=True))['serverTLSBootstrap'] is True
 
 
 def test_converge_sets_wanted_removes_only_owned_and_keeps_the_rest():
@@ -99,7 +106,7 @@ class Module:
     """The parts of AnsibleModule the node side uses; systemctl and journalctl answered by a stand-in kubelet unit."""
 
     def __init__(self, params, check_mode=False, crash_on=None):
-        self.params = dict({'cgroup_v1': False, 'shared_disk': False, 'extra': {}, 'owned': [], 'apply': False,
+        self.params = dict({'cgroup_v1': False, 'shared_disk': False, 'serving_certificates': False, 'extra': {}, 'owned': [], 'apply': False,
                             'cgroup_driver': '', 'timeout': 10}, **params)
         self.check_mode, self._diff = check_mode, True
         self.calls, self.pid, self.restarts, self.crash_on = [], 100, 0, crash_on

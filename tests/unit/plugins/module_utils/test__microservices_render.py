@@ -135,6 +135,9 @@ def test_ingress_hpa_pdb_secret_configmap():
     hpa = objs['HorizontalPodAutoscaler']['spec']
     assert (hpa['minReplicas'], hpa['maxReplicas']) == (2, 6)
     assert hpa['metrics'][0]['resource']['target'] == {'type': 'Utilization', 'averageUtilization': 80}
+    assert 'behavior' not in hpa  # Kubernetes' defaults
+    quick = _by_kind(render.render_service(dict(FULL, autoscaling={'max': 3, 'scaleDownSeconds': 15}), 's'))['HorizontalPodAutoscaler']
+    assert quick['spec']['behavior'] == {'scaleDown': {'stabilizationWindowSeconds': 15}}
     assert objs['PodDisruptionBudget']['spec'] == {'maxUnavailable': 1, 'selector': {'matchLabels': {'app.kubernetes.io/name': 'api', 'kubeseed.io/set': 's'}}}
     assert objs['ConfigMap']['data'] == {'LOG_LEVEL': 'info'}
     assert objs['Secret']['data'] == {'DB_PASSWORD': base64.b64encode(b's3cr3t').decode()}

@@ -8,6 +8,9 @@
 //	    GET /healthz answers "ok" (for probes).
 //	demo get [-timeout 5s] URL
 //	    prints the body of URL, exits 1 when it cannot be fetched or is not 2xx.
+//	demo load [-c 8] [-d 60s] URL
+//	    GETs URL from c concurrent loops for d (a bounded load, e.g. to make an autoscaler scale), then prints
+//	    the requests answered and failed; exits 1 when none was answered.
 //
 // Settings may also come from the environment: DEMO_NAME, DEMO_BACKEND, DEMO_MESSAGE,
 // DEMO_LISTEN (the microservices role passes env and config this way).
@@ -28,7 +31,7 @@ import (
 )
 
 // release is the demo image tag (kubeseed.local/demo:<release>); keep it equal to DEMO_IMAGE in tools/bundle/kubeseed_bundle/pins.py.
-const release = "0.1.0"
+const release = "0.2.0"
 
 func env(key, fallback string) string {
 	if v := os.Getenv(key); v != "" {
@@ -136,6 +139,42 @@ func get(args []string) int {
 	return 0
 }
 
+func load(args []string) int {
+	fs := flag.NewFlagSet("load", flag.ExitOnError)
+	concurrency := fs.Int("c", 8, "concurrent request loops")
+	duration := fs.Duration("d", 60*time.Second, "how long to load")
+	_ = fs.Parse(args)
+	if fs.NArg() != 1 || *concurrency < 1 {
+		fmt.Fprintln(os.Stderr, "usage: demo load [-c 8] [-d 60s] URL")
+		return 2
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	var answered, failed atomic.Int64
+	deadline := time.Now().Add(*duration)
+	done := make(chan struct{})
+	for i := 0; i < *concurrency; i++ {
+		go func() {
+			for time.Now().Before(deadline) {
+				if _, err := fetch(client, fs.Arg(0)); err != nil {
+					failed.Add(1)
+					time.Sleep(100 * time.Millisecond)
+				} else {
+					answered.Add(1)
+				}
+			}
+			done <- struct{}{}
+		}()
+	}
+	for i := 0; i < *concurrency; i++ {
+		<-done
+	}
+	fmt.Printf("%d answered, %d failed in %s\n", answered.Load(), failed.Load(), *duration)
+	if answered.Load() == 0 {
+		return 1
+	}
+	return 0
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		os.Exit(serve(nil))
@@ -145,6 +184,8 @@ func main() {
 		os.Exit(serve(os.Args[2:]))
 	case "get":
 		os.Exit(get(os.Args[2:]))
+	case "load":
+		os.Exit(load(os.Args[2:]))
 	case "-v", "--version", "version":
 		fmt.Printf("demo %s (kubeseed)\n", release)
 	default:
