@@ -310,10 +310,10 @@ class Client:
         served = sorted(set(r.get('kind') for r in payload.get('resources') or [] if r.get('kind') and '/' not in r.get('name', '')))
         raise K8sError('kind %s is not served in %s by this cluster (it serves %s)' % (kind, api_version, ', '.join(served[:12]) or 'none'), 404)
 
-    def log(self, namespace: str, pod: str, container: str, tail_lines: int = 20, limit_bytes: int = 4096) -> str:
-        """The last lines of a container's log (decoded leniently)."""
-        url = self.host + self.path('Pod', namespace, pod) + '/log?container=%s&tailLines=%d&limitBytes=%d' % (
-            quote(container, safe=''), tail_lines, limit_bytes)
+    def log(self, namespace: str, pod: str, container: str, tail_lines: int = 20, limit_bytes: int = 4096, previous: bool = False) -> str:
+        """The last lines of a container's log (decoded leniently); previous: of its run before the last restart."""
+        url = self.host + self.path('Pod', namespace, pod) + '/log?container=%s&tailLines=%d&limitBytes=%d%s' % (
+            quote(container, safe=''), tail_lines, limit_bytes, '&previous=true' if previous else '')
         resp = self._send('GET', url)
         text = resp.data.decode('utf-8', 'replace')
         if resp.status >= 400:

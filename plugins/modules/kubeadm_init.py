@@ -98,6 +98,7 @@ options:
         (kubeseed_kubelet_serving_certificates deploys one).
     type: bool
     default: false
+    version_added: 0.13.0
   kubelet_config:
     description:
       - Further KubeletConfiguration fields for the cluster (kubeseed_kubelet_config), written into the init configuration. On a

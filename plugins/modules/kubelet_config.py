@@ -43,6 +43,7 @@ options:
     description: The kubelet asks the cluster CA for its serving certificate (C(serverTLSBootstrap true)).
     type: bool
     default: false
+    version_added: 0.13.0
   extra:
     description: Further KubeletConfiguration fields (C(kubeseed_kubelet_config)); they win over the workarounds' fields.
     type: dict

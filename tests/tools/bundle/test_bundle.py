@@ -40,7 +40,8 @@ def test_manifest_schema(manifest: dict, requested_version: str) -> None:
         assert manifest['components'][key], key
     for item in manifest['files']:
         assert set(item) >= {'path', 'sha256', 'size', 'kind', 'component', 'version'}, item
-        assert item['kind'] in {'binary', 'deb', 'image', 'app-image', 'addon-image', 'cni', 'index'} | {'deb-%s' % name for name in manifest['debs_sets']}, item
+        kinds = {'binary', 'deb', 'image', 'app-image', 'addon-image', 'cni', 'index'}
+        assert item['kind'] in kinds | {'deb-%s' % name for name in manifest['debs_sets']}, item
     # the package set ha (keepalived for the API server's virtual IP), apart from the host packages every node installs
     assert manifest['debs_sets'] == {'ha': ['keepalived']}
     ha = {item['component'] for item in manifest['files'] if item['kind'] == 'deb-ha'}

@@ -11,8 +11,8 @@ from .errors import BundleError
 from .gobuild import ETCD_MODULES, GoBuilder, build_etcd, build_kubernetes, build_simple, build_tools
 from .images import ImageSpec, image_basename, kubeadm_images, pack_image
 from .manifest import Entry, write_manifest
-from .pins import (APPROVER_IMAGE, BASE_ALTERNATIVES, CNI_PLUGINS, DEB_SETS, DEMO_IMAGE, METRICS_SERVER_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS, KUBE_PROXY_IMAGE_DEBS,
-                   KUBERNETES_COMMANDS, Pins, pins_for)
+from .pins import (APPROVER_IMAGE, BASE_ALTERNATIVES, CNI_PLUGINS, DEB_SETS, DEMO_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS,
+                   KUBE_PROXY_IMAGE_DEBS, KUBERNETES_COMMANDS, METRICS_SERVER_IMAGE, Pins, pins_for)
 from .proc import Progress, peak_child_rss_mib
 
 
