@@ -47,6 +47,29 @@ def not_ready(nodes_json: dict, expected: list) -> list:
     return problems
 
 
+def serving_problems(nodes_json: dict, expected: list, verify) -> list:
+    """'name: why' for every expected node that is Ready but whose kubelet does not serve a certificate of the cluster CA for
+    its InternalIP yet. verify(address, port) returns '' when the TLS handshake verifies, else the error (injected: the
+    module connects, the unit tests do not)."""
+    problems = []
+    for node in nodes_json.get('items') or []:
+        summary = node_summary(node)
+        if summary['name'] not in expected or not summary['ready']:
+            continue  # not_ready() reports it
+        status = node.get('status') or {}
+        address = next((a.get('address') for a in status.get('addresses') or [] if a.get('type') == 'InternalIP'), None)
+        port = (((status.get('daemonEndpoints') or {}).get('kubeletEndpoint') or {}).get('Port')) or 10250
+        if not address:
+            problems.append('%s: no InternalIP address to check its kubelet\'s serving certificate at' % summary['name'])
+            continue
+        error = verify(address, port)
+        if error:
+            problems.append('%s: its kubelet (%s:%s) serves no certificate of the cluster CA yet (%s); its kubernetes.io/kubelet-serving '
+                            'request waits for the approver: kubectl get csr; kubectl -n kube-system logs deploy/kubelet-serving-approver'
+                            % (summary['name'], address, port, error))
+    return problems
+
+
 def deployment_problem(deployment: dict | None, ref: str, stranded: int = 0) -> str | None:
     """None when the Deployment is rolled out (its controller saw the latest spec, every replica runs it and is available),
     else why not. stranded: its replicas on nodes that are down and outside the run (see stranded_pods), counted as

@@ -48,6 +48,14 @@ options:
     elements: str
     default: []
     version_added: 0.10.0
+  serving_ca:
+    description:
+      - CA certificate (a path on the host) the kubelets' serving certificates must verify against
+        (kubeseed_kubelet_serving_certificates). Each node of O(nodes) that is Ready is then also waited for until a TLS
+        handshake with its kubelet (its InternalIP, the kubelet port) verifies with it, for that address. Empty - not checked.
+    type: str
+    default: ''
+    version_added: 0.13.0
   timeout:
     description: Seconds to wait for all of them together.
     type: int
@@ -102,6 +110,8 @@ not_ready:
 '''
 
 import json
+import socket
+import ssl
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -119,6 +129,7 @@ def main() -> None:
             'deployments': {'type': 'list', 'elements': 'str', 'default': []},
             'daemonsets': {'type': 'list', 'elements': 'str', 'default': []},
             'spread': {'type': 'list', 'elements': 'str', 'default': []},
+            'serving_ca': {'type': 'str', 'default': ''},
             **KUBECTL_ARG_SPEC,
             'timeout': {'type': 'int', 'default': 300},
         },
@@ -186,6 +197,8 @@ def _wait(module, get, params: dict, deadline: float) -> tuple:
     while True:
         nodes, error = get('get', 'nodes')
         problems = ['API server: %s' % error] if nodes is None else ready.not_ready(nodes, params['nodes'])
+        if nodes is not None and params['serving_ca']:
+            problems += ready.serving_problems(nodes, params['nodes'], lambda address, port: _verify(params['serving_ca'], address, port))
         stranded = []
         for kind, refs, check in (('deployment', params['deployments'], ready.deployment_problem),
                                   ('daemonset', params['daemonsets'], ready.daemonset_problem)):
@@ -209,6 +222,17 @@ def _wait(module, get, params: dict, deadline: float) -> tuple:
         if not problems or module.check_mode or time.monotonic() >= deadline:
             return nodes, problems, stranded
         time.sleep(POLL_SECONDS)
+
+
+def _verify(ca_path: str, address: str, port: int) -> str:
+    """'' when the kubelet at address:port serves a certificate of the CA for that address, else why not."""
+    try:
+        context = ssl.create_default_context(cafile=ca_path)
+        with socket.create_connection((address, port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname=address):
+                return ''
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
 
 
 def _replicas(count: int) -> str:

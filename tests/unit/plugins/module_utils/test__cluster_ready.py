@@ -117,3 +117,30 @@ def test_replicas_on_a_node_that_is_down_and_outside_the_run_count_as_available(
     assert ready.deployment_problem(half, 'kube-system/coredns', stranded=1) is None
     none = dict(half, status=dict(half['status'], availableReplicas=0))
     assert ready.deployment_problem(none, 'kube-system/coredns', stranded=1) == 'kube-system/coredns: 1 of 2 replicas available'
+
+
+def _addressed(name, ip, ready_status='True', port=None):
+    node = _node(name, ready_status)
+    node['status']['addresses'] = [{'type': 'InternalIP', 'address': ip}, {'type': 'Hostname', 'address': name}]
+    if port:
+        node['status']['daemonEndpoints'] = {'kubeletEndpoint': {'Port': port}}
+    return node
+
+
+def test_kubelets_without_a_serving_certificate_of_the_cluster_ca_are_named():
+    nodes = {'items': [_addressed('cp1', '10.0.0.1'), _addressed('w1', '10.0.0.2', port=10251), _addressed('w2', '10.0.0.3', 'False'),
+                       _addressed('w9', '10.0.0.9')]}
+    asked = []
+
+    def verify(address, port):
+        asked.append((address, port))
+        return '' if address == '10.0.0.1' else '[SSL: TLSV1_ALERT_INTERNAL_ERROR] tlsv1 alert internal error'
+
+    problems = ready.serving_problems(nodes, ['cp1', 'w1', 'w2'], verify)
+    # w2 is not Ready (not_ready names it), w9 is not a node of the run: neither is asked
+    assert asked == [('10.0.0.1', 10250), ('10.0.0.2', 10251)]
+    assert problems == ['w1: its kubelet (10.0.0.2:10251) serves no certificate of the cluster CA yet ([SSL: TLSV1_ALERT_INTERNAL_ERROR] '
+                        'tlsv1 alert internal error); its kubernetes.io/kubelet-serving request waits for the approver: kubectl get csr; '
+                        'kubectl -n kube-system logs deploy/kubelet-serving-approver']
+    no_address = {'items': [_node('w1')]}
+    assert ready.serving_problems(no_address, ['w1'], verify) == ["w1: no InternalIP address to check its kubelet's serving certificate at"]
