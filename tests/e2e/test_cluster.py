@@ -408,8 +408,8 @@ def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
     assert check.output.count('+active: active (started)') == 2  # ks-w1's kubelet, ks-w2's containerd
     assert check.output.count('+active: active (restarted)') == 1  # ks-w2's kubelet
     # ks-w1: only the removed image is missing; ks-w2: containerd does not answer, a run starts it before importing
-    assert sorted(changed["kubeseed.cluster.kube_packages : Import the bundle's images that containerd lacks (Kubernetes' own and the "
-                          "demo service's)"]) == ['ks-w1', 'ks-w2']
+    assert sorted(changed["kubeseed.cluster.kube_packages : Import the bundle's images that containerd lacks (Kubernetes' own, the "
+                          "demo service's and the add-ons')"]) == ['ks-w1', 'ks-w2']
     assert {h for h, r in check.recap.items() if r['changed']} == {'ks-w1', 'ks-w2'}
     # ... and changed nothing
     assert _on('ks-w1', 'sysctl', '-n', 'net.ipv4.ip_forward').strip() == '0'
