@@ -162,6 +162,7 @@ INVALID_VARS = [
     ('typo', {'kubeseed_pod_subnett': '10.244.0.0/16'}, 'kubeseed_pod_subnett:', 'did you mean kubeseed_pod_subnet?'),
     ('image-repository', {'kubeseed_image_repository': ''}, 'kubeseed_image_repository:', 'should be non-empty'),
     ('addon-unknown', {'kubeseed_addons': {'metric_server': {}}}, 'kubeseed_addons:', 'metric_server'),
+    ('addons-variable-typo', {'kubeseed_addon': {}}, 'kubeseed_addon:', 'did you mean kubeseed_addons?'),
     ('addon-null', {'kubeseed_addons': None}, 'kubeseed_addons:', 'expected a mapping'),
     ('addon-list', {'kubeseed_addons': ['metrics_server']}, 'kubeseed_addons:', 'expected a mapping'),
     ('addon-setting-unknown', {'kubeseed_addons': {'metrics_server': {'resolution': 15}}}, 'kubeseed_addons.metrics_server:',
