@@ -201,7 +201,8 @@ def report(status: dict) -> list:
         lines += ['    %s' % event for event in pod.get('events') or []]
         if pod.get('log_of'):
             lines.append('    last %d log line(s) of %s%s' % (len(pod['log']), pod['log_of'], ':' if pod['log'] else ''))
-            lines += ['      | %s' % line for line in pod['log']]
+            # no trailing blanks: a line that ends in one makes the job output show the whole report as one quoted string
+            lines += [('      | %s' % line).rstrip() for line in pod['log']]
     if status['pods']['restarted']:
         lines.append('pods Ready that restarted:')
         lines += ['  %s/%s: %d restart(s), last %s%s' % (p['namespace'], p['name'], p['restarts'], p['last_exit'] or '?', _pod_usage(p))
@@ -212,4 +213,4 @@ def report(status: dict) -> list:
         lines.append('set %s: %d of %d Deployment(s) available: %s' % (
             kset['set'], done, len(deploys), ', '.join('%s/%s %d/%d' % (d['namespace'], d['name'], d['available'], d['replicas'])
                                                        for d in deploys)))
-    return lines
+    return [line.rstrip() for line in lines]

@@ -83,7 +83,7 @@ def test_a_crashing_pod_is_explained_with_its_reasons_events_and_previous_log(cl
              'involvedObject': {'kind': 'Pod', 'name': 'api-1'}}
     client = cluster([_node('w1'), _node('w2', ready='Unknown', pressure='DiskPressure', cordoned=True), crashing, event,
                       _pod('web-1', restarts=1, last_exit=137), _deploy('api', 'demo', available=1)])
-    client.logs = {('demo', 'api-1'): 'starting\nflag provided but not defined: -nope\nusage: demo serve'}
+    client.logs = {('demo', 'api-1'): 'starting\nflag provided but not defined: -nope  \nusage: demo serve'}
     status = cs.gather(client, [], log_lines=2)
     assert not status['healthy']
     w2 = status['nodes'][1]
@@ -94,7 +94,7 @@ def test_a_crashing_pod_is_explained_with_its_reasons_events_and_previous_log(cl
                                     'container app last exit: Error (exit code 2, 4 restarts)']
     assert explained['events'] == ['event Warning BackOff Pod/api-1: Back-off restarting failed container app']
     assert explained['log_of'] == 'container app (previous run)'
-    assert explained['log'] == ['flag provided but not defined: -nope', 'usage: demo serve']
+    assert explained['log'] == ['flag provided but not defined: -nope  ', 'usage: demo serve']  # as logged
     assert ('log', 'demo', 'api-1', 'app', True) in client.calls  # the previous run's log: the current one is empty while it waits
     assert status['pods']['restarted'] == [{'namespace': 'demo', 'name': 'web-1', 'node': 'w1', 'restarts': 1,
                                             'last_exit': 'app Error (exit code 137) at 2026-12-03T15:00:00Z'}]
