@@ -226,47 +226,6 @@ def test_metrics_server_answers_top_and_a_service_scales_up_under_load_and_back_
         kubectl('delete', 'namespace', 'autoscale', '--wait=false', check=False)
 
 
-def test_status_shows_resource_use_and_explains_a_crashing_pod_with_its_log(tmp_path):
-    """playbooks/status.yml on the lab: every node with CPU and memory (metrics-server), the demo and add-on sets, and a pod
-    in a crash loop with its reason, events and the log of its previous run."""
-    needs_cluster()
-    kubectl('create', 'namespace', 'status-e2e')
-    try:
-        deadline = time.monotonic() + 60
-        while 'default' not in kubectl('-n', 'status-e2e', 'get', 'serviceaccounts', '-o', 'name', check=False).stdout:
-            assert time.monotonic() < deadline, 'no default service account in status-e2e'
-            time.sleep(1)
-        # the demo binary refuses an unknown flag and exits 2: a crash loop
-        kubectl('-n', 'status-e2e', 'run', 'crashing', '--image=kubeseed.local/demo:0.2.0', '--image-pull-policy=IfNotPresent',
-                '--', '-no-such-flag')
-        deadline = time.monotonic() + 120
-        while True:
-            pod = json.loads(kubectl('-n', 'status-e2e', 'get', 'pod', 'crashing', '-o', 'json').stdout)
-            statuses = pod['status'].get('containerStatuses') or [{}]
-            if statuses[0].get('restartCount', 0) >= 1 and 'waiting' in statuses[0].get('state', {}):
-                break
-            assert time.monotonic() < deadline, pod['status']
-            time.sleep(2)
-        target = tmp_path / 'status.json'
-        run = playbook('playbooks/status.yml', '-i', str(ROOT / 'inventories' / 'lab'), '-e', 'kubeseed_status_json_file=%s' % target)
-        run.assert_ok()
-        report = run.output[run.output.index('TASK [kubeseed.cluster.status : Cluster status]'):]
-        print(report[:6000])
-        assert re.search(r'cluster: NOT HEALTHY; 3 of 3 node\(s\) Ready, 1 of \d+ pod\(s\) not Ready$', report, re.M), report
-        assert re.search(r'^ +ks-w1 +True +- +v1\.37\.2 +\d+m \(\d+%\) +\d+Mi \(\d+%\) +-$', report, re.M), report
-        assert re.search(r'^ *pod status-e2e/crashing not Ready on ks-w[12], \d+ restart\(s\)', report, re.M), report
-        assert 'container crashing last exit: Error (exit code 2' in report
-        assert re.search(r'last \d+ log line\(s\) of container crashing \(previous run\):$', report, re.M), report
-        assert '| flag provided but not defined: -no-such-flag' in report
-        assert 'set demo: 2 of 2 Deployment(s) available: demo/backend 2/2, demo/frontend 2/2' in report
-        assert 'set addon-metrics-server: 1 of 1 Deployment(s) available: kube-system/metrics-server 1/1' in report
-        data = json.loads(target.read_text(encoding='utf-8'))
-        assert data['metrics'] is True and [n['name'] for n in data['nodes']] == ['ks-cp1', 'ks-w1', 'ks-w2']
-        assert all(n['cpu_percent'] is not None for n in data['nodes'])
-    finally:
-        kubectl('delete', 'namespace', 'status-e2e', '--wait=false', check=False)
-
-
 def test_a_release_that_cannot_start_is_rolled_back_while_the_demo_answers(tmp_path):
     """kubeseed_microservices_on_failure: rollback. A frontend image that is not on the nodes (pull policy Never: nothing is
     pulled) never becomes ready; after the wait the run returns the frontend to the revision that served, waits for it,

@@ -1,8 +1,8 @@
 """playbooks/status.yml (role status, module cluster_status) against the real API server of tools/localcp.
 
 It has a scheduler but no kubelet: a pod stays Pending (Unschedulable) with the scheduler's event, a Node made here never
-posts its status, and no log can be read. The lab e2e (tests/e2e/test_cluster.py) shows a crashing pod with its log and
-resource use from metrics-server.
+posts its status, and no log can be read. A crashing pod's log and resource use from metrics-server are covered by the
+unit tests only (the lab e2e of them failed in CI for a reason not yet found and was taken out).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 # Copyright: kubeseed contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The status report (module cluster_status) from an in-memory cluster; the same against a real API server in
-tests/integration/test_cluster_status.py and on the lab in tests/e2e/test_cluster.py."""
+tests/integration/test_cluster_status.py."""
 from __future__ import annotations
 
 import pytest
