@@ -4,6 +4,7 @@
 ones stopped it (a PodDisruptionBudget, mostly), named so that the user knows what to relax."""
 from __future__ import annotations
 
+import json
 import re
 
 _BLOCKED = re.compile(r'evicting pod "?([^"\s]+)"?[^:]*: (.*)')
@@ -60,5 +61,23 @@ def drain(run, name: str, timeout: int, timeout_variable: str, left: str = 'cord
     blockers = drain_blockers(out + '\n' + err)
     said = 'pods that could not be evicted: ' + '; '.join(blockers) if blockers else \
         'kubectl said: ' + ((err.strip() or out.strip()).splitlines() or ['nothing'])[-1]
+    terminating = still_terminating(run, name)
+    if terminating:
+        said += ('; evicted but still terminating on the node: %s (their containers did not stop: see the kubelet and '
+                 'containerd logs of %s)' % (', '.join(terminating), name))
     return ('%s: the drain did not finish within %d s (%s); %s. The node stays %s; relax the PodDisruptionBudget or '
             'scale the workload, or raise the timeout, then run the playbook again' % (name, timeout, timeout_variable, said, left))
+
+
+def still_terminating(run, name: str) -> list[str]:
+    """'namespace/name' of the pods on a node whose deletion was asked for (evicted) but which are still there; [] when
+    they cannot be listed (the drain's own message is then all there is)."""
+    rc, out, _err = run('get', 'pods', '--all-namespaces', '--field-selector', 'spec.nodeName=%s' % name, '-o', 'json')
+    if rc != 0:
+        return []
+    try:
+        pods = json.loads(out)
+    except ValueError:
+        return []
+    return sorted('%s/%s' % (p['metadata'].get('namespace'), p['metadata'].get('name'))
+                  for p in pods.get('items') or [] if (p.get('metadata') or {}).get('deletionTimestamp'))
