@@ -247,9 +247,30 @@ CLUSTER_SCHEMA: dict = {
                            'certificates at their next restart (the approver stays).',
         },
         'kubeseed_addons': {
-            'type': 'object', 'default': {'metrics_server': {}},
+            'type': 'object', 'default': {'metrics_server': {}, 'local_path_storage': {}},
             'additionalProperties': False,
             'properties': {
+                'local_path_storage': {
+                    'type': 'object', 'additionalProperties': False,
+                    'description': 'local-path-provisioner (from the bundle): the StorageClass local-path, whose '
+                                   'PersistentVolumeClaims get a directory on the node their pod is scheduled to (the pod '
+                                   'stays on that node from then on). Deleting a claim deletes its directory and data '
+                                   '(reclaimPolicy Delete). No size limit: a volume takes what the node\'s disk has.',
+                    'properties': {
+                        'path': {
+                            'type': 'string', 'default': '/opt/local-path-provisioner',
+                            'pattern': '^(/[A-Za-z0-9_][A-Za-z0-9._+-]*)+$',
+                            'x-hint': 'use an absolute directory below /, such as /var/lib/kubeseed-volumes (letters, digits, '
+                                      '_ . + - in each part, no . or .. parts)',
+                            'description': 'Directory on every node under which the volumes are made (absolute, no . or '
+                                           '.. parts, not /). Changing it affects new volumes only.',
+                        },
+                        'default_class': {
+                            'type': 'boolean', 'default': True,
+                            'description': 'Make local-path the default StorageClass (claims that name none use it).',
+                        },
+                    },
+                },
                 'metrics_server': {
                     'type': 'object', 'additionalProperties': False,
                     'description': 'metrics-server (from the bundle): the resource metrics API, so that kubectl top works '

@@ -36,6 +36,7 @@ RESOURCES = {
     'ServiceAccount': ('/api/v1', 'serviceaccounts', True),
     'ConfigMap': ('/api/v1', 'configmaps', True),
     'Secret': ('/api/v1', 'secrets', True),
+    'PersistentVolumeClaim': ('/api/v1', 'persistentvolumeclaims', True),
     'Service': ('/api/v1', 'services', True),
     'Pod': ('/api/v1', 'pods', True),
     'Event': ('/api/v1', 'events', True),

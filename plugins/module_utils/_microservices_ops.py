@@ -141,6 +141,8 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
     if prune or state == 'absent':
         desired_keys = set(render.object_key(o) for o in desired)
         doomed = render.select_prune(list(live.values()), desired_keys, set_name, field_manager, extra_kinds)
+        result['kept'] = ['%s: kept with its data (delete it with kubectl when the data may go)' % render.describe(key)
+                          for key in render.select_kept(list(live.values()), desired_keys, set_name, field_manager)]
         action = 'deleted' if state == 'absent' else 'pruned'
         records = [o for o in doomed if extra.is_record(o, set_name)]
         deleted, errors = apply.delete_objects(client, [o for o in doomed if not extra.is_record(o, set_name)], action,

@@ -37,16 +37,19 @@ EXTRA_ROOT = 'kubeseed_microservices_extra_objects'
 MERGED_MAPPINGS = ('env', 'config', 'labels', 'annotations', 'podAnnotations', 'resources', 'service', 'spread', 'strategy', 'autoscaling')
 
 # Apply order: what pods need comes before the Deployments; kinds in the same phase are independent.
-KIND_ORDER = ('Namespace', 'ServiceAccount', 'ConfigMap', 'Secret', 'Service', 'Deployment', 'Job', 'CronJob',
+KIND_ORDER = ('Namespace', 'ServiceAccount', 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'Service', 'Deployment', 'Job', 'CronJob',
               'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Ingress')
 API_VERSIONS = {
-    'Namespace': 'v1', 'ServiceAccount': 'v1', 'ConfigMap': 'v1', 'Secret': 'v1', 'Service': 'v1',
+    'Namespace': 'v1', 'ServiceAccount': 'v1', 'ConfigMap': 'v1', 'Secret': 'v1', 'PersistentVolumeClaim': 'v1', 'Service': 'v1',
     'Deployment': 'apps/v1', 'Job': 'batch/v1', 'CronJob': 'batch/v1', 'HorizontalPodAutoscaler': 'autoscaling/v2',
     'PodDisruptionBudget': 'policy/v1', 'Ingress': 'networking.k8s.io/v1',
 }
 JOB_HASH_DIGITS = 10
 # Kinds the prune and state=absent look at (never Namespace: deleting one deletes everything in it).
 PRUNABLE_KINDS = tuple(k for k in KIND_ORDER if k != 'Namespace')
+# Kinds listed and compared like the others but never deleted by a prune or state=absent (their data would go with them):
+# kept and reported instead.
+KEPT_KINDS = ('PersistentVolumeClaim',)
 
 
 _str = scalar_text
@@ -731,6 +734,12 @@ def _cross_checks(svc: dict, where: str, flagged: set, option_secrets: object = 
     volumes = _mapping(svc.get('volumes'))
     if 'config' in volumes and not bad('.volumes'):
         problems.append("%s.volumes.config: 'config' is the name of the ConfigMap's volume; use another name" % where)
+    for volume, settings in sorted((k, v) for k, v in volumes.items() if isinstance(k, str)):
+        settings = _mapping(settings)
+        scratch = sorted(k for k in ('medium', 'sizeLimit') if k in settings)
+        if settings.get('persistent') and scratch and not bad('.volumes.%s' % volume):
+            problems.append('%s.volumes.%s: %s is for a scratch volume (emptyDir); a persistent one has its size in persistent.size: '
+                            'remove %s' % (where, volume, ' and '.join(scratch), ' and '.join(scratch)))
     containers = {_text(svc.get('name')): 'the service container'}
     for field in ('sidecars', 'initContainers'):
         for i, extra in enumerate(_items(svc.get(field))):
@@ -909,6 +918,14 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
             'type': 'Opaque',
             'data': {k: base64.b64encode(_str(v).encode('utf-8')).decode('ascii') for k, v in sorted(secrets.items())}})
 
+    for volume, settings in sorted((svc.get('volumes') or {}).items()):
+        persistent = (settings or {}).get('persistent')
+        if persistent:
+            claim = {'accessModes': [persistent.get('accessMode', 'ReadWriteOnce')], 'resources': {'requests': {'storage': _str(persistent['size'])}}}
+            if persistent.get('storageClass'):
+                claim['storageClassName'] = persistent['storageClass']
+            add('PersistentVolumeClaim', _meta(svc, set_name, namespace, '%s-%s' % (name, volume)), {'spec': claim})
+
     container = {'name': name, 'image': image_reference(svc)}
     for field in ('imagePullPolicy', 'command', 'args'):
         if field in svc:
@@ -940,8 +957,11 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
         volumes.append({'name': 'config', 'configMap': {'name': name + '-config'}})
     for volume, settings in sorted((svc.get('volumes') or {}).items()):
         settings = settings or {}
-        empty_dir = {k: _str(settings[k]) for k in ('medium', 'sizeLimit') if k in settings}
-        volumes.append({'name': volume, 'emptyDir': empty_dir})
+        if settings.get('persistent'):
+            volumes.append({'name': volume, 'persistentVolumeClaim': {'claimName': '%s-%s' % (name, volume)}})
+        else:
+            empty_dir = {k: _str(settings[k]) for k in ('medium', 'sizeLimit') if k in settings}
+            volumes.append({'name': volume, 'emptyDir': empty_dir})
         if settings.get('mountPath'):
             mounts.append({'name': volume, 'mountPath': settings['mountPath']})
     if mounts:
@@ -1104,6 +1124,12 @@ def is_ours(obj: dict, set_name: str, field_manager: str = 'kubeseed') -> bool:
                for entry in meta.get('managedFields') or [])
 
 
+def select_kept(live: list, desired_keys: set, set_name: str, field_manager: str = 'kubeseed') -> list:
+    """The keys of the live objects a prune would delete but keeps (KEPT_KINDS: a claim and its data), sorted."""
+    return sorted(object_key(obj) for obj in live if object_key(obj)[0] in KEPT_KINDS and object_key(obj) not in desired_keys
+                  and is_ours(obj, set_name, field_manager) and not (obj.get('metadata') or {}).get('deletionTimestamp'))
+
+
 def select_prune(live: list, desired_keys: set, set_name: str, field_manager: str = 'kubeseed', extra_kinds: tuple | list = ()) -> list:
     """The live objects to delete: ours (see is_ours), of a prunable kind (or a kind of the set's extra objects), no longer desired.
 
@@ -1112,8 +1138,8 @@ def select_prune(live: list, desired_keys: set, set_name: str, field_manager: st
     doomed = []
     for obj in live:
         key = object_key(obj)
-        if (key[0] in PRUNABLE_KINDS or key[0] in extra_kinds) and key not in desired_keys and is_ours(obj, set_name, field_manager) \
-                and not (obj.get('metadata') or {}).get('deletionTimestamp'):
+        if (key[0] in PRUNABLE_KINDS or key[0] in extra_kinds) and key[0] not in KEPT_KINDS and key not in desired_keys \
+                and is_ours(obj, set_name, field_manager) and not (obj.get('metadata') or {}).get('deletionTimestamp'):
             doomed.append(obj)
     order = list(KIND_ORDER)
     return sorted(doomed, key=lambda o: (-(order.index(o['kind']) if o['kind'] in order else len(order)), object_key(o)))

@@ -325,14 +325,34 @@ SERVICE_SCHEMA: dict = {
         'liveness': dict(_PROBE, description='Liveness probe: ' + _PROBE['description']),
         'readiness': dict(_PROBE, description='Readiness probe: ' + _PROBE['description']),
         'startup': dict(_PROBE, description='Startup probe (liveness and readiness wait until it succeeds; for slow starts): ' + _PROBE['description']),
-        'volumes': {'type': 'object', 'description': 'Scratch volumes (emptyDir) of the pod, shared by the service container (at mountPath) '
-                                                     'and its sidecars and init containers (their mounts). Deleted with the pod.',
+        'volumes': {'type': 'object', 'description': 'Volumes of the pod, shared by the service container (at mountPath) and its sidecars and '
+                                                     'init containers (their mounts): scratch space (emptyDir), deleted with the pod, or, with '
+                                                     'persistent, a PersistentVolumeClaim <service>-<volume> that outlives its pods.',
                     'propertyNames': {'pattern': DNS_LABEL, 'x-hint': _KEY_HINTS[DNS_LABEL]},
                     'additionalProperties': {'type': 'object', 'additionalProperties': False, 'properties': {
                         'mountPath': dict(_MOUNT_PATH, description='Where the service container sees it (none: only its sidecars and init containers).'),
                         'medium': {'enum': ['Memory'], 'description': 'Memory: a tmpfs counted against the memory limit (default: the node disk).'},
                         'sizeLimit': {'type': ['string', 'integer'], 'pattern': QUANTITY, 'minimum': 0, 'x-hint': _QUANTITY_HINT + '1Gi',
                                       'description': 'The most it may hold, e.g. 1Gi.'},
+                        'persistent': {
+                            'type': 'object', 'additionalProperties': False, 'required': ['size'],
+                            'description': 'Keep the data across pods: a PersistentVolumeClaim <service>-<volume> of the set, bound by the '
+                                           'cluster\'s storage (the local_path_storage add-on: a directory on the node the first pod runs on, '
+                                           'where every later pod then runs). Never pruned: a claim whose volume or service is removed is '
+                                           'kept, with its data, and reported.',
+                            'properties': {
+                                'size': {'type': ['string', 'integer'], 'pattern': QUANTITY, 'minimum': 1, 'x-hint': _QUANTITY_HINT + '1Gi',
+                                         'description': 'The storage requested, e.g. 1Gi (a larger size later needs a StorageClass that allows '
+                                                        'expansion; a smaller one is refused by Kubernetes).'},
+                                'storageClass': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'maxLength': 253,
+                                                 'x-hint': 'use the name of a StorageClass (kubectl get storageclass)',
+                                                 'description': 'StorageClass of the claim (default: the cluster\'s default one). Fixed once the '
+                                                                'claim exists.'},
+                                'accessMode': {'enum': ['ReadWriteOnce', 'ReadWriteOncePod', 'ReadWriteMany', 'ReadOnlyMany'],
+                                               'default': 'ReadWriteOnce',
+                                               'description': 'How pods may use it; ReadWriteOnce: pods on one node (local-path supports only '
+                                                              'this one). Fixed once the claim exists.'},
+                            }},
                     }}},
         'initContainers': {'type': 'array', 'items': _EXTRA_CONTAINER,
                            'description': 'Containers that run to completion, in order, before the service container starts (after the sidecars '

@@ -226,6 +226,13 @@ objects:
   type: list
   elements: dict
   sample: [{kind: Deployment, namespace: shop, name: api, action: configured}]
+kept:
+  description: The PersistentVolumeClaims of the set (persistent volumes) that a prune or O(state=absent) would have deleted but
+    kept, with their data (each also a warning); delete them with kubectl when the data may go.
+  returned: with O(prune) or O(state=absent)
+  type: list
+  elements: str
+  sample: ['PersistentVolumeClaim shop/db-data: kept with its data (delete it with kubectl when the data may go)']
 rollouts:
   description: The Deployments waited for, whether each rolled out, its desired replicas and how many were available.
   returned: when O(wait) and not in check mode
@@ -382,6 +389,8 @@ def main() -> None:
                rollbacks=partial['rollbacks'], jobs=partial['jobs'], **_outages(module, client))
     except k8s.K8sError as exc:
         module.fail_json(msg=str(exc), exception=traceback.format_exc(), **_outages(module, client))
+    for kept in result.get('kept') or []:
+        module.warn(kept)
     diff = result.pop('diff')
     if module._diff and diff:
         result['diff'] = diff

@@ -106,7 +106,7 @@ def test_apps_job_with_the_kubeconfig_credential_and_survey(awx, tmp_path):
     fd = os.open(kubeconfig, os.O_WRONLY | os.O_CREAT, 0o600)
     with os.fdopen(fd, 'w', encoding='utf-8') as handle:
         handle.write(proc.stdout)
-    survey = {'frontend_image_tag': '0.2.0', 'backend_image_tag': '0.2.0'}
+    survey = {'frontend_image_tag': '0.3.0', 'backend_image_tag': '0.3.0'}
     first, output = job(awx, 'playbooks/apps.yml', survey=survey, kubeconfig=kubeconfig)
     assert first['status'] == 'successful', output[-6000:]
     assert first['cmdline'] == []  # no machine credential on this job template

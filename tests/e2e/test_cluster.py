@@ -82,7 +82,7 @@ spec:
   nodeSelector: {kubernetes.io/hostname: ks-%(n)s}
   containers:
   - name: demo
-    image: kubeseed.local/demo:0.2.0
+    image: kubeseed.local/demo:0.3.0
     imagePullPolicy: Never
     args: [serve, -name, echo-%(n)s]
     readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 2}
@@ -117,7 +117,7 @@ def test_demo_services_answer_through_node_port_and_rerun_changes_nothing():
     assert first.recap['localhost']['changed'] > 0
     assert 'demo-only-not-a-real-secret' not in first.said
     # the release summary: both pods of each service available after the wait, the node port on a lab node's address
-    assert re.search(r'demo/frontend +kubeseed\.local/demo:0\.2\.0 +2/2 +frontend\.demo\.svc:80, http://10\.117\.0\.\d+:30080 +Deployment created',
+    assert re.search(r'demo/frontend +kubeseed\.local/demo:0\.3\.0 +2/2 +frontend\.demo\.svc:80, http://10\.117\.0\.\d+:30080 +Deployment created',
                      first.said), first.output[-3000:]
     second = playbook(*demo)
     second.assert_ok()
@@ -191,7 +191,7 @@ def test_metrics_server_answers_top_and_a_service_scales_up_under_load_and_back_
     services.write_text(yaml.safe_dump({
         'kubeseed_microservices_set': 'autoscale', 'kubeseed_microservices_namespace': 'autoscale',
         'kubeseed_microservices': [{
-            'name': 'busy', 'image': 'kubeseed.local/demo:0.2.0', 'args': ['serve', '-name', 'busy', '-drain-delay', '0s'],
+            'name': 'busy', 'image': 'kubeseed.local/demo:0.3.0', 'args': ['serve', '-name', 'busy', '-drain-delay', '0s'],
             'ports': [{'port': 80, 'targetPort': 8080}], 'readiness': {'httpGet': {'path': '/healthz', 'port': 'http'}, 'periodSeconds': 2},
             'resources': {'requests': {'cpu': '20m', 'memory': '16Mi'}, 'limits': {'memory': '64Mi'}},
             'autoscaling': {'min': 1, 'max': 3, 'cpu': 50, 'scaleDownSeconds': 15}}]}), encoding='utf-8')
@@ -214,7 +214,7 @@ def test_metrics_server_answers_top_and_a_service_scales_up_under_load_and_back_
 
     start = time.monotonic()
     try:
-        kubectl('-n', 'autoscale', 'run', 'load', '--image=kubeseed.local/demo:0.2.0', '--image-pull-policy=IfNotPresent', '--restart=Never',
+        kubectl('-n', 'autoscale', 'run', 'load', '--image=kubeseed.local/demo:0.3.0', '--image-pull-policy=IfNotPresent', '--restart=Never',
                 '--', 'load', '-c', '2', '-d', '300s', 'http://busy/')
         up = replicas_until(lambda n: n >= 2, 240)
         kubectl('-n', 'autoscale', 'delete', 'pod', 'load', '--grace-period=0', '--force', '--wait=false', check=False)
@@ -224,6 +224,67 @@ def test_metrics_server_answers_top_and_a_service_scales_up_under_load_and_back_
         assert down, 'never scaled back down to 1 after the load:\n' + '\n'.join(timeline)
     finally:
         kubectl('delete', 'namespace', 'autoscale', '--wait=false', check=False)
+
+
+def test_local_path_storage_keeps_a_service_volume_across_a_roll_and_deleting_the_claim_removes_it(tmp_path):
+    """kubeseed_addons (default: local_path_storage): local-path is the default StorageClass. A service with a persistent
+    volume (its claim names no StorageClass) gets a directory on its pod's node (made by the bundle's volume helper); the
+    demo writes its pod name there, a release with a changed setting rolls it (a new pod, same node), which reads what the
+    first pod wrote; removing the set keeps the claim (warned); deleting it removes the directory from the node."""
+    needs_cluster()
+    started = time.monotonic()
+    storage_class = json.loads(kubectl('get', 'storageclass', 'local-path', '-o', 'json').stdout)
+    assert storage_class['metadata']['annotations']['storageclass.kubernetes.io/is-default-class'] == 'true'
+    assert storage_class['volumeBindingMode'] == 'WaitForFirstConsumer' and storage_class['reclaimPolicy'] == 'Delete'
+    inventory = str(ROOT / 'inventories' / 'lab')
+
+    def release(round_: str, state: str = 'present') -> object:
+        (tmp_path / 'keeper.yml').write_text(yaml.safe_dump({
+            'kubeseed_microservices_set': 'keeper', 'kubeseed_microservices_namespace': 'e2e-storage',
+            'kubeseed_microservices_state': state,
+            'kubeseed_microservices': [{
+                'name': 'keeper', 'image': 'kubeseed.local/demo:0.3.0', 'env': {'ROUND': round_},
+                'args': ['serve', '-name', 'keeper', '-state-file', '/data/starts', '-drain-delay', '0s'],
+                'ports': [{'port': 80, 'targetPort': 8080}], 'readiness': {'httpGet': {'path': '/healthz', 'port': 'http'}, 'periodSeconds': 1},
+                'strategy': {'type': 'Recreate'}, 'volumes': {'data': {'mountPath': '/data', 'persistent': {'size': '64Mi'}}}}]}),
+            encoding='utf-8')
+        run = playbook('playbooks/apps.yml', '-i', inventory, '-e', '@%s' % (tmp_path / 'keeper.yml'))
+        run.assert_ok()
+        return run
+
+    def answer() -> dict:
+        pods = json.loads(kubectl('-n', 'e2e-storage', 'get', 'pods', '-l', 'app.kubernetes.io/name=keeper', '-o', 'json').stdout)['items']
+        [pod] = [p for p in pods if not p['metadata'].get('deletionTimestamp')]
+        raw = kubectl('get', '--raw', '/api/v1/namespaces/e2e-storage/pods/%s:8080/proxy/' % pod['metadata']['name']).stdout
+        return dict(json.loads(raw), node=pod['spec']['nodeName'])
+
+    try:
+        release('1')
+        first = answer()
+        assert first['starts'] == [first['pod']], first
+        claim = json.loads(kubectl('-n', 'e2e-storage', 'get', 'pvc', 'keeper-data', '-o', 'json').stdout)
+        assert claim['spec']['storageClassName'] == 'local-path' and claim['status']['phase'] == 'Bound', claim
+        volume = json.loads(kubectl('get', 'pv', claim['spec']['volumeName'], '-o', 'json').stdout)
+        directory = volume['spec']['hostPath']['path']
+        assert directory.startswith('/opt/local-path-provisioner/pvc-'), directory
+        assert _on(first['node'], 'cat', directory + '/starts').split() == [first['pod']]
+        assert _on(first['node'], 'stat', '-c', '%a', directory).strip() == '777'
+
+        release('2')
+        second = answer()
+        assert second['pod'] != first['pod'] and second['node'] == first['node'], (first, second)
+        assert second['starts'] == [first['pod'], second['pod']], second
+        gone = release('2', 'absent')
+        assert 'PersistentVolumeClaim e2e-storage/keeper-data: kept with its data' in gone.output, gone.output[-2000:]
+        assert kubectl('-n', 'e2e-storage', 'get', 'pvc', 'keeper-data', check=False).returncode == 0
+    finally:
+        kubectl('delete', 'namespace', 'e2e-storage', '--timeout=120s', check=False)
+    deadline = time.monotonic() + 120
+    while _on(first['node'], 'ls', '/opt/local-path-provisioner').split() and time.monotonic() < deadline:
+        time.sleep(3)
+    assert _on(first['node'], 'ls', '/opt/local-path-provisioner').split() == [], 'the volume directory was not removed'
+    assert kubectl('get', 'pv', claim['spec']['volumeName'], check=False).returncode != 0
+    print('local-path storage: bound, written, rolled, read back, kept, removed in %.0fs' % (time.monotonic() - started))
 
 
 def test_a_release_that_cannot_start_is_rolled_back_while_the_demo_answers(tmp_path):
@@ -262,10 +323,10 @@ def test_a_release_that_cannot_start_is_rolled_back_while_the_demo_answers(tmp_p
     assert run.rc != 0, run.output[-3000:]
     assert '1 of 2 Deployment(s) did not roll out within 40s' in run.said, run.output[-3000:]
     assert 'ErrImageNeverPull' in run.said, run.output[-3000:]
-    assert re.search(r'Deployment demo/frontend: rolled back to revision \d+ \(image kubeseed\.local/demo:0\.2\.0\), available again', run.said), \
+    assert re.search(r'Deployment demo/frontend: rolled back to revision \d+ \(image kubeseed\.local/demo:0\.3\.0\), available again', run.said), \
         run.output[-3000:]
     live = json.loads(kubectl('-n', 'demo', 'get', 'deployment', 'frontend', '-o', 'json').stdout)
-    assert live['spec']['template']['spec']['containers'][0]['image'] == 'kubeseed.local/demo:0.2.0'
+    assert live['spec']['template']['spec']['containers'][0]['image'] == 'kubeseed.local/demo:0.3.0'
     assert not failed, failed[:5]
 
     good = ['playbooks/apps.yml', '-i', str(ROOT / 'inventories' / 'lab'), '-e', '@tools/demo/services.yml']
@@ -286,9 +347,9 @@ def test_a_migration_job_runs_before_its_service_and_a_failing_one_holds_the_rel
     def release(name: str, job_args: list, message: str) -> list:
         # the backend also gets a native sidecar (a second demo server beside it, on port 9090)
         backend = dict(demo['kubeseed_microservices'][0], config={'DEMO_MESSAGE': message},
-                       sidecars=[{'name': 'side', 'image': 'kubeseed.local/demo:0.2.0', 'imagePullPolicy': 'Never',
+                       sidecars=[{'name': 'side', 'image': 'kubeseed.local/demo:0.3.0', 'imagePullPolicy': 'Never',
                                   'args': ['serve', '-listen', ':9090', '-name', 'sidecar']}])
-        job = {'name': 'migrate', 'image': 'kubeseed.local/demo:0.2.0', 'imagePullPolicy': 'Never', 'args': job_args,
+        job = {'name': 'migrate', 'image': 'kubeseed.local/demo:0.3.0', 'imagePullPolicy': 'Never', 'args': job_args,
                'resources': {'requests': {'cpu': '10m', 'memory': '16Mi'}, 'limits': {'memory': '64Mi'}}, 'job': {'runBefore': ['backend']}}
         (tmp_path / name).write_text(yaml.safe_dump(dict(demo, kubeseed_microservices=[backend, demo['kubeseed_microservices'][1], job])),
                                      encoding='utf-8')
@@ -301,11 +362,11 @@ def test_a_migration_job_runs_before_its_service_and_a_failing_one_holds_the_rel
     first = playbook(*good)
     print('release with a migration job: %.0fs' % first.seconds)
     first.assert_ok()
-    assert re.search(r'demo/migrate +kubeseed\.local/demo:0\.2\.0 +complete +job migrate-[0-9a-f]{10} +Job created', first.said), first.output[-3000:]
+    assert re.search(r'demo/migrate +kubeseed\.local/demo:0\.3\.0 +complete +job migrate-[0-9a-f]{10} +Job created', first.said), first.output[-3000:]
     jobs = json.loads(kubectl('-n', 'demo', 'get', 'jobs', '-o', 'json').stdout)['items']
     assert len(jobs) == 1 and jobs[0]['status'].get('succeeded') == 1
     started = jobs[0]['status']['completionTime']
-    assert 'demo 0.2.0 (kubeseed)' in kubectl('-n', 'demo', 'logs', 'job/' + jobs[0]['metadata']['name']).stdout
+    assert 'demo 0.3.0 (kubeseed)' in kubectl('-n', 'demo', 'logs', 'job/' + jobs[0]['metadata']['name']).stdout
     assert backend_message() == 'hello after the migration'
     pods = [p for p in json.loads(kubectl('-n', 'demo', 'get', 'pods', '-l', 'app.kubernetes.io/name=backend', '-o', 'json').stdout)['items']
             if not p['metadata'].get('deletionTimestamp')]
@@ -338,7 +399,7 @@ def _on(host: str, *argv: str) -> str:
 
 
 def test_runtime_drift_is_predicted_by_check_mode_then_healed(lab_cluster):
-    demo_image = 'kubeseed.local/demo:0.2.0'
+    demo_image = 'kubeseed.local/demo:0.3.0'
     # Drift by hand: a sysctl, a stopped kubelet and a removed image on one worker, a stopped containerd and an edited
     # kubelet drop-in on the other (its kubelet keeps running with the old unit until restarted).
     _on('ks-w1', 'sysctl', '-w', 'net.ipv4.ip_forward=0')

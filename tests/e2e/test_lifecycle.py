@@ -281,7 +281,7 @@ spec:
     spec:
       nodeSelector: {kubernetes.io/hostname: ks-w3}
       containers:
-      - {name: demo, image: 'kubeseed.local/demo:0.2.0', imagePullPolicy: Never, args: [serve, -name, pinned]}
+      - {name: demo, image: 'kubeseed.local/demo:0.3.0', imagePullPolicy: Never, args: [serve, -name, pinned]}
 ---
 apiVersion: policy/v1
 kind: PodDisruptionBudget

@@ -21,7 +21,7 @@ def _pending_pod(api) -> None:
         time.sleep(0.5)  # the controller-manager creates the default service account the pod needs
     core.create_namespaced_pod('status-e2e', {
         'metadata': {'name': 'stuck'},
-        'spec': {'containers': [{'name': 'app', 'image': 'kubeseed.local/demo:0.2.0'}], 'nodeSelector': {'no-such': 'node'}}})
+        'spec': {'containers': [{'name': 'app', 'image': 'kubeseed.local/demo:0.3.0'}], 'nodeSelector': {'no-such': 'node'}}})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the scheduler's verdict
         pod = core.read_namespaced_pod('stuck', 'status-e2e')

@@ -302,3 +302,32 @@ def test_a_noop_sends_no_write_and_a_field_taken_away_is_applied_again(run, api)
     assert _applies(api) == applies + 2  # the dry run and the apply of that one object
     assert run.module(services=services(), namespace=ns, set_name='shop')['changed'] is False
     assert _applies(api) == applies + 2
+
+
+def test_a_persistent_volume_claim_is_applied_once_and_kept_with_its_data_when_its_service_goes(run, api):
+    """A persistent volume is a claim of the set (applied before the Deployment that mounts it; a re-run sends nothing);
+    removing the service prunes its Deployment but keeps the claim, warning with its name; so does state=absent."""
+    ns = 'it-volumes'
+    db = {'name': 'db', 'image': 'example.com/db:1', 'volumes': {'data': {'mountPath': '/var/lib/db', 'persistent': {'size': '64Mi'}}}}
+    web = {'name': 'web', 'image': 'example.com/web:1'}
+    first = run.module(services=[db, web], namespace=ns, set_name='stateful')
+    assert not first.get('failed'), first.get('msg')
+    assert actions(first)[('PersistentVolumeClaim', 'db-data')] == 'created'
+    core = client.CoreV1Api(api)
+    claim = core.read_namespaced_persistent_volume_claim('db-data', ns)
+    assert claim.spec.access_modes == ['ReadWriteOnce'] and claim.spec.resources.requests == {'storage': '64Mi'}
+    deployment = client.AppsV1Api(api).read_namespaced_deployment('db', ns)
+    assert deployment.spec.template.spec.volumes[0].persistent_volume_claim.claim_name == 'db-data'
+    again = run.module(services=[db, web], namespace=ns, set_name='stateful')
+    assert again['changed'] is False, changed_objects(again)
+
+    pruned = run.module(services=[web], namespace=ns, set_name='stateful', prune=True)
+    assert not pruned.get('failed'), pruned.get('msg')
+    assert actions(pruned)[('Deployment', 'db')] == 'pruned' and ('PersistentVolumeClaim', 'db-data') not in actions(pruned)
+    kept = 'PersistentVolumeClaim %s/db-data: kept with its data (delete it with kubectl when the data may go)' % ns
+    assert pruned['kept'] == [kept] and kept in pruned['warnings']
+    assert core.read_namespaced_persistent_volume_claim('db-data', ns)
+    absent = run.module(state='absent', namespace=ns, set_name='stateful')
+    assert not absent.get('failed'), absent.get('msg')
+    assert actions(absent) == {('Deployment', 'web'): 'deleted'} and absent['kept'] == [kept]
+    assert core.read_namespaced_persistent_volume_claim('db-data', ns)

@@ -192,11 +192,14 @@ def test_path_command_fails_when_not_built(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_the_roles_name_the_images_the_bundle_holds() -> None:
-    """The addons role's metrics-server version and the control_plane role's approver image are the bundle's."""
+    """The addons role's metrics-server and local-path-provisioner versions, its volume helper image and the control_plane
+    role's approver image are the bundle's."""
     import yaml  # pylint: disable=import-outside-toplevel
     repo = pathlib.Path(__file__).resolve().parents[3]
     addons = yaml.safe_load((repo / 'roles' / 'addons' / 'vars' / 'main.yml').read_text(encoding='utf-8'))
     assert {p.metrics_server for p in pins.PINS.values()} == {addons['__kubeseed_addons_metrics_server_version']}
+    assert {p.local_path_provisioner for p in pins.PINS.values()} == {addons['__kubeseed_addons_local_path_provisioner_version']}
+    assert addons['__kubeseed_addons_volume_helper_image'] == pins.VOLUME_HELPER_IMAGE
     control_plane = yaml.safe_load((repo / 'roles' / 'control_plane' / 'defaults' / 'main.yml').read_text(encoding='utf-8'))
     assert control_plane['kubeseed_kubelet_serving_approver_image'] == pins.APPROVER_IMAGE
 
@@ -213,3 +216,4 @@ def test_go_tools_pass_their_unit_tests() -> None:
                           env=dict(gobuild.os.environ, CGO_ENABLED='0', GOFLAGS='-buildvcs=false'))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'ok  \tkubeseed.local/bundletools/cmd/approver' in proc.stdout
+    assert 'ok  \tkubeseed.local/bundletools/cmd/volumehelper' in proc.stdout

@@ -48,12 +48,14 @@ def test_manifest_schema(manifest: dict, requested_version: str) -> None:
     assert 'keepalived' in ha and not ha & {item['component'] for item in manifest['files'] if item['kind'] == 'deb'}, ha
     app_files = {item['path'] for item in manifest['files'] if item['kind'] == 'app-image'}
     assert {image['file'] for image in manifest['app_images']} == app_files
-    assert [image['name'] for image in manifest['app_images']] == ['kubeseed.local/demo:0.2.0']
-    # the cluster's own workloads: the serving-certificate approver and metrics-server, at the pinned version
+    assert [image['name'] for image in manifest['app_images']] == ['kubeseed.local/demo:0.3.0']
+    # the cluster's own workloads: the serving-certificate approver, metrics-server and local-path storage (the provisioner
+    # and the bundle's volume helper), at the pinned versions
     addon_files = {item['path'] for item in manifest['files'] if item['kind'] == 'addon-image'}
     assert {image['file'] for image in manifest['addon_images']} == addon_files
     assert [image['name'] for image in manifest['addon_images']] == [
-        'kubeseed.local/kubelet-serving-approver:0.1.0', 'registry.k8s.io/metrics-server/metrics-server:v%s' % manifest['components']['metrics_server']]
+        'kubeseed.local/kubelet-serving-approver:0.1.0', 'registry.k8s.io/metrics-server/metrics-server:v%s' % manifest['components']['metrics_server'],
+        'docker.io/rancher/local-path-provisioner:v%s' % manifest['components']['local_path_provisioner'], 'kubeseed.local/local-path-helper:0.1.0']
 
 
 def test_every_file_matches_its_checksum(bundle_dir: pathlib.Path, manifest: dict) -> None:

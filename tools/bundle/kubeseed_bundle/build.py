@@ -12,7 +12,8 @@ from .gobuild import ETCD_MODULES, GoBuilder, build_etcd, build_kubernetes, buil
 from .images import ImageSpec, image_basename, kubeadm_images, pack_image
 from .manifest import Entry, write_manifest
 from .pins import (APPROVER_IMAGE, BASE_ALTERNATIVES, CNI_PLUGINS, DEB_SETS, DEMO_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS,
-                   KUBE_PROXY_IMAGE_DEBS, KUBERNETES_COMMANDS, METRICS_SERVER_IMAGE, Pins, pins_for)
+                   KUBE_PROXY_IMAGE_DEBS, KUBERNETES_COMMANDS, LOCAL_PATH_PROVISIONER_IMAGE, METRICS_SERVER_IMAGE, Pins,
+                   VOLUME_HELPER_IMAGE, pins_for)
 from .proc import Progress, peak_child_rss_mib
 
 
@@ -65,7 +66,13 @@ def build_locked(pins: Pins, final: Path) -> Path:
         f"-s -w -X k8s.io/client-go/pkg/version.gitVersion=v{pins.metrics_server}",
     )
 
-    progress.step("bundle tools (imagepack, pause, demo, approver)")
+    progress.step(f"local-path-provisioner {pins.local_path_provisioner}")
+    local_path = build_simple(
+        builder, "local-path-provisioner", "github.com/rancher/local-path-provisioner", pins.local_path_provisioner,
+        {"local-path-provisioner": ""}, f"-s -w -X main.VERSION=v{pins.local_path_provisioner}",
+    )
+
+    progress.step("bundle tools (imagepack, pause, demo, approver, volumehelper)")
     tools = build_tools(builder, pins)
 
     progress.step("debian packages")
@@ -117,6 +124,14 @@ def build_locked(pins: Pins, final: Path) -> Path:
                   binary_version=APPROVER_IMAGE.rsplit(":", 1)[1], files={"approver": tools.path / "approver"}, entrypoint=["/approver"]),
         ImageSpec(ref=f"{METRICS_SERVER_IMAGE}:v{pins.metrics_server}", file="images/metrics-server.tar", component="metrics-server",
                   binary_version=pins.metrics_server, files={"metrics-server": metrics.path / "metrics-server"}, entrypoint=["/metrics-server"]),
+        # where the upstream image has it, so that the add-on's command is the same with either image
+        ImageSpec(ref=f"{LOCAL_PATH_PROVISIONER_IMAGE}:v{pins.local_path_provisioner}", file="images/local-path-provisioner.tar",
+                  component="local-path-provisioner", binary_version=pins.local_path_provisioner,
+                  files={"usr/bin/local-path-provisioner": local_path.path / "local-path-provisioner"},
+                  entrypoint=["/usr/bin/local-path-provisioner"]),
+        ImageSpec(ref=VOLUME_HELPER_IMAGE, file="images/local-path-helper.tar", component="local-path-helper",
+                  binary_version=VOLUME_HELPER_IMAGE.rsplit(":", 1)[1], files={"volumehelper": tools.path / "volumehelper"},
+                  entrypoint=["/volumehelper"]),
     ]
     images = []
     app_images = []

@@ -26,6 +26,7 @@ PART_REVISIONS = {
     "cni": 1,
     "tools": 1,
     "metrics": 1,
+    "local": 1,
     "debs": 1,
     "image": 1,
 }

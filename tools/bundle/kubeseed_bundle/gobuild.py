@@ -201,7 +201,8 @@ def build_simple(builder: GoBuilder, name: str, module: str, version: str, packa
 
 
 def build_tools(builder: GoBuilder, pins: Pins) -> Part:
-    """Build the bundle's own helpers: imagepack (image writer), pause, the demo service and the serving-certificate approver."""
+    """Build the bundle's own helpers: imagepack (image writer), pause, the demo service, the serving-certificate approver and
+    the storage add-on's volume helper."""
     sources = sorted((str(p.relative_to(GO_TOOLS_DIR)), sha256_file(p)) for p in GO_TOOLS_DIR.rglob("*") if p.is_file())
     ldflags = f"-s -w -X main.version={pins.pause}"
     part = go_part(builder, "tools", sources, ldflags)
@@ -214,7 +215,8 @@ def build_tools(builder: GoBuilder, pins: Pins) -> Part:
     tmp.mkdir(parents=True)
     log = cache_root() / "work" / "tools-build.log"
     run(
-        ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(tmp) + "/", "./cmd/imagepack", "./cmd/pause", "./cmd/demo", "./cmd/approver"],
+        ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(tmp) + "/", "./cmd/imagepack", "./cmd/pause", "./cmd/demo", "./cmd/approver",
+         "./cmd/volumehelper"],
         progress=builder.progress,
         label="go build tools",
         log=log,

@@ -73,6 +73,7 @@ def write_manifest(
             "cni_plugins": pins.cni_plugins,
             "pause": pins.pause,
             "metrics_server": pins.metrics_server,
+            "local_path_provisioner": pins.local_path_provisioner,
         },
     }
     text = json.dumps(manifest, indent=2) + "\n"

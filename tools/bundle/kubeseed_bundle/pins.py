@@ -9,12 +9,16 @@ DEFAULT_VERSION = "1.37.2"
 ARCH = "amd64"
 
 # The demo service image (tools/bundle/go/cmd/demo), shipped for the demo applications and e2e checks.
-DEMO_IMAGE = "kubeseed.local/demo:0.2.0"
+DEMO_IMAGE = "kubeseed.local/demo:0.3.0"
 # The approver of the kubelets' serving certificates (tools/bundle/go/cmd/approver), deployed by the control_plane role
 # when kubeseed_kubelet_serving_certificates is on; keep the tag equal to the role's default.
 APPROVER_IMAGE = "kubeseed.local/kubelet-serving-approver:0.1.0"
 # Add-on images (role addons): image name -> the Pins field of its version.
 METRICS_SERVER_IMAGE = "registry.k8s.io/metrics-server/metrics-server"
+LOCAL_PATH_PROVISIONER_IMAGE = "docker.io/rancher/local-path-provisioner"
+# The storage add-on's helper (tools/bundle/go/cmd/volumehelper): makes and removes the volumes' directories on the nodes,
+# in place of the busybox shell image upstream uses; keep the tag equal to the addons role's.
+VOLUME_HELPER_IMAGE = "kubeseed.local/local-path-helper:0.1.0"
 KUBERNETES_COMMANDS = (
     "kubeadm",
     "kubelet",
@@ -63,6 +67,7 @@ class Pins:
     gotoolchain: str = ""
     # add-ons (role addons): the same for every Kubernetes version here, hence defaults
     metrics_server: str = "0.8.0"
+    local_path_provisioner: str = "0.0.30"
 
     def as_dict(self) -> dict[str, str]:
         """Return the pins as a plain dictionary."""

@@ -569,3 +569,48 @@ def test_topology_spread_mistakes_are_refused_at_their_paths():
     ], problems
     assert render.validate_services([{'name': 'a', 'image': 'a:1', 'job': {}, 'topologySpread': [same]}])[0].startswith(
         'kubeseed_microservices[0].topologySpread: a job entry runs to completion')
+
+
+def test_a_persistent_volume_is_a_claim_of_the_set_mounted_by_the_pod():
+    svc = {'name': 'db', 'image': 'db:1', 'namespace': 'shop',
+           'volumes': {'data': {'mountPath': '/var/lib/db', 'persistent': {'size': '1Gi'}},
+                       'archive': {'persistent': {'size': 2147483648, 'storageClass': 'fast.ssd', 'accessMode': 'ReadWriteMany'}},
+                       'tmp': {'mountPath': '/tmp'}}}
+    assert not render.validate_services([svc])
+    objects = render.render_service(svc, 'shop')
+    claims = [o for o in objects if o['kind'] == 'PersistentVolumeClaim']
+    assert [c['metadata']['name'] for c in claims] == ['db-archive', 'db-data']
+    assert claims[1]['spec'] == {'accessModes': ['ReadWriteOnce'], 'resources': {'requests': {'storage': '1Gi'}}}
+    assert claims[0]['spec'] == {'accessModes': ['ReadWriteMany'], 'resources': {'requests': {'storage': '2147483648'}},
+                                 'storageClassName': 'fast.ssd'}
+    assert claims[1]['metadata']['labels']['kubeseed.io/set'] == 'shop' and claims[1]['metadata']['namespace'] == 'shop'
+    pod = _by_kind(objects)['Deployment']['spec']['template']['spec']
+    assert pod['volumes'] == [{'name': 'archive', 'persistentVolumeClaim': {'claimName': 'db-archive'}},
+                              {'name': 'data', 'persistentVolumeClaim': {'claimName': 'db-data'}}, {'name': 'tmp', 'emptyDir': {}}]
+    assert pod['containers'][0]['volumeMounts'] == [{'name': 'data', 'mountPath': '/var/lib/db'}, {'name': 'tmp', 'mountPath': '/tmp'}]
+    # claims are applied before the Deployment that mounts them
+    kinds = [o['kind'] for o in objects]
+    assert kinds.index('PersistentVolumeClaim') < kinds.index('Deployment')
+
+
+@pytest.mark.parametrize('volume, problem', [
+    ({'persistent': {'size': '1Gi'}, 'sizeLimit': '1Gi'},
+     'kubeseed_microservices[0].volumes.data: sizeLimit is for a scratch volume (emptyDir); a persistent one has its size in persistent.size'),
+    ({'persistent': {}}, 'kubeseed_microservices[0].volumes.data.persistent:'),
+    ({'persistent': {'size': 'lots'}}, 'kubeseed_microservices[0].volumes.data.persistent.size:'),
+    ({'persistent': {'size': '1Gi', 'accessMode': 'ReadWriteAll'}}, 'kubeseed_microservices[0].volumes.data.persistent.accessMode:'),
+    ({'persistent': {'size': '1Gi', 'storageClass': 'Fast_SSD'}}, 'kubeseed_microservices[0].volumes.data.persistent.storageClass:'),
+    ({'persistent': {'size': '1Gi', 'class': 'fast'}}, 'kubeseed_microservices[0].volumes.data.persistent:'),
+])
+def test_persistent_volume_mistakes_are_named(volume, problem):
+    problems = render.validate_services([{'name': 'db', 'image': 'db:1', 'volumes': {'data': volume}}])
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_a_claim_is_never_pruned_but_kept_and_reported():
+    claim = _obj('PersistentVolumeClaim', 'db-data', OURS)
+    gone = _obj('Deployment', 'db', OURS)
+    others = _obj('PersistentVolumeClaim', 'other-data', dict(OURS, **{'kubeseed.io/set': 'other'}))
+    assert render.select_prune([claim, gone, others], set(), 'shop') == [gone]
+    assert render.select_kept([claim, gone, others], set(), 'shop') == [('PersistentVolumeClaim', 'shop', 'db-data')]
+    assert render.select_kept([claim], {('PersistentVolumeClaim', 'shop', 'db-data')}, 'shop') == []

@@ -2,9 +2,11 @@
 // cluster's end-to-end checks. It is shipped in the offline bundle as the image
 // kubeseed.local/demo, so it runs on air-gapped clusters without any registry.
 //
-//	demo serve [-listen :8080] [-name NAME] [-backend URL]
-//	    answers GET / with JSON {service, pod, node, message, backend}; with -backend it
+//	demo serve [-listen :8080] [-name NAME] [-backend URL] [-state-file PATH]
+//	    answers GET / with JSON {service, pod, node, message, backend, starts}; with -backend it
 //	    calls that URL for every request and embeds its answer (frontend -> backend).
+//	    With -state-file it appends its pod name to that file when it starts and answers with every
+//	    line of it in starts (a volume that keeps data across pod restarts shows every pod that used it).
 //	    GET /healthz answers "ok" (for probes).
 //	demo get [-timeout 5s] URL
 //	    prints the body of URL, exits 1 when it cannot be fetched or is not 2xx.
@@ -13,7 +15,7 @@
 //	    the requests answered and failed; exits 1 when none was answered.
 //
 // Settings may also come from the environment: DEMO_NAME, DEMO_BACKEND, DEMO_MESSAGE,
-// DEMO_LISTEN (the microservices role passes env and config this way).
+// DEMO_LISTEN, DEMO_STATE_FILE (the microservices role passes env and config this way).
 package main
 
 import (
@@ -25,13 +27,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 // release is the demo image tag (kubeseed.local/demo:<release>); keep it equal to DEMO_IMAGE in tools/bundle/kubeseed_bundle/pins.py.
-const release = "0.2.0"
+const release = "0.3.0"
 
 func env(key, fallback string) string {
 	if v := os.Getenv(key); v != "" {
@@ -48,6 +51,31 @@ type answer struct {
 	Message string          `json:"message,omitempty"`
 	Backend json.RawMessage `json:"backend,omitempty"`
 	Error   string          `json:"error,omitempty"`
+	Starts  []string        `json:"starts,omitempty"`
+}
+
+// recordStart appends pod to the state file (made when missing) and returns every line of it.
+func recordStart(path, pod string) ([]string, error) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fmt.Fprintln(f, pod); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(data)), nil
 }
 
 func fetch(client *http.Client, url string) ([]byte, error) {
@@ -72,8 +100,17 @@ func serve(args []string) int {
 	name := fs.String("name", env("DEMO_NAME", "demo"), "service name in answers")
 	backend := fs.String("backend", env("DEMO_BACKEND", ""), "URL called for every request")
 	drainDelay := fs.Duration("drain-delay", 5*time.Second, "on SIGTERM, keep serving this long (readiness failing) so that Services stop routing here first")
+	stateFile := fs.String("state-file", env("DEMO_STATE_FILE", ""), "file (on a volume) this pod's name is appended to when it starts")
 	_ = fs.Parse(args)
 	pod, _ := os.Hostname()
+	var starts []string
+	if *stateFile != "" {
+		var err error
+		if starts, err = recordStart(*stateFile, pod); err != nil {
+			fmt.Fprintln(os.Stderr, "state file:", err)
+			return 1
+		}
+	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	mux := http.NewServeMux()
 	var stopping atomic.Bool
@@ -85,7 +122,7 @@ func serve(args []string) int {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		out := answer{Service: *name, Version: release, Pod: pod, Node: os.Getenv("DEMO_NODE"), Message: os.Getenv("DEMO_MESSAGE")}
+		out := answer{Service: *name, Version: release, Pod: pod, Node: os.Getenv("DEMO_NODE"), Message: os.Getenv("DEMO_MESSAGE"), Starts: starts}
 		status := http.StatusOK
 		if *backend != "" {
 			body, err := fetch(client, *backend)
