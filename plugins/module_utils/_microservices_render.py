@@ -20,8 +20,8 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_objects impo
     HIDDEN, HIDDEN_CHANGED, describe, diff_entry, mask_secret, normalize, object_key, scalar_text,
 )
 from ansible_collections.kubeseed.cluster.plugins.module_utils._microservices_schema import (
-    CONFIG_KEY, CRON_JOB_NAME_MAX, DEFAULTS_SCHEMA, DEPLOYMENT_ONLY, IMAGE_DIGEST, IMAGE_TAG, INT_OR_PERCENT, JOB_NAME_MAX,
-    MAX_ANNOTATION_BYTES, MAX_DATA_BYTES, MICROSERVICES_SCHEMA, RESERVED_LABELS, SERVICE_SCHEMA)
+    CONFIG_KEY, CRON_JOB_NAME_MAX, DEFAULTS_SCHEMA, DEPLOYMENT_ONLY, DNS_SUBDOMAIN, IMAGE_DIGEST, IMAGE_TAG, INT_OR_PERCENT, JOB_NAME_MAX,
+    MAX_ANNOTATION_BYTES, MAX_DATA_BYTES, MICROSERVICES_SCHEMA, PATH_SEGMENT_NAME, RBAC_KINDS, RESERVED_LABELS, SERVICE_SCHEMA)
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import (
     format_path, show, string_problem, type_name, validate)
 
@@ -551,6 +551,10 @@ def _extra_problems(extra: object, namespace: str) -> list:
             if key in RESERVED_LABELS and key != NAME_LABEL:
                 problems.append('%s.metadata.labels: %s is set by kubeseed on every object of the set (ownership); use another key' % (where, show(key)))
         name = meta.get('name')
+        if isinstance(kind, str) and kind not in RBAC_KINDS and isinstance(name, str) and re.match(PATH_SEGMENT_NAME, name) \
+                and not re.match(DNS_SUBDOMAIN, name):
+            problems.append('%s.metadata.name: %s is not valid for a %s (use a lowercase DNS name: letters, digits, - and .; only '
+                            'RBAC objects may have colons)' % (where, show(name), kind))
         if isinstance(kind, str) and isinstance(name, str):
             key = (kind, meta.get('namespace') if isinstance(meta.get('namespace'), str) else namespace, name)
             if key in seen:

@@ -28,6 +28,9 @@ MAX_ANNOTATION_BYTES = 256 * 1024  # every annotation key and value of one objec
 DNS_LABEL = r'^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'          # RFC 1035 label: Service and Deployment names
 DNS_LABEL_1123 = r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'   # RFC 1123 label: namespaces
 DNS_SUBDOMAIN = r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'   # with maxLength 253
+PATH_SEGMENT_NAME = r'^(?!\.\.?$)[^/%\s]+$'   # what any object's name must be (RBAC objects' names only that)
+# Kinds whose names need only be path segments (Kubernetes' own ClusterRoles are system:...); every other kind's name is a DNS subdomain.
+RBAC_KINDS = ('Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding')
 # IANA service name: at most 15 lowercase letters, digits and single dashes, at least one letter.
 PORT_NAME = r'^(?=.{1,15}$)(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$'
 # Since Kubernetes 1.34 (RelaxedEnvironmentVariableValidation, GA): any printable ASCII character except '='.
@@ -487,7 +490,9 @@ EXTRA_OBJECT_SCHEMA: dict = {
             'type': 'object', 'required': ['name'],
             'x-aliases': {'generateName': 'use name (a generated name could not be found again, so it could not be pruned)'},
             'properties': {
-                'name': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'maxLength': 253, 'x-hint': 'use a lowercase DNS name'},
+                # a path segment: RBAC objects may have colons (system:...); the other kinds' DNS names are checked by kind
+                'name': {'type': 'string', 'pattern': PATH_SEGMENT_NAME, 'maxLength': 253,
+                         'x-hint': 'use a lowercase DNS name (RBAC objects may also have colons)'},
                 'namespace': {'type': 'string', 'pattern': DNS_LABEL_1123, 'x-hint': 'use lowercase letters, digits and dashes, at most 63 characters'},
                 'labels': _string_map('Labels (not the ones kubeseed sets: %s).' % ', '.join(RESERVED_LABELS[:1] + RESERVED_LABELS[2:]), LABEL_KEY,
                                       {'type': 'string', 'pattern': LABEL_VALUE, 'x-hint': 'label values have at most 63 letters, digits, -, _ or .'}),

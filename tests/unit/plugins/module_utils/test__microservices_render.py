@@ -614,3 +614,21 @@ def test_a_claim_is_never_pruned_but_kept_and_reported():
     assert render.select_prune([claim, gone, others], set(), 'shop') == [gone]
     assert render.select_kept([claim, gone, others], set(), 'shop') == [('PersistentVolumeClaim', 'shop', 'db-data')]
     assert render.select_kept([claim], {('PersistentVolumeClaim', 'shop', 'db-data')}, 'shop') == []
+
+
+@pytest.mark.parametrize('kind, name, problem', [
+    ('ClusterRole', 'system:metrics-server', None),
+    ('ClusterRoleBinding', 'system:metrics-server', None),
+    ('RoleBinding', 'metrics-server:auth-reader', None),
+    ('ConfigMap', 'system:settings', "kubeseed_microservices_extra_objects[0].metadata.name: 'system:settings' is not valid for a ConfigMap"),
+    ('NetworkPolicy', 'Allow-All', "kubeseed_microservices_extra_objects[0].metadata.name: 'Allow-All' is not valid for a NetworkPolicy"),
+    ('ClusterRole', '..', "kubeseed_microservices_extra_objects[0].metadata.name: '..' is not valid"),
+    ('Role', 'a/b', "kubeseed_microservices_extra_objects[0].metadata.name: 'a/b' is not valid"),
+])
+def test_extra_object_names_may_have_colons_only_for_rbac_kinds(kind, name, problem):
+    api_version = 'rbac.authorization.k8s.io/v1' if 'Role' in kind else ('v1' if kind == 'ConfigMap' else 'networking.k8s.io/v1')
+    problems = render.validate_services([], extra_objects=[{'apiVersion': api_version, 'kind': kind, 'metadata': {'name': name}}])
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(p.startswith(problem) for p in problems), problems
