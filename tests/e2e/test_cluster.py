@@ -511,6 +511,23 @@ def _labels_and_taints() -> dict:
             for n in nodes}
 
 
+def test_an_unreachable_bundle_stops_the_run_naming_the_url_and_the_hosts_and_changes_nothing(lab_cluster):
+    """Drill (issue #13, 7): kubeseed_offline_bundle_url points at a bundle the server does not have (404) or at a port
+    nothing listens on: site.yml on the converged cluster fails at every host, naming the file and the URL it could not
+    read and what to check, and changes nothing."""
+    needs_cluster()
+    good = yaml.safe_load((lab_cluster / 'group_vars' / 'all' / 'lab.yml').read_text(encoding='utf-8'))['kubeseed_offline_bundle_url']
+    gateway = re.match(r'http://([0-9.]+):', good).group(1)
+    for url in (good.rsplit('/', 1)[0] + '/1.37.2-not-built', 'http://%s:9/1.37.2' % gateway):
+        run = playbook('site.yml', '-i', str(lab_cluster), '-e', 'kubeseed_offline_bundle_url=%s' % url)
+        assert run.rc != 0, run.output[-2000:]
+        assert {h: r['changed'] for h, r in run.recap.items() if r['changed']} == {}, run.recap
+        assert 'cannot read %s/manifest.json' % url in run.said and 'check kubeseed_offline_bundle_url and that this host reaches it' in run.said, \
+            run.output[-3000:]
+        assert {h for h, r in run.recap.items() if r['failed']} == {'ks-cp1', 'ks-w1', 'ks-w2'}, run.recap
+        print('site.yml with the bundle at %s: failed after %.0fs, changed nothing' % (url, run.seconds))
+
+
 def test_node_labels_and_taints_are_applied_kept_and_removed_leaving_the_others(lab_cluster, tmp_path):
     before = _labels_and_taints()
     assert sorted(before) == ['ks-cp1', 'ks-w1', 'ks-w2']
