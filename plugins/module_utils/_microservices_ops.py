@@ -55,7 +55,8 @@ def _report(result: dict, entries: list) -> None:
 def converge(client, services: list, set_name: str, namespace: str = 'default', secrets: dict | None = None,
              state: str = 'present', prune: bool = True, create_namespaces: bool = True, force_conflicts: bool = False,
              check_mode: bool = False, want_diff: bool = False, wait: bool = True, wait_timeout: float = 300,
-             field_manager: str = 'kubeseed', workers: int = 8, on_failure: str = 'keep', extra_objects: list | None = None) -> dict:
+             field_manager: str = 'kubeseed', workers: int = 8, on_failure: str = 'keep', extra_objects: list | None = None,
+             registry_credentials: dict | None = None) -> dict:
     """Apply every object of the services, prune what is no longer listed, wait for rollouts.
 
     Returns {changed, objects: [{kind, namespace, name, action}], diff: [...], rollouts: [...], rollbacks: [...],
@@ -63,7 +64,7 @@ def converge(client, services: list, set_name: str, namespace: str = 'default', 
     the result so far, without the summary) when an apply, delete or rollout fails; with on_failure 'rollback', the
     Deployments that did not roll out are first returned to their previous revision and waited for (rollbacks says how).
     """
-    desired = render.render_all(services, set_name, namespace, secrets, create_namespaces) if state == 'present' else []
+    desired = render.render_all(services, set_name, namespace, secrets, create_namespaces, registry_credentials) if state == 'present' else []
     extras = render.render_extra(extra_objects, set_name) if state == 'present' else []
     result = {'changed': False, 'objects': [], 'diff': [], 'rollouts': [], 'rollbacks': [], 'jobs': []}
 

@@ -899,8 +899,10 @@ def _extra_container(extra: dict, svc: dict, sidecar: bool) -> dict:
     return out
 
 
-def render_service(svc: dict, set_name: str, default_namespace: str = 'default', secrets: dict | None = None) -> list:
-    """Every object of one (already validated) service, in apply order."""
+def render_service(svc: dict, set_name: str, default_namespace: str = 'default', secrets: dict | None = None,
+                   pull_secret: str | None = None) -> list:
+    """Every object of one (already validated) service, in apply order; with pull_secret, its pods pull their images with
+    that Secret (imagePullSecrets, part of a Job's spec and so of its name)."""
     name = svc['name']
     namespace = svc.get('namespace') or default_namespace
     secrets = dict(svc.get('secrets') or {}, **(secrets or {}))
@@ -955,6 +957,8 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
     if svc.get('startup'):
         container['startupProbe'] = _probe(svc['startup'])
     pod_spec = {'containers': [container]}
+    if pull_secret:
+        pod_spec['imagePullSecrets'] = [{'name': pull_secret}]
     mounts, volumes = [], []
     if config and svc.get('configMountPath'):
         mounts.append({'name': 'config', 'mountPath': svc['configMountPath'], 'readOnly': True})
@@ -1099,13 +1103,83 @@ def _run_once(svc: dict, set_name: str, namespace: str, template: dict) -> tuple
     return 'CronJob', _meta(svc, set_name, namespace), {'spec': spec}
 
 
+def registry_secret_name(set_name: str) -> str:
+    """The Secret (type kubernetes.io/dockerconfigjson) of a set's registry credentials, in each namespace of its pods."""
+    return set_name + '-registry-credentials'
+
+
+def docker_config(credentials: dict) -> str:
+    """The .dockerconfigjson value (base64) of validated registry credentials {registry: {username, password}}."""
+    auths = {}
+    for registry, entry in sorted(credentials.items()):
+        pair = '%s:%s' % (entry['username'], entry['password'])
+        auths[registry] = {'username': entry['username'], 'password': entry['password'],
+                           'auth': base64.b64encode(pair.encode('utf-8')).decode('ascii')}
+    text = json.dumps({'auths': auths}, sort_keys=True, separators=(',', ':'))
+    return base64.b64encode(text.encode('utf-8')).decode('ascii')
+
+
+def registry_hidden_values(credentials: object) -> set:
+    """Every form of the registry passwords that could reach an output: each password, each user:password in base64, and
+    the whole Secret value (nothing for a malformed value: the validation reports it without values)."""
+    hidden = set()
+    if not isinstance(credentials, dict):
+        return hidden
+    for entry in credentials.values():
+        if isinstance(entry, dict):
+            for value in entry.values():
+                if isinstance(value, str) and value:
+                    hidden.add(value)
+            if isinstance(entry.get('username'), str) and isinstance(entry.get('password'), str):
+                hidden.add(base64.b64encode(('%s:%s' % (entry['username'], entry['password'])).encode('utf-8')).decode('ascii'))
+    if not registry_problems(credentials):
+        hidden.add(docker_config(credentials))
+    return hidden
+
+
+REGISTRY_ROOT = 'kubeseed_microservices_registry_credentials'
+_REGISTRY = re.compile(r'^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$')
+
+
+def registry_problems(credentials: object) -> list:
+    """What is wrong with registry credentials, each with its path; never a username or password value."""
+    if credentials is None or credentials == {}:
+        return []
+    if not isinstance(credentials, dict):
+        return ['%s: expected a mapping of registry: {username, password}, got %s' % (REGISTRY_ROOT, type_name(credentials))]
+    problems = []
+    for registry, entry in credentials.items():
+        where = '%s.%s' % (REGISTRY_ROOT, registry)
+        if not isinstance(registry, str) or not _REGISTRY.match(registry):
+            problems.append('%s: %s is not a registry host (use the host of the images, with its port if any, such as '
+                            'registry.example.com or registry.example.com:5000; no scheme, no path)' % (REGISTRY_ROOT, show(registry)))
+            continue
+        if not isinstance(entry, dict):
+            problems.append('%s: expected a mapping {username, password}, got %s' % (where, type_name(entry)))
+            continue
+        for field in sorted(set(entry) - {'username', 'password'}):
+            problems.append('%s: %s is not a known setting (username, password)' % (where, show(field)))
+        for field in ('username', 'password'):
+            if not isinstance(entry.get(field), str) or not entry.get(field):
+                problems.append('%s.%s: a non-empty string is required%s' % (where, field, ' (its value is not shown)' if field in entry else ''))
+    return problems
+
+
 def render_all(services: list, set_name: str, default_namespace: str = 'default', secrets: dict | None = None,
-               create_namespaces: bool = True) -> list:
-    """Every object of every service (plus their namespaces when asked), sorted in apply order."""
+               create_namespaces: bool = True, registry_credentials: dict | None = None) -> list:
+    """Every object of every service (plus their namespaces when asked), sorted in apply order. With registry credentials,
+    one Secret of them per namespace that has pods of the set, which those pods pull their images with."""
     secrets = secrets or {}
+    pull_secret = registry_secret_name(set_name) if registry_credentials else None
     objects = []
     for svc in services:
-        objects.extend(render_service(svc, set_name, default_namespace, secrets.get(svc['name'])))
+        objects.extend(render_service(svc, set_name, default_namespace, secrets.get(svc['name']), pull_secret))
+    if pull_secret:
+        value = docker_config(registry_credentials)
+        for namespace in sorted(set(o['metadata']['namespace'] for o in objects if o['kind'] in ('Deployment', 'Job', 'CronJob'))):
+            objects.append({'apiVersion': 'v1', 'kind': 'Secret', 'type': 'kubernetes.io/dockerconfigjson',
+                            'metadata': {'name': pull_secret, 'namespace': namespace, 'labels': ownership_labels(set_name, pull_secret)},
+                            'data': {'.dockerconfigjson': value}})
     if create_namespaces:
         for namespace in sorted(set(o['metadata']['namespace'] for o in objects) | set([default_namespace] if services else [])):
             objects.append({'apiVersion': 'v1', 'kind': 'Namespace',

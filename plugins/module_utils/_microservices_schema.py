@@ -526,6 +526,18 @@ MICROSERVICES_SCHEMA: dict = {
                            'of the set, diffed (Secret values masked) and pruned like them when removed from this list. metadata.namespace '
                            'defaults to kubeseed_microservices_namespace for a namespaced kind.',
         },
+        'kubeseed_microservices_registry_credentials': {
+            'type': 'object', 'default': {},
+            'propertyNames': {'pattern': r'^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$'},
+            'additionalProperties': {'type': 'object', 'required': ['username', 'password'], 'additionalProperties': False,
+                                     'properties': {'username': {'type': 'string', 'minLength': 1},
+                                                    'password': {'type': 'string', 'minLength': 1}}},
+            'description': 'Credentials of private registries, by registry host (with its port if any): {username, password}. '
+                           'They become one Secret <set>-registry-credentials (type kubernetes.io/dockerconfigjson) in each namespace '
+                           'with pods of the set, and every pod of the set pulls its images with it (imagePullSecrets). Never shown: '
+                           'not in messages, diffs or -vvv (keep the password in Ansible Vault). Adding or removing them changes '
+                           'every pod template: the services roll once and jobs run again.',
+        },
         'kubeseed_microservices_namespace': {
             'type': 'string', 'default': 'default', 'pattern': DNS_LABEL_1123,
             'x-hint': 'use lowercase letters, digits and dashes, at most 63 characters',

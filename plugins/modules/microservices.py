@@ -57,6 +57,15 @@ options:
     type: list
     elements: raw
     default: []
+  registry_credentials:
+    description:
+      - Credentials of private registries, by registry host (with its port if any) - C({username, password}).
+      - Rendered as one Secret C(<set_name>-registry-credentials) of type C(kubernetes.io/dockerconfigjson) in each namespace with
+        pods of the set; every pod of the set gets it in C(imagePullSecrets). Pruned with the set when removed.
+      - Never shown - not in messages, diffs, results or C(-vvv) (each password, each C(user:password) in base64 and the Secret's
+        value are hidden).
+    type: raw
+    default: {}
   secrets:
     description:
       - "Secret values by service name, for example C({api: {DB_PASSWORD: s3cr3t}}); merged over each service's inline C(secrets)."
@@ -292,7 +301,7 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils import _microserv
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
 
 
-NO_LOG_OPTIONS = ('secrets', 'service_secrets', 'extra_secrets', 'api_key')
+NO_LOG_OPTIONS = ('secrets', 'service_secrets', 'extra_secrets', 'api_key', 'registry_credentials')
 
 
 def _leave(module: AnsibleModule, failed: bool, **result) -> None:
@@ -316,6 +325,7 @@ def main() -> None:
             'extra_objects': {'type': 'raw', 'default': []},
             'extra_secrets': {'type': 'list', 'elements': 'raw', 'default': [], 'no_log': True},
             'secrets': {'type': 'dict', 'default': {}, 'no_log': True},
+            'registry_credentials': {'type': 'raw', 'default': {}, 'no_log': True},
             'service_secrets': {'type': 'list', 'elements': 'raw', 'default': [], 'no_log': True},
             'allow_empty': {'type': 'bool', 'default': False},
             'check_variables': {'type': 'bool', 'default': False},
@@ -352,6 +362,7 @@ def main() -> None:
         if isinstance(obj, dict) and obj.get('kind') == 'Secret':
             for field in guard.SECRET_FIELDS:
                 module.no_log_values.update(guard.secret_values(obj.get(field)))
+    module.no_log_values.update(render.registry_hidden_values(params['registry_credentials']))
     for values in params['secrets'].values():
         if not isinstance(values, dict):
             module.fail_json(msg='secrets: each entry must be a mapping of key: value for one service')
@@ -363,6 +374,7 @@ def main() -> None:
     if not problems:
         problems = render.validate_services(services, params['namespace'], params['set_name'], params['secrets'], params['defaults'],
                                             extra if params['state'] == 'present' else [])
+        problems += render.registry_problems(params['registry_credentials'])
     if problems:
         merged = params['defaults'] and any(p.startswith(render.ROOT + '[') for p in problems)
         note = ' (each service checked with kubeseed_microservices_defaults merged under it)' if merged else ''
@@ -382,7 +394,7 @@ def main() -> None:
                               params['secrets'], params['state'],
                               params['prune'], params['create_namespaces'], params['force_conflicts'], module.check_mode,
                               module._diff, params['wait'], params['wait_timeout'], params['field_manager'], params['workers'],
-                              params['on_failure'], extra)
+                              params['on_failure'], extra, params['registry_credentials'] or None)
     except ops.ConvergeError as exc:
         partial = exc.result
         _leave(module, True, msg=str(exc), changed=partial['changed'], objects=partial['objects'], rollouts=partial['rollouts'],

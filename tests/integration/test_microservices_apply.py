@@ -3,6 +3,7 @@ prune, check mode, diff without secrets, validation, rollout failure report, con
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 import pytest
@@ -331,3 +332,37 @@ def test_a_persistent_volume_claim_is_applied_once_and_kept_with_its_data_when_i
     assert not absent.get('failed'), absent.get('msg')
     assert actions(absent) == {('Deployment', 'web'): 'deleted'} and absent['kept'] == [kept]
     assert core.read_namespaced_persistent_volume_claim('db-data', ns)
+
+
+def test_registry_credentials_become_a_pull_secret_that_no_output_shows(run, api):
+    """kubeseed_microservices_registry_credentials: one dockerconfigjson Secret per namespace, every pod pulls with it; the
+    password (and its base64 forms) is in no output of -vvv --diff, also not when the credentials are malformed; without
+    them again the Secret is pruned and the pods pull as before."""
+    ns = 'it-registry'
+    password = 'reg-pa55-w0rd-never-shown'
+    credentials = {'registry.example.com:5000': {'username': 'ci', 'password': password}}
+    svc = [{'name': 'api', 'image': 'registry.example.com:5000/shop/api:1'}]
+    forms = (password, base64.b64encode(('ci:' + password).encode()).decode())
+
+    first = run.module('-vvv', '--diff', services=svc, namespace=ns, set_name='private', registry_credentials=credentials)
+    assert not first.get('failed'), first.get('msg')
+    assert actions(first)[('Secret', 'private-registry-credentials')] == 'created'
+    assert not any(form in run.stdout for form in forms)
+    core = client.CoreV1Api(api)
+    secret = core.read_namespaced_secret('private-registry-credentials', ns)
+    assert secret.type == 'kubernetes.io/dockerconfigjson'
+    assert json.loads(base64.b64decode(secret.data['.dockerconfigjson']))['auths']['registry.example.com:5000']['password'] == password
+    pod = client.AppsV1Api(api).read_namespaced_deployment('api', ns).spec.template.spec
+    assert [ref.name for ref in pod.image_pull_secrets] == ['private-registry-credentials']
+    again = run.module('-vvv', '--diff', services=svc, namespace=ns, set_name='private', registry_credentials=credentials)
+    assert again['changed'] is False and not any(form in run.stdout for form in forms)
+
+    bad = run.module('-vvv', services=svc, namespace=ns, set_name='private',
+                     registry_credentials={'registry.example.com:5000': {'username': 'ci', 'password': password, 'token': password}})
+    assert bad.get('failed') and "'token' is not a known setting" in bad['msg'], bad.get('msg')
+    assert not any(form in run.stdout for form in forms)
+
+    plain = run.module('--diff', services=svc, namespace=ns, set_name='private')
+    assert not plain.get('failed'), plain.get('msg')
+    assert actions(plain)[('Secret', 'private-registry-credentials')] == 'pruned'
+    assert client.AppsV1Api(api).read_namespaced_deployment('api', ns).spec.template.spec.image_pull_secrets is None

@@ -632,3 +632,46 @@ def test_extra_object_names_may_have_colons_only_for_rbac_kinds(kind, name, prob
         assert problems == []
     else:
         assert any(p.startswith(problem) for p in problems), problems
+
+
+REGISTRY = {'registry.example.com:5000': {'username': 'ci', 'password': 'reg-pa55-never-shown'}}
+
+
+def test_registry_credentials_are_one_secret_per_namespace_that_every_pod_pulls_with():
+    services = [{'name': 'api', 'image': 'registry.example.com:5000/api:1', 'namespace': 'shop'},
+                {'name': 'migrate', 'image': 'registry.example.com:5000/api:1', 'namespace': 'shop', 'job': {}},
+                {'name': 'report', 'image': 'r:1', 'namespace': 'reports', 'cronJob': {'schedule': '0 3 * * *'}}]
+    objects = render.render_all(services, 'shop', registry_credentials=REGISTRY)
+    secrets = [o for o in objects if o['kind'] == 'Secret']
+    assert [(s['metadata']['namespace'], s['metadata']['name'], s['type']) for s in secrets] == [
+        ('reports', 'shop-registry-credentials', 'kubernetes.io/dockerconfigjson'), ('shop', 'shop-registry-credentials', 'kubernetes.io/dockerconfigjson')]
+    config = json.loads(base64.b64decode(secrets[0]['data']['.dockerconfigjson']))
+    assert config == {'auths': {'registry.example.com:5000': {'username': 'ci', 'password': 'reg-pa55-never-shown',
+                                                              'auth': base64.b64encode(b'ci:reg-pa55-never-shown').decode()}}}
+    assert secrets[0]['metadata']['labels']['kubeseed.io/set'] == 'shop'
+    pods = [o['spec']['template']['spec'] for o in objects if o['kind'] in ('Deployment', 'Job')]
+    pods.append([o for o in objects if o['kind'] == 'CronJob'][0]['spec']['jobTemplate']['spec']['template']['spec'])
+    assert [p['imagePullSecrets'] for p in pods] == [[{'name': 'shop-registry-credentials'}]] * 3
+    # without credentials: no Secret, no imagePullSecrets, and the Job is another one (its spec changed)
+    plain = render.render_all(services, 'shop')
+    assert not [o for o in plain if o['kind'] == 'Secret'] and 'imagePullSecrets' not in _by_kind(plain)['Deployment']['spec']['template']['spec']
+    assert _by_kind(plain)['Job']['metadata']['name'] != _by_kind(objects)['Job']['metadata']['name']
+    hidden = render.registry_hidden_values(REGISTRY)
+    assert {'reg-pa55-never-shown', base64.b64encode(b'ci:reg-pa55-never-shown').decode(), secrets[0]['data']['.dockerconfigjson']} <= hidden
+
+
+@pytest.mark.parametrize('credentials, problem', [
+    ('ci:secret', 'kubeseed_microservices_registry_credentials: expected a mapping of registry: {username, password}, got string'),
+    ({'https://registry.example.com/v2': {'username': 'ci', 'password': 'x'}},
+     "kubeseed_microservices_registry_credentials: 'https://registry.example.com/v2' is not a registry host"),
+    ({'registry.example.com': 'ci:pa55-hidden'}, 'kubeseed_microservices_registry_credentials.registry.example.com: expected a mapping'),
+    ({'registry.example.com': {'username': 'ci'}}, 'kubeseed_microservices_registry_credentials.registry.example.com.password: a non-empty string'),
+    ({'registry.example.com': {'username': 'ci', 'password': 12345}},
+     'kubeseed_microservices_registry_credentials.registry.example.com.password: a non-empty string is required (its value is not shown)'),
+    ({'registry.example.com': {'username': 'ci', 'password': 'pa55-hidden', 'email': 'a@b'}},
+     "kubeseed_microservices_registry_credentials.registry.example.com: 'email' is not a known setting"),
+])
+def test_registry_credential_mistakes_are_named_without_their_values(credentials, problem):
+    problems = render.registry_problems(credentials)
+    assert any(p.startswith(problem) for p in problems), problems
+    assert not any('pa55' in p or '12345' in p or 'ci:secret' in p for p in problems), problems
