@@ -275,7 +275,7 @@ def test_local_path_storage_keeps_a_service_volume_across_a_roll_and_deleting_th
         assert second['pod'] != first['pod'] and second['node'] == first['node'], (first, second)
         assert second['starts'] == [first['pod'], second['pod']], second
         gone = release('2', 'absent')
-        assert 'PersistentVolumeClaim e2e-storage/keeper-data: kept with its data' in gone.output, gone.output[-2000:]
+        assert 'PersistentVolumeClaim e2e-storage/keeper-data: kept with its data' in gone.said, gone.output[-2000:]
         assert kubectl('-n', 'e2e-storage', 'get', 'pvc', 'keeper-data', check=False).returncode == 0
     finally:
         kubectl('delete', 'namespace', 'e2e-storage', '--timeout=120s', check=False)

@@ -55,7 +55,7 @@ def test_manifest_schema(manifest: dict, requested_version: str) -> None:
     assert {image['file'] for image in manifest['addon_images']} == addon_files
     assert [image['name'] for image in manifest['addon_images']] == [
         'kubeseed.local/kubelet-serving-approver:0.1.0', 'registry.k8s.io/metrics-server/metrics-server:v%s' % manifest['components']['metrics_server'],
-        'docker.io/rancher/local-path-provisioner:v%s' % manifest['components']['local_path_provisioner'], 'kubeseed.local/local-path-helper:0.1.0']
+        'kubeseed.local/local-path-provisioner:v%s' % manifest['components']['local_path_provisioner'], 'kubeseed.local/local-path-helper:0.1.0']
 
 
 def test_every_file_matches_its_checksum(bundle_dir: pathlib.Path, manifest: dict) -> None:

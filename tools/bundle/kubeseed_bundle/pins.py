@@ -15,7 +15,7 @@ DEMO_IMAGE = "kubeseed.local/demo:0.3.0"
 APPROVER_IMAGE = "kubeseed.local/kubelet-serving-approver:0.1.0"
 # Add-on images (role addons): image name -> the Pins field of its version.
 METRICS_SERVER_IMAGE = "registry.k8s.io/metrics-server/metrics-server"
-LOCAL_PATH_PROVISIONER_IMAGE = "docker.io/rancher/local-path-provisioner"
+LOCAL_PATH_PROVISIONER_IMAGE = "kubeseed.local/local-path-provisioner"
 # The storage add-on's helper (tools/bundle/go/cmd/volumehelper): makes and removes the volumes' directories on the nodes,
 # in place of the busybox shell image upstream uses; keep the tag equal to the addons role's.
 VOLUME_HELPER_IMAGE = "kubeseed.local/local-path-helper:0.1.0"
