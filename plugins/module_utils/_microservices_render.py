@@ -1120,16 +1120,16 @@ def docker_config(credentials: dict) -> str:
 
 
 def registry_hidden_values(credentials: object) -> set:
-    """Every form of the registry passwords that could reach an output: each password, each user:password in base64, and
-    the whole Secret value (nothing for a malformed value: the validation reports it without values)."""
+    """Every form of the registry passwords that could reach an output: each password (and any other value of an entry but
+    its username, which is a name, hidden nowhere else either), each user:password in base64, and the whole Secret value."""
     hidden = set()
     if not isinstance(credentials, dict):
         return hidden
     for entry in credentials.values():
         if isinstance(entry, dict):
-            for value in entry.values():
-                if isinstance(value, str) and value:
-                    hidden.add(value)
+            for field, value in entry.items():
+                if field != 'username' and isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value):
+                    hidden.add(str(value))
             if isinstance(entry.get('username'), str) and isinstance(entry.get('password'), str):
                 hidden.add(base64.b64encode(('%s:%s' % (entry['username'], entry['password'])).encode('utf-8')).decode('ascii'))
     if not registry_problems(credentials):
