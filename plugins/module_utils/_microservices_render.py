@@ -744,6 +744,17 @@ def _cross_checks(svc: dict, where: str, flagged: set, option_secrets: object = 
         if settings.get('persistent') and scratch and not bad('.volumes.%s' % volume):
             problems.append('%s.volumes.%s: %s is for a scratch volume (emptyDir); a persistent one has its size in persistent.size: '
                             'remove %s' % (where, volume, ' and '.join(scratch), ' and '.join(scratch)))
+        persistent = _mapping(settings.get('persistent'))
+        if persistent.get('accessMode') == 'ReadWriteOncePod' and 'job' not in svc and 'cronJob' not in svc \
+                and not bad('.volumes.%s.persistent.accessMode' % volume):
+            at = '%s.volumes.%s.persistent.accessMode' % (where, volume)
+            replicas = svc.get('replicas', 1)
+            if svc.get('autoscaling') or (_is_int(replicas) and replicas > 1):
+                problems.append('%s: ReadWriteOncePod lets one pod use the claim, and this service runs more than one (replicas or '
+                                'autoscaling): use ReadWriteOnce (pods on one node) or one replica' % at)
+            if _mapping(svc.get('strategy')).get('type') != 'Recreate':
+                problems.append('%s: with ReadWriteOncePod a rolling update never finishes (the new pod cannot mount the claim while '
+                                'the old one runs): set strategy: {type: Recreate}' % at)
     containers = {_text(svc.get('name')): 'the service container'}
     for field in ('sidecars', 'initContainers'):
         for i, extra in enumerate(_items(svc.get(field))):

@@ -677,3 +677,13 @@ def test_registry_credential_mistakes_are_named_without_their_values(credentials
     problems = render.registry_problems(credentials)
     assert any(p.startswith(problem) for p in problems), problems
     assert not any('pa55' in p or '12345' in p or 'ci:secret' in p for p in problems), problems
+
+
+def test_a_read_write_once_pod_claim_needs_one_pod_and_a_recreate_rollout():
+    volume = {'data': {'mountPath': '/data', 'persistent': {'size': '1Gi', 'accessMode': 'ReadWriteOncePod'}}}
+    at = 'kubeseed_microservices[0].volumes.data.persistent.accessMode: '
+    problems = render.validate_services([{'name': 'db', 'image': 'db:1', 'replicas': 2, 'volumes': volume}])
+    assert [p[len(at):].split(' (')[0].split(':')[0] for p in problems] == [
+        'ReadWriteOncePod lets one pod use the claim, and this service runs more than one', 'with ReadWriteOncePod a rolling update never finishes'], problems
+    assert not render.validate_services([{'name': 'db', 'image': 'db:1', 'strategy': {'type': 'Recreate'}, 'volumes': volume}])
+    assert not render.validate_services([{'name': 'once', 'image': 'db:1', 'job': {}, 'volumes': volume}])
