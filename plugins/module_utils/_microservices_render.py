@@ -968,8 +968,9 @@ def render_service(svc: dict, set_name: str, default_namespace: str = 'default',
     if svc.get('startup'):
         container['startupProbe'] = _probe(svc['startup'])
     pod_spec = {'containers': [container]}
-    if pull_secret:
-        pod_spec['imagePullSecrets'] = [{'name': pull_secret}]
+    pulls = ([pull_secret] if pull_secret else []) + [s for s in svc.get('imagePullSecrets') or [] if s != pull_secret]
+    if pulls:
+        pod_spec['imagePullSecrets'] = [{'name': s} for s in pulls]
     mounts, volumes = [], []
     if config and svc.get('configMountPath'):
         mounts.append({'name': 'config', 'mountPath': svc['configMountPath'], 'readOnly': True})

@@ -288,6 +288,11 @@ SERVICE_SCHEMA: dict = {
                                          '<imageRegistry>/api:1.4; an image with a registry host is left as it is. Usually set once '
                                          'in kubeseed_microservices_defaults, per environment.'},
         'imagePullPolicy': {'enum': ['Always', 'IfNotPresent', 'Never'], 'description': 'Kubernetes default when unset.'},
+        'imagePullSecrets': {'type': 'array', 'uniqueItems': True,
+                             'items': {'type': 'string', 'pattern': DNS_SUBDOMAIN, 'maxLength': 253, 'x-hint': 'use the name of a Secret'},
+                             'description': 'Names of Secrets (type kubernetes.io/dockerconfigjson, made elsewhere, in the service\'s '
+                                            'namespace) its pods pull images with, besides the set\'s own '
+                                            '(kubeseed_microservices_registry_credentials).'},
         'namespace': {'type': 'string', 'pattern': DNS_LABEL_1123, 'x-hint': 'use lowercase letters, digits and dashes, at most 63 characters',
                       'description': 'Namespace of this service (default: kubeseed_microservices_namespace).'},
         'replicas': _int('Pod count (ignored when autoscaling is set: the HPA owns it).', default=1),

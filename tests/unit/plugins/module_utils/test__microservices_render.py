@@ -687,3 +687,14 @@ def test_a_read_write_once_pod_claim_needs_one_pod_and_a_recreate_rollout():
         'ReadWriteOncePod lets one pod use the claim, and this service runs more than one', 'with ReadWriteOncePod a rolling update never finishes'], problems
     assert not render.validate_services([{'name': 'db', 'image': 'db:1', 'strategy': {'type': 'Recreate'}, 'volumes': volume}])
     assert not render.validate_services([{'name': 'once', 'image': 'db:1', 'job': {}, 'volumes': volume}])
+
+
+def test_a_service_may_name_pull_secrets_made_elsewhere_besides_the_sets_own():
+    svc = {'name': 'api', 'image': 'api:1', 'imagePullSecrets': ['team-pull', 'shop-registry-credentials']}
+    assert not render.validate_services([svc])
+    mine = _by_kind(render.render_all([svc], 'shop', registry_credentials=REGISTRY))['Deployment']['spec']['template']['spec']
+    assert mine['imagePullSecrets'] == [{'name': 'shop-registry-credentials'}, {'name': 'team-pull'}]
+    alone = _by_kind(render.render_all([svc], 'other'))['Deployment']['spec']['template']['spec']
+    assert alone['imagePullSecrets'] == [{'name': 'team-pull'}, {'name': 'shop-registry-credentials'}]
+    problems = render.validate_services([dict(svc, imagePullSecrets=['Team_Pull'])])
+    assert any(p.startswith('kubeseed_microservices[0].imagePullSecrets[0]:') for p in problems), problems
