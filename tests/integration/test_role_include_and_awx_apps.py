@@ -128,7 +128,7 @@ def test_awx_check_job_predicts_a_new_tag_and_a_run_job_applies_it(awx_job, api)
     run, output = awx_job({'frontend_image_tag': '0.2.0', 'backend_image_tag': '0.1.0'})
     assert run['status'] == 'successful', output
     assert run['changed_total'] > 0
-    assert _image(api, 'frontend') == 'kubeseed.local/demo:0.3.0'
+    assert _image(api, 'frontend') == 'kubeseed.local/demo:0.2.0'
     assert _image(api, 'backend') == 'kubeseed.local/demo:0.1.0'
 
 
