@@ -180,6 +180,13 @@ CLUSTER_SCHEMA: dict = {
             'type': 'string', 'enum': ['systemd', 'cgroupfs'], 'default': 'systemd',
             'description': 'cgroup driver of containerd and the kubelet (they must match). systemd is right for systemd hosts.',
         },
+        'kubeseed_containerd_source': {
+            'type': 'string', 'enum': ['auto', 'bundle', 'package'], 'default': 'auto',
+            'x-hint': 'use auto (the bundle offline, the distribution online), bundle or package',
+            'description': 'Where containerd and runc come from: bundle (the offline bundle\'s own builds, containerd 2.x), package '
+                           '(the distribution\'s package, checked against the minimum the Kubernetes version needs) or auto '
+                           '(bundle with kubeseed_package_source offline, package online).',
+        },
         'kubeseed_containerd_registry_mirrors': {
             'type': 'object', 'default': {},
             'propertyNames': {'pattern': r'^[A-Za-z0-9.-]+(:[0-9]+)?$'},

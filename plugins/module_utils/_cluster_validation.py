@@ -763,6 +763,9 @@ def _settings(cluster: dict, groups: dict) -> list[str]:
     if cluster.get('kubeseed_package_source') == 'offline' and cluster.get('kubeseed_offline_bundle_url') == '':
         messages.append("kubeseed_offline_bundle_url: is empty but kubeseed_package_source is 'offline'; set it to the http(s):// "
                         "or file:// URL of the bundle directory (the one holding manifest.json)")
+    if cluster.get('kubeseed_containerd_source') == 'bundle' and cluster.get('kubeseed_offline_bundle_url') == '':
+        messages.append("kubeseed_offline_bundle_url: is empty but kubeseed_containerd_source is 'bundle'; set it to the URL of a "
+                        "bundle (its runtime/ files are containerd and runc), or use kubeseed_containerd_source: package")
     if len(_group(groups, CONTROL_PLANE)) > 1 and cluster.get('kubeseed_control_plane_endpoint') == '' \
             and cluster.get('kubeseed_control_plane_vip') == '':
         messages.append('kubeseed_control_plane_endpoint: is empty but there are %d control planes; set kubeseed_control_plane_vip '

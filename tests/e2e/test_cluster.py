@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._kubeadm import ca_cert_hash
-from conftest import ROOT, adhoc, changed_tasks, kubeconfig, kubectl, needs_cluster, playbook
+from conftest import ROOT, adhoc, bundle_path, changed_tasks, kubeconfig, kubectl, needs_cluster, playbook
 
 
 def _renamed_inventory(inventory: pathlib.Path, tmp_path: pathlib.Path) -> pathlib.Path:
@@ -285,6 +285,44 @@ def test_local_path_storage_keeps_a_service_volume_across_a_roll_and_deleting_th
     assert _on(first['node'], 'ls', '/opt/local-path-provisioner').split() == [], 'the volume directory was not removed'
     assert kubectl('get', 'pv', claim['spec']['volumeName'], check=False).returncode != 0
     print('local-path storage: bound, written, rolled, read back, kept, removed in %.0fs' % (time.monotonic() - started))
+
+
+def test_the_runtime_is_the_bundles_containerd_2_and_a_pod_runs_a_program_from_an_image_volume():
+    """Every node runs the bundle's containerd 2.x and runc (issue 19). A pod mounts an image read-only as a volume (the
+    demo image, already on the node) and runs the demo program from that volume in a container of another image: the pod
+    answers through the API server's proxy, which it can only do when the runtime mounted the image's files."""
+    needs_cluster()
+    started = time.monotonic()
+    manifest = json.loads((pathlib.Path(bundle_path()) / 'manifest.json').read_text(encoding='utf-8'))
+    nodes = json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
+    runtimes = {n['metadata']['name']: n['status']['nodeInfo']['containerRuntimeVersion'] for n in nodes}
+    assert set(runtimes.values()) == {'containerd://%s' % manifest['components']['containerd']}, runtimes
+    worker = sorted(runtimes)[-1]
+    assert _on(worker, '/usr/local/sbin/runc', '--version').splitlines()[0] == 'runc version %s' % manifest['components']['runc']
+    pod = {
+        'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': 'image-volume', 'namespace': 'e2e-image-volume'},
+        'spec': {
+            'nodeName': worker, 'terminationGracePeriodSeconds': 1,
+            'containers': [{
+                'name': 'main', 'image': 'kubeseed.local/local-path-helper:0.1.0', 'imagePullPolicy': 'Never',
+                'command': ['/from-image/demo', 'serve', '-name', 'from-an-image-volume', '-drain-delay', '0s'],
+                'ports': [{'containerPort': 8080}],
+                'readinessProbe': {'httpGet': {'path': '/healthz', 'port': 8080}, 'periodSeconds': 1},
+                'volumeMounts': [{'name': 'demo', 'mountPath': '/from-image'}]}],
+            'volumes': [{'name': 'demo', 'image': {'reference': 'kubeseed.local/demo:0.3.0', 'pullPolicy': 'Never'}}]}}
+    kubectl('create', 'namespace', 'e2e-image-volume')
+    try:
+        kubectl('apply', '-f', '-', stdin=json.dumps(pod))
+        waited = kubectl('-n', 'e2e-image-volume', 'wait', '--for=condition=Ready', 'pod/image-volume', '--timeout=50s', check=False)
+        if waited.returncode != 0:
+            described = kubectl('-n', 'e2e-image-volume', 'describe', 'pod', 'image-volume', check=False).stdout
+            pytest.fail('the pod with an image volume did not become Ready: %s' % described[-3000:])
+        raw = kubectl('get', '--raw', '/api/v1/namespaces/e2e-image-volume/pods/image-volume:8080/proxy/').stdout
+        assert json.loads(raw)['service'] == 'from-an-image-volume', raw
+    finally:
+        kubectl('delete', 'namespace', 'e2e-image-volume', '--timeout=60s', check=False)
+    print('containerd %s on every node; a program run from an image volume answered in %.0fs'
+          % (manifest['components']['containerd'], time.monotonic() - started))
 
 
 def test_a_release_that_cannot_start_is_rolled_back_while_the_demo_answers(tmp_path):

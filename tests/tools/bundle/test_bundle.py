@@ -14,7 +14,8 @@ import pytest
 KUBERNETES_BINARIES = ('kubeadm', 'kubelet', 'kubectl', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy')
 OTHER_BINARIES = ('etcd', 'etcdctl', 'etcdutl', 'crictl')
 CNI_PLUGINS = ('bridge', 'host-local', 'loopback', 'portmap')
-REQUIRED_DEBS = ('containerd', 'runc', 'conntrack', 'socat', 'ebtables', 'ethtool', 'iptables')
+RUNTIME_BINARIES = ('containerd', 'containerd-shim-runc-v2', 'ctr', 'runc')
+REQUIRED_DEBS = ('conntrack', 'socat', 'ebtables', 'ethtool', 'iptables')
 
 
 def _sha256(path: pathlib.Path) -> str:
@@ -40,7 +41,7 @@ def test_manifest_schema(manifest: dict, requested_version: str) -> None:
         assert manifest['components'][key], key
     for item in manifest['files']:
         assert set(item) >= {'path', 'sha256', 'size', 'kind', 'component', 'version'}, item
-        kinds = {'binary', 'deb', 'image', 'app-image', 'addon-image', 'cni', 'index'}
+        kinds = {'binary', 'runtime', 'deb', 'image', 'app-image', 'addon-image', 'cni', 'index'}
         assert item['kind'] in kinds | {'deb-%s' % name for name in manifest['debs_sets']}, item
     # the package set ha (keepalived for the API server's virtual IP), apart from the host packages every node installs
     assert manifest['debs_sets'] == {'ha': ['keepalived']}
@@ -76,8 +77,12 @@ def test_expected_files_are_listed(manifest: dict) -> None:
         assert f'bin/{name}' in paths
     for name in CNI_PLUGINS:
         assert f'cni/{name}' in paths
+    for name in RUNTIME_BINARIES:
+        assert f'runtime/{name}' in paths
     debs = {item['component'] for item in manifest['files'] if item['kind'] == 'deb'}
     assert set(REQUIRED_DEBS) <= debs
+    # the runtime is the bundle's own build (Debian's containerd 1.6 is too old for these Kubernetes versions)
+    assert not debs & {'containerd', 'runc'}, debs
     assert set(manifest['debs']) == debs
 
 
@@ -104,6 +109,13 @@ def test_other_binary_versions(bundle_dir: pathlib.Path, manifest: dict) -> None
     for flag in ('--bump-revision', '--mark-compacted', '--initial-cluster-token', '--initial-advertise-peer-urls', '--data-dir'):
         assert flag in restore_help, flag
     assert _run(str(bundle_dir / 'bin' / 'crictl'), '--version').split()[-1].lstrip('v') == components['crictl']
+    # containerd 2.x and runc with seccomp, static (they run on any glibc the hosts have)
+    assert _run(str(bundle_dir / 'runtime' / 'containerd'), '--version').split()[2] == f'v{components["containerd"]}'
+    assert _run(str(bundle_dir / 'runtime' / 'ctr'), '--version').split()[-1] == f'v{components["containerd"]}'
+    runc = _run(str(bundle_dir / 'runtime' / 'runc'), '--version')
+    assert runc.splitlines()[0] == f'runc version {components["runc"]}' and 'libseccomp: ' in runc, runc
+    for name in RUNTIME_BINARIES:
+        assert 'dynamically linked' not in _run('file', '-L', str(bundle_dir / 'runtime' / name)), name
 
 
 def test_cni_plugin_versions(bundle_dir: pathlib.Path, manifest: dict) -> None:

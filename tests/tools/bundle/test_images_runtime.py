@@ -1,7 +1,7 @@
 """The image tarballs work with the bundle's own container runtime and userland.
 
 * every tarball imports with ``ctr -n k8s.io images import`` into a throw-away
-  containerd (Debian's, from the bundle's .debs) under its name, with the
+  containerd (the bundle's own, runtime/containerd) under its name, with the
   manifest digest and the config (image id) the bundle manifest records;
 * the kube-proxy image's iptables runs (its libraries and loader are inside).
 
@@ -23,31 +23,31 @@ import pytest
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 and not os.environ.get('CI'), reason='needs root (containerd, chroot)')
 
 
-def _deb(bundle_dir: pathlib.Path, manifest: dict, component: str) -> pathlib.Path:
+def _runtime(bundle_dir: pathlib.Path, manifest: dict, component: str) -> pathlib.Path:
     for item in manifest['files']:
-        if item['kind'] == 'deb' and item['component'] == component:
+        if item['kind'] == 'runtime' and item['component'] == component:
             return bundle_dir / item['path']
-    pytest.fail(f'no {component} .deb in the bundle')
+    pytest.fail(f'no runtime binary {component} in the bundle')
     return pathlib.Path()
 
 
 @pytest.fixture(scope='module')
 def containerd(bundle_dir: pathlib.Path, manifest: dict, tmp_path_factory: pytest.TempPathFactory):
-    """A private containerd from the bundle's containerd .deb (own root, state and socket; CRI disabled)."""
+    """A private containerd from the bundle's runtime binaries (own root, state and socket; CRI disabled)."""
     base = tmp_path_factory.mktemp('containerd')
-    subprocess.run(['dpkg-deb', '-x', str(_deb(bundle_dir, manifest, 'containerd')), str(base / 'pkg')], check=True)
     socket = base / 'run' / 'containerd.sock'
     config = base / 'config.toml'
     config.write_text(
-        'version = 2\n'
+        'version = 3\n'
         f'root = "{base / "root"}"\nstate = "{base / "state"}"\n'
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"]\n'
         f'[grpc]\n  address = "{socket}"\n[ttrpc]\n  address = "{socket}.ttrpc"\n',
         encoding='utf-8',
     )
     with (base / 'containerd.log').open('wb') as log:
-        proc = subprocess.Popen([str(base / 'pkg/usr/bin/containerd'), '--config', str(config)], stdout=log, stderr=subprocess.STDOUT)
-    ctr = [str(base / 'pkg/usr/bin/ctr'), '--address', str(socket), '-n', 'k8s.io']
+        proc = subprocess.Popen([str(_runtime(bundle_dir, manifest, 'containerd')), '--config', str(config)], stdout=log,
+                                stderr=subprocess.STDOUT)
+    ctr = [str(_runtime(bundle_dir, manifest, 'ctr')), '--address', str(socket), '-n', 'k8s.io']
     deadline = time.monotonic() + 30
     while subprocess.run([*ctr, 'version'], capture_output=True, check=False).returncode != 0:
         assert proc.poll() is None, (base / 'containerd.log').read_text(encoding='utf-8')

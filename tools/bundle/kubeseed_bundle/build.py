@@ -8,7 +8,8 @@ from pathlib import Path
 from .cache import bundle_dir, build_lock, cache_root, place
 from .debs import Apt, deb_part, write_packages_index
 from .errors import BundleError
-from .gobuild import ETCD_MODULES, GoBuilder, build_etcd, build_kubernetes, build_simple, build_tools
+from .gobuild import (CONTAINERD_COMMANDS, ETCD_MODULES, GoBuilder, build_containerd, build_etcd, build_kubernetes, build_runc, build_simple,
+                      build_tools)
 from .images import ImageSpec, image_basename, kubeadm_images, pack_image
 from .manifest import Entry, write_manifest
 from .pins import (APPROVER_IMAGE, BASE_ALTERNATIVES, CNI_PLUGINS, DEB_SETS, DEMO_IMAGE, HOST_BASE_PACKAGES, HOST_DEBS,
@@ -33,7 +34,7 @@ def build(version: str) -> Path:
 
 def build_locked(pins: Pins, final: Path) -> Path:
     """Build the bundle; the caller holds the build lock."""
-    progress = Progress(total=10)
+    progress = Progress(total=13)
     progress.say(f"building Kubernetes v{pins.kubernetes} bundle into {final}")
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -71,6 +72,12 @@ def build_locked(pins: Pins, final: Path) -> Path:
         builder, "local-path-provisioner", "github.com/rancher/local-path-provisioner", pins.local_path_provisioner,
         {"local-path-provisioner": ""}, f"-s -w -X main.VERSION=v{pins.local_path_provisioner}",
     )
+
+    progress.step(f"containerd {pins.containerd}")
+    containerd = build_containerd(builder, pins)
+
+    progress.step(f"runc {pins.runc}")
+    runc = build_runc(builder, pins)
 
     progress.step("bundle tools (imagepack, pause, demo, approver, volumehelper)")
     tools = build_tools(builder, pins)
@@ -166,6 +173,9 @@ def build_locked(pins: Pins, final: Path) -> Path:
     for binary in ETCD_MODULES:
         entries.append(Entry(f"bin/{binary}", etcd.path / binary, "binary", binary, pins.etcd))
     entries.append(Entry("bin/crictl", crictl.path / "crictl", "binary", "crictl", pins.crictl))
+    for binary in CONTAINERD_COMMANDS:
+        entries.append(Entry(f"runtime/{binary}", containerd.path / binary, "runtime", binary, pins.containerd))
+    entries.append(Entry("runtime/runc", runc.path / "runc", "runtime", "runc", pins.runc))
     for plugin in CNI_PLUGINS:
         entries.append(Entry(f"cni/{plugin}", cni.path / plugin, "cni", plugin, pins.cni_plugins))
     for deb in host_debs:

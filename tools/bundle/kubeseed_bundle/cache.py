@@ -27,6 +27,8 @@ PART_REVISIONS = {
     "tools": 1,
     "metrics": 1,
     "local": 1,
+    "containerd": 1,
+    "runc": 1,
     "debs": 1,
     "image": 1,
 }

@@ -66,15 +66,18 @@ class GoBuilder:
         ldflags: str,
         outdir: Path,
         local_version: Callable[[str], str] | None = None,
+        flags: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
-        """Build ``packages`` (full import paths) of module@version into ``outdir`` with one go build."""
+        """Build ``packages`` (full import paths) of module@version into ``outdir`` with one go build (``flags``: more go build
+        flags, ``env``: more environment, e.g. cgo)."""
         work = cache_root() / "work" / f"{part}-{version}"
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
         log = work / "build.log"
         (work / "go.mod").write_text(self.wrapper_gomod(module, version, local_version), encoding="utf-8")
-        env = dict(self.env, GOFLAGS="-mod=mod -buildvcs=false")
+        env = dict(self.env, GOFLAGS="-mod=mod -buildvcs=false", **(env or {}))
         self.progress.say(f"  resolving {module}@{version} ({len(packages)} packages) in {work}")
         run(["go", "get", *[f"{pkg}@{version}" for pkg in packages]], progress=self.progress, label=f"go get {part}", log=log, cwd=work, env=env)
         tmp = outdir.with_name(outdir.name + ".tmp")
@@ -83,7 +86,7 @@ class GoBuilder:
         tmp.mkdir(parents=True)
         self.progress.say(f"  go build {part} ({', '.join(p.rsplit('/', 1)[-1] for p in packages)}); log {log}")
         # -v lists each package as it is compiled: the heartbeat shows the latest one.
-        cmd = ["go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", str(tmp) + "/", *packages]
+        cmd = ["go", "build", "-v", "-trimpath", *flags, "-ldflags", ldflags, "-o", str(tmp) + "/", *packages]
         run(cmd, progress=self.progress, label=f"go build {part}", log=log, cwd=work, env=env)
         self.progress.say(f"  peak RSS of a build process so far: {peak_child_rss_mib()} MiB")
         if outdir.exists():
@@ -197,6 +200,48 @@ def build_simple(builder: GoBuilder, name: str, module: str, version: str, packa
         if produced.name != binary:
             produced.rename(part.path / binary)
     part.mark_done({"version": version, "go": builder.goversion})
+    return part
+
+
+# The container runtime (issue 19): containerd's daemon, its runc shim and ctr, pure Go (no btrfs, devmapper or zfs
+# snapshotters: they need C libraries, and overlayfs is the one the roles configure); runc with cgo (its nsenter is C) and
+# libseccomp (Debian's libseccomp-dev) linked in statically, so that the binary runs on any glibc the hosts have.
+CONTAINERD_COMMANDS = {"containerd": "cmd/containerd", "containerd-shim-runc-v2": "cmd/containerd-shim-runc-v2", "ctr": "cmd/ctr"}
+CONTAINERD_TAGS = "no_btrfs no_devmapper no_zfs"
+RUNC_TAGS = "seccomp netgo osusergo urfave_cli_no_docs"
+LIBSECCOMP_STATIC = Path("/usr/lib/x86_64-linux-gnu/libseccomp.a")
+
+
+def build_containerd(builder: GoBuilder, pins: Pins) -> Part:
+    """Build containerd, containerd-shim-runc-v2 and ctr from github.com/containerd/containerd/v2."""
+    module = "github.com/containerd/containerd/v2"
+    ldflags = (f"-s -w -X {module}/version.Version=v{pins.containerd} -X {module}/version.Revision=kubeseed"
+               f" -X {module}/version.Package=github.com/containerd/containerd/v2")
+    part = go_part(builder, f"containerd-{pins.containerd}", sorted(CONTAINERD_COMMANDS.items()), ldflags, CONTAINERD_TAGS)
+    if part.done:
+        builder.progress.say(f"  cached: {part.path}")
+        return part
+    packages = [f"{module}/{sub}" for sub in CONTAINERD_COMMANDS.values()]
+    builder.build(part="containerd", module=module, version=f"v{pins.containerd}", packages=packages, ldflags=ldflags,
+                  outdir=part.path, flags=["-tags", CONTAINERD_TAGS])
+    part.mark_done({"version": pins.containerd, "go": builder.goversion})
+    return part
+
+
+def build_runc(builder: GoBuilder, pins: Pins) -> Part:
+    """Build runc (cgo, seccomp) as a static PIE from github.com/opencontainers/runc."""
+    ldflags = f"-s -w -X main.version={pins.runc} -X main.gitCommit=kubeseed -extldflags -static-pie"
+    part = go_part(builder, f"runc-{pins.runc}", RUNC_TAGS, ldflags)
+    if part.done:
+        builder.progress.say(f"  cached: {part.path}")
+        return part
+    if shutil.which("gcc") is None or not LIBSECCOMP_STATIC.exists():
+        raise BundleError(f"runc needs gcc and {LIBSECCOMP_STATIC}: apt-get install gcc libc6-dev libseccomp-dev pkg-config "
+                          "(make system-deps installs them)")
+    builder.build(part="runc", module="github.com/opencontainers/runc", version=f"v{pins.runc}",
+                  packages=["github.com/opencontainers/runc"], ldflags=ldflags, outdir=part.path,
+                  flags=["-tags", RUNC_TAGS, "-buildmode=pie"], env={"CGO_ENABLED": "1"})
+    part.mark_done({"version": pins.runc, "go": builder.goversion})
     return part
 
 

@@ -37,7 +37,9 @@ CNI_PLUGINS = {
 # Debian packages a bare bookworm host installs from the bundle (kubeadm's
 # preflight needs conntrack; socat, ebtables and ethtool are checked too;
 # python3-yaml lets kubeseed.cluster.kubeadm_init compare the live ClusterConfiguration).
-HOST_DEBS = ("containerd", "runc", "conntrack", "socat", "ebtables", "ethtool", "iptables", "python3-yaml")
+# containerd and runc are not among them: the bundle builds its own (a current containerd 2.x, issue 19; Debian's 1.6
+# is too old for the Kubernetes versions here).
+HOST_DEBS = ("conntrack", "socat", "ebtables", "ethtool", "iptables", "python3-yaml")
 # Package sets installed only where asked (bundle_debs' sets option), each closed over what the host packages leave out:
 # ha is keepalived, for the API server's virtual IP on the control planes (kubeseed_control_plane_vip).
 DEB_SETS = {"ha": ("keepalived",)}
@@ -68,6 +70,9 @@ class Pins:
     # add-ons (role addons): the same for every Kubernetes version here, hence defaults
     metrics_server: str = "0.8.0"
     local_path_provisioner: str = "0.0.30"
+    # the container runtime, built from source (containerd's table of Kubernetes versions: 1.36 needs 2.2.0+, 1.37 2.3.0+)
+    containerd: str = "2.4.2"
+    runc: str = "1.5.3"
 
     def as_dict(self) -> dict[str, str]:
         """Return the pins as a plain dictionary."""
