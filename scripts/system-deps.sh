@@ -5,8 +5,8 @@ packages=(
   git rsync curl ca-certificates openssh-client shellcheck
   # the lab (tools/lab): nspawn hosts on a bridge
   debootstrap systemd-container iproute2 iptables
-  # the offline bundle (tools/bundle): .deb downloads and checks
-  dpkg-dev
+  # the offline bundle (tools/bundle): .deb downloads and checks; runc's cgo build with libseccomp linked in statically
+  dpkg-dev gcc libc6-dev libseccomp-dev pkg-config file
   # AWX-style jobs (tools/awx): python3-venv for .venv-ee
   python3-venv
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 
 # os-release ID -> the distribution name ansible.builtin.setup gives, and its os_family
 DISTRIBUTIONS = {'debian': 'Debian', 'ubuntu': 'Ubuntu', 'rhel': 'RedHat', 'rocky': 'Rocky', 'almalinux': 'AlmaLinux',
@@ -56,3 +57,20 @@ def gather(read=_read) -> dict:
     memory = next((int(line.split()[1]) // 1024 for line in read('/proc/meminfo').splitlines() if line.startswith('MemTotal:')), 0)
     facts.update({'architecture': platform.machine(), 'processor_vcpus': cpus or os.cpu_count() or 0, 'memtotal_mb': memory})
     return facts
+
+
+# Where the containerd a node runs is: the offline bundle's (role containerd) first, then a distribution package's.
+CONTAINERD_BINARIES = ('/usr/local/bin/containerd', '/usr/bin/containerd')
+
+
+def containerd_version(run, exists=os.path.exists) -> str:
+    """The version (major.minor.patch) of the containerd this host would run, '' when none is installed.
+
+    run(argv) -> (rc, stdout, stderr). ``containerd --version`` prints e.g. ``containerd github.com/containerd/containerd/v2
+    v2.4.2 <revision>`` (Debian: ``... 1.6.20~ds1 1.6.20~ds1-1+b1``)."""
+    for path in CONTAINERD_BINARIES:
+        if exists(path):
+            rc, out, _err = run([path, '--version'])
+            found = re.search(r' v?([0-9]+\.[0-9]+\.[0-9]+)', out) if rc == 0 else None
+            return found.group(1) if found else 'unknown'
+    return ''

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 
-PROPERTIES = ('LoadState', 'UnitFileState', 'ActiveState', 'SubState', 'ActiveEnterTimestampMonotonic', 'NeedDaemonReload')
+PROPERTIES = ('LoadState', 'UnitFileState', 'ActiveState', 'SubState', 'ActiveEnterTimestampMonotonic', 'NeedDaemonReload',
+              'MainPID', 'ExecStart')
+# Where unit files and drop-ins live: one this call rewrote is read by systemd before anything else (a new unit file in
+# /etc/systemd/system that overrides a package's in /lib is not a change systemd notices by itself: NeedDaemonReload stays no).
+UNIT_DIRS = ('/etc/systemd/system/', '/run/systemd/system/', '/lib/systemd/system/', '/usr/lib/systemd/system/')
 RUNNING = ('active', 'activating', 'reloading')  # as ansible.builtin.systemd_service counts a running service
 ENABLED = ('enabled', 'enabled-runtime', 'static', 'alias', 'indirect', 'generated', 'linked', 'linked-runtime')
 
@@ -39,6 +44,35 @@ def started_at(show: dict, clock=time.time, monotonic=time.monotonic) -> float:
     return clock() - monotonic() + micro / 1e6
 
 
+def _exe(pid: int) -> str:
+    try:
+        return os.readlink('/proc/%d/exe' % pid)
+    except OSError:
+        return ''
+
+
+def stale_executable(show: dict, exe_of=_exe) -> str:
+    """Why the running main process is not the program the unit starts ('' when it is, or when it cannot be told): its
+    executable was replaced on disk (Linux shows it as '<path> (deleted)') or is another path than ExecStart's (the unit
+    file changed to another program, e.g. a package's containerd replaced by the bundle's)."""
+    try:
+        pid = int(show.get('MainPID') or 0)
+    except ValueError:
+        return ''
+    found = re.search(r'path=(\S+)', show.get('ExecStart') or '')
+    if pid <= 0 or not found:
+        return ''
+    running = exe_of(pid)
+    if not running:
+        return ''
+    if running.endswith(' (deleted)'):
+        return 'its program %s was replaced on disk since it started' % running[:-len(' (deleted)')]
+    wanted = found.group(1)
+    if os.path.realpath(running) != os.path.realpath(wanted):
+        return 'it runs %s, the unit starts %s' % (running, wanted)
+    return ''
+
+
 def newest_file(patterns: list) -> tuple:
     """(mtime, path) of the newest regular file matching the glob patterns (** crosses directories); (0, '') for none."""
     best = (0.0, '')
@@ -53,7 +87,7 @@ def newest_file(patterns: list) -> tuple:
 
 
 def plan(name: str, show: dict, *, enabled: bool, started: bool, restart: bool, newest: tuple, process_started: float,
-         check_mode: bool, restart_reason: str = 'asked for (a file it runs with was replaced)') -> list:
+         check_mode: bool, restart_reason: str = 'asked for (a file it runs with was replaced)', stale: str = '') -> list:
     """The actions ('daemon-reload', 'enable', 'start', 'restart') with the reason of each, in the order they run.
 
     A unit that is not loaded is an error in a real run; in check mode it is the package a run installs first, so the
@@ -84,15 +118,26 @@ def plan(name: str, show: dict, *, enabled: bool, started: bool, restart: bool, 
         actions.append(('restart', restart_reason))
     elif newest[0] > process_started > 0:
         actions.append(('restart', '%s is newer than the running process' % newest[1]))
+    elif stale:
+        actions.append(('restart', stale))
     return actions
 
 
 def converge(run, name: str, *, enabled: bool = True, started: bool = True, start_if_exists: str = '', restart: bool = False,
              restart_if_newer: list | None = None, check_mode: bool = False, clock=time.time, monotonic=time.monotonic,
-             rewritten: list | None = None) -> dict:
+             rewritten: list | None = None, exe_of=_exe) -> dict:
     """Plan and (unless check_mode) apply. run(argv) -> (rc, stdout, stderr). ``rewritten``: files of the unit this call
     has just written (in check mode, would write): the running unit is restarted for them."""
     show = read(run, name)
+    reloaded = []
+    units = [path for path in rewritten or [] if path.startswith(UNIT_DIRS)]
+    if units and show.get('LoadState') == 'loaded' and show.get('NeedDaemonReload') != 'yes':
+        reloaded = [('daemon-reload', '%s rewritten' % ', '.join(units))]
+        if not check_mode:
+            rc, out, err = run(['systemctl', 'daemon-reload'])
+            if rc != 0:
+                raise ServiceError('%s: `systemctl daemon-reload` failed (rc %d): %s' % (name, rc, (err or out).strip()[-800:]))
+            show = read(run, name)
     if show.get('LoadState') != 'loaded' and not check_mode:
         # a unit file this run has just written may be unknown to systemd until it reads its files again
         reload_rc, _out, _err = run(['systemctl', 'daemon-reload'])
@@ -106,7 +151,8 @@ def converge(run, name: str, *, enabled: bool = True, started: bool = True, star
         reason = '%s %s rewritten' % (', '.join(rewritten), 'was' if len(rewritten) == 1 else 'were')
     actions = plan(name, show, enabled=enabled, started=started, restart=(restart or bool(rewritten)) and started,
                    newest=newest_file(restart_if_newer or []), process_started=started_at(show, clock, monotonic),
-                   check_mode=check_mode, restart_reason=reason)
+                   check_mode=check_mode, restart_reason=reason,
+                   stale=stale_executable(show, exe_of) if show.get('ActiveState') in RUNNING else '')
     before = summary(show)
     if not check_mode:
         for action, _reason in actions:
@@ -120,6 +166,7 @@ def converge(run, name: str, *, enabled: bool = True, started: bool = True, star
             if started and show.get('ActiveState') not in RUNNING:
                 raise ServiceError('%s did not stay running after %s: it is %s (%s)%s' % (
                     name, ', '.join(action for action, _reason in actions), show.get('ActiveState'), show.get('SubState'), journal(run, name)))
+    actions = reloaded + actions
     after = dict(before)
     for action, _reason in actions:
         if action == 'enable':

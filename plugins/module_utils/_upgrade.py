@@ -61,6 +61,7 @@ def _node_facts(node: dict) -> dict:
     meta = node.get('metadata') or {}
     return {
         'kubelet': ((node.get('status') or {}).get('nodeInfo') or {}).get('kubeletVersion', '').lstrip('v'),
+        'runtime': ((node.get('status') or {}).get('nodeInfo') or {}).get('containerRuntimeVersion', ''),
         'ready': ready(node),
         'unschedulable': bool((node.get('spec') or {}).get('unschedulable')),
         'cordoned_for': (meta.get('annotations') or {}).get(CORDONED_ANNOTATION, ''),
@@ -68,12 +69,22 @@ def _node_facts(node: dict) -> dict:
     }
 
 
-def plan(cluster_version: str, nodes_json: dict, target: str, control_planes: list, workers: list) -> tuple[list[str], dict]:
+def runtime_below(runtime: str, minimum: str) -> bool:
+    """Whether a node's containerRuntimeVersion (``containerd://1.6.20``) is a containerd older than minimum (``2.0.0``)."""
+    if not minimum or not runtime.startswith('containerd://'):
+        return False
+    found = re.match(r'v?([0-9]+)\.([0-9]+)\.([0-9]+)', runtime[len('containerd://'):])
+    return bool(found) and tuple(int(x) for x in found.groups()) < parse(minimum)
+
+
+def plan(cluster_version: str, nodes_json: dict, target: str, control_planes: list, workers: list,
+         runtime_minimum: str = '') -> tuple[list[str], dict]:
     """(problems, plan) for an upgrade to target.
 
     control_planes and workers: the inventory's groups, in order. The plan lists, in that order, the control planes and the
-    workers that still need work (an older kubelet, or cordoned by an earlier run of the upgrade); 'apply' says whether
-    `kubeadm upgrade apply` is still to run (on the first control plane of the plan).
+    workers that still need work (an older kubelet, a containerd older than runtime_minimum whose runtime the upgrade
+    replaces, or cordoned by an earlier run of the upgrade); 'apply' says whether `kubeadm upgrade apply` is still to run
+    (on the first control plane of the plan).
     """
     target = (target or '').strip().lstrip('v')
     current = (cluster_version or '').strip().lstrip('v')
@@ -81,6 +92,8 @@ def plan(cluster_version: str, nodes_json: dict, target: str, control_planes: li
     problem = step_problem(current, target)
     if problem:
         return [problem], {}
+    if runtime_minimum and parse(runtime_minimum) is None:
+        return ['runtime_minimum: %r is not a version (major.minor.patch)' % runtime_minimum], {}
     nodes = {(n.get('metadata') or {}).get('name'): _node_facts(n) for n in nodes_json.get('items') or []}
     then = parse(target)
     for name, facts in sorted(nodes.items()):
@@ -103,7 +116,7 @@ def plan(cluster_version: str, nodes_json: dict, target: str, control_planes: li
 
     def pending(name: str) -> bool:
         facts = nodes[name]
-        return facts['kubelet'] != target or bool(facts['cordoned_for'])
+        return facts['kubelet'] != target or bool(facts['cordoned_for']) or runtime_below(facts['runtime'], runtime_minimum)
 
     in_cluster = [name for name in control_planes if name in nodes]
     cps = [name for name in in_cluster if pending(name)]
@@ -121,9 +134,20 @@ def plan(cluster_version: str, nodes_json: dict, target: str, control_planes: li
         'not_in_inventory': sorted(name for name in nodes if name not in control_planes + workers),
         'nodes': nodes,
     }
+    result['runtime'] = [name for name in cps + result['workers'] if runtime_below(nodes[name]['runtime'], runtime_minimum)]
+
+    def action(name: str) -> str:
+        facts = nodes[name]
+        runtime = (' and replace its runtime (%s -> the bundle\'s containerd)' % facts['runtime']
+                   if name in result['runtime'] else '')
+        if facts['kubelet'] != target:
+            return 'upgrade %s (%s -> %s)%s' % (name, facts['kubelet'], target, runtime)
+        if runtime:
+            return 'drain %s%s' % (name, runtime)
+        return 'uncordon %s (cordoned by an interrupted upgrade)' % name
+
     result['actions'] = (['kubeadm upgrade apply v%s on %s' % (target, result['apply_on'])] if apply else []) + [
-        'upgrade %s (%s -> %s)' % (name, nodes[name]['kubelet'], target) if nodes[name]['kubelet'] != target
-        else 'uncordon %s (cordoned by an interrupted upgrade)' % name for name in cps + result['workers']]
+        action(name) for name in cps + result['workers']]
     return problems, result
 
 

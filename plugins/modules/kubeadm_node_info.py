@@ -48,6 +48,12 @@ options:
         no fact gathering needed).
     type: bool
     default: false
+  containerd_version:
+    description:
+      - Also return RV(containerd_version), the version of the containerd this host has (the offline bundle's in
+        C(/usr/local/bin) first, then a package's in C(/usr/bin)), so that the runtime checks need no other call.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -84,6 +90,12 @@ ansible_facts:
   type: dict
   sample: {distribution: Debian, distribution_version: '12.8', distribution_major_version: '12', os_family: Debian,
            architecture: x86_64, processor_vcpus: 2, memtotal_mb: 24105}
+containerd_version:
+  description: The version of the host's containerd (major.minor.patch), empty when none is installed, C(unknown) when it
+    does not say.
+  returned: when O(containerd_version) is true
+  type: str
+  sample: 2.4.2
 kubelet_cgroup_driver:
   description: The cgroup driver of the node's kubelet configuration, empty on a host that is not a node yet.
   returned: when O(cgroup_driver) is set
@@ -106,10 +118,13 @@ def main():
             cgroup_driver=dict(type='str', default=''),
             node_name=dict(type='str', default=''),
             host_facts=dict(type='bool', default=False),
+            containerd_version=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
     facts = {'ansible_facts': _host_facts.gather()} if module.params['host_facts'] else {}
+    if module.params['containerd_version']:
+        facts['containerd_version'] = _host_facts.containerd_version(lambda argv: module.run_command(argv))
     module.exit_json(**node_info(module), **facts)
 
 

@@ -12,12 +12,15 @@ description:
     when systemd says a unit file or drop-in changed on disk since it read it. C(enable) when the unit is not enabled.
     C(start) when it is not running. C(restart) when it runs and O(restart) is true or one of the O(restart_if_newer)
     files is newer than the running process (so a configuration written by a run that then failed still gets loaded by
-    the next run, which a handler would lose).
+    the next run, which a handler would lose), or when the running process is not the program the unit starts (its
+    executable was replaced on disk, or the unit now starts another path, for example the bundle's containerd in place of
+    a package's).
   - One module call instead of the four or five tasks (unit state, start, find, start time, restart) this takes with
     C(ansible.builtin.systemd_service), C(find) and C(command); that is what a no-op re-run spends its time on.
   - With O(files) (and O(directories)), the unit's own files (its unit file, drop-ins, configuration) are written first, in the
     same call, and a running unit is restarted when one of them was rewritten (unless O(restart_when_files_change) is
-    false); a rewritten unit file is read by systemd (C(daemon-reload)) first. In check mode the files a run would write
+    false); a rewritten unit file or drop-in is read by systemd (C(daemon-reload)) first, also when systemd does not ask
+    for it (a new unit file in C(/etc/systemd/system) overriding a package's). In check mode the files a run would write
     count as rewritten.
   - After a start or restart the service must be running, else the task fails with the unit's last log lines.
   - C(changed) comes from the unit's state read on the host; check mode predicts the same actions and runs none. In check

@@ -33,6 +33,13 @@ options:
     type: list
     elements: str
     default: []
+  runtime_minimum:
+    description:
+      - Nodes whose containerd is older than this version (their C(containerRuntimeVersion)) are in the plan even at the
+        target's kubelet version: the upgrade drains them and replaces their runtime with the bundle's. Empty plans no
+        runtime replacement.
+    type: str
+    default: ''
 extends_documentation_fragment:
   - kubeseed.cluster.kubectl
   - kubeseed.cluster.attributes
@@ -91,12 +98,16 @@ plan:
       description: Nodes of the cluster the inventory does not list (left at their version).
       type: list
       elements: str
+    runtime:
+      description: Nodes of the plan whose containerd is older than O(runtime_minimum) (their runtime is replaced).
+      type: list
+      elements: str
     actions:
       description: What the upgrade does, in order.
       type: list
       elements: str
     nodes:
-      description: Per node, its kubelet version, whether it is Ready, cordoned, marked by an upgrade, a control plane.
+      description: Per node, its kubelet and container runtime versions, whether it is Ready, cordoned, marked by an upgrade, a control plane.
       type: dict
 '''
 
@@ -118,6 +129,7 @@ def main():
             kubernetes_version=dict(type='str', required=True),
             control_planes=dict(type='list', elements='str', required=True),
             workers=dict(type='list', elements='str', default=[]),
+            runtime_minimum=dict(type='str', default=''),
             **KUBECTL_ARG_SPEC,
         ),
         supports_check_mode=True,
@@ -137,7 +149,7 @@ def main():
     except yaml.YAMLError:
         module.fail_json(msg='the ClusterConfiguration in kube-system/kubeadm-config is not valid YAML')
     problems, result = plan(str(cluster.get('kubernetesVersion', '')), nodes, module.params['kubernetes_version'],
-                            module.params['control_planes'], module.params['workers'])
+                            module.params['control_planes'], module.params['workers'], module.params['runtime_minimum'])
     if problems:
         module.fail_json(msg='nothing was changed:\n- ' + '\n- '.join(problems))
     work = result['actions']

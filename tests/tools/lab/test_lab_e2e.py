@@ -58,6 +58,8 @@ class Bundle:
     image: str
     image_ref: str
     runs_forever: bool
+    # the bundle's own runtime (runtime/containerd, ctr, the shim and runc) instead of .debs
+    runtime: bool = False
 
 
 def lab(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -159,8 +161,11 @@ def current_bundle() -> Path | None:
     return Path(lines[-1]) if result.returncode == 0 and lines else None
 
 
+RUNTIME_FILES = ("containerd", "containerd-shim-runc-v2", "ctr", "runc")
+
+
 def find_bundle() -> Bundle:
-    """The real offline bundle if it has containerd debs, else a test bundle
+    """The real offline bundle (its runtime/ files, or containerd debs of a bundle built before them), else a test bundle
     with Debian's containerd and runc and a hand-made image."""
     bundles = CACHE / "bundles"
     candidates = sorted(bundles.glob("*/manifest.json")) if bundles.is_dir() else []
@@ -168,6 +173,9 @@ def find_bundle() -> Bundle:
     if reported is not None and (reported / "manifest.json").is_file():
         candidates.insert(0, reported / "manifest.json")
     for manifest in candidates:
+        pause = manifest.parent / "images" / "pause.tar"
+        if all((manifest.parent / "runtime" / name).is_file() for name in RUNTIME_FILES) and pause.is_file():
+            return Bundle(bundles, manifest.parent.name, [], "images/pause.tar", image_ref_of(pause), True, runtime=True)
         debs = sorted(p.name for p in manifest.parent.glob("debs/*.deb")
                       if p.name.startswith(("containerd", "runc")))
         pause = manifest.parent / "images" / "pause.tar"
@@ -311,19 +319,27 @@ def test_cgroups_writable_and_real_disks(lab_up: str) -> None:  # pylint: disabl
 def test_containerd_from_bundle_runs_a_container(lab_up: str, bundle: Bundle) -> None:  # pylint: disable=redefined-outer-name,unused-argument
     address = HOSTS["ks-w1"]
     base = f"http://{GATEWAY}:8080/{bundle.name}"
-    urls = [f"{base}/debs/{deb}" for deb in bundle.debs] + [f"{base}/{bundle.image}"]
+    files = [f"runtime/{name}" for name in RUNTIME_FILES] if bundle.runtime else [f"debs/{deb}" for deb in bundle.debs]
+    urls = [f"{base}/{path}" for path in files] + [f"{base}/{bundle.image}"]
     fetch = ("import sys, urllib.request\n"
              "for url in sys.argv[1:]:\n"
              "    urllib.request.urlretrieve(url, '/root/lab-test/' + url.rsplit('/', 1)[1])\n")
+    # the bundle's runtime as the containerd role installs it, containerd started as a transient unit (no configuration:
+    # its defaults); or Debian's packages, with their unit
+    setup = ("install -m 0755 containerd containerd-shim-runc-v2 ctr /usr/local/bin/; install -m 0755 runc /usr/local/sbin/; "
+             "systemd-run --unit=lab-test-containerd --property=Delegate=yes /usr/local/bin/containerd; "
+             if bundle.runtime else "DEBIAN_FRONTEND=noninteractive dpkg -i *.deb >/dev/null; systemctl start containerd; ")
     install = (f"set -e; rm -rf /root/lab-test; mkdir /root/lab-test; cd /root/lab-test; "
-               f"python3 -c \"{fetch}\" {' '.join(urls)}; "
-               "DEBIAN_FRONTEND=noninteractive dpkg -i *.deb >/dev/null; "
-               "systemctl start containerd; for i in $(seq 60); do ctr version >/dev/null 2>&1 && break; sleep 1; done; "
+               f"python3 -c \"{fetch}\" {' '.join(urls)}; {setup}"
+               "for i in $(seq 60); do ctr version >/dev/null 2>&1 && break; sleep 1; done; "
                f"ctr -n kubeseed images import {bundle.image.rsplit('/', 1)[1]} >/dev/null")
     result = ssh(address, install, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     log = (LAB_DIR / "logs" / "http.log").read_text(encoding="utf-8")
-    assert f'{address} - - ' in log and bundle.debs[0] in log, "debs did not come over the lab bridge"
+    assert f'{address} - - ' in log and files[0] in log, "the runtime did not come over the lab bridge"
+    if bundle.runtime:
+        version = ssh(address, "ctr version")
+        assert version.returncode == 0 and "Version:  v2." in version.stdout, version.stdout + version.stderr
     if bundle.runs_forever:
         run = ssh(address, f"set -e; ctr -n kubeseed run -d {bundle.image_ref} lab-probe; sleep 2; "
                            "ctr -n kubeseed task ls; ctr -n kubeseed task kill -s SIGKILL lab-probe; sleep 1; "

@@ -41,3 +41,22 @@ def test_this_machine_matches_what_its_os_release_says():
     release = platform.freedesktop_os_release()
     assert got['distribution_major_version'] == release.get('VERSION_ID', '').split('.')[0]
     assert got['architecture'] == platform.uname().machine and got['memtotal_mb'] > 0 and got['processor_vcpus'] >= 1
+
+
+def test_the_containerd_version_is_read_from_the_bundles_binary_first_then_the_packages():
+    calls = []
+
+    def run(outputs):
+        def _run(argv):
+            calls.append(argv[0])
+            return outputs[argv[0]]
+        return _run
+
+    bundle = {'/usr/local/bin/containerd': (0, 'containerd github.com/containerd/containerd/v2 v2.4.2 kubeseed\n', '')}
+    debian = {'/usr/bin/containerd': (0, 'containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+b1\n', '')}
+    assert facts.containerd_version(run({**bundle, **debian}), exists=lambda path: True) == '2.4.2'
+    assert calls == ['/usr/local/bin/containerd']
+    assert facts.containerd_version(run(debian), exists=lambda path: path == '/usr/bin/containerd') == '1.6.20'
+    assert facts.containerd_version(run(debian), exists=lambda path: False) == ''
+    broken = {'/usr/bin/containerd': (127, '', 'cannot execute')}
+    assert facts.containerd_version(run(broken), exists=lambda path: path == '/usr/bin/containerd') == 'unknown'

@@ -146,3 +146,42 @@ def test_files_rewritten_by_the_same_call_restart_a_running_unit_and_are_named()
     assert [a.split(':')[0] for a in stopped['actions']] == ['start']  # a start reads them anyway
     waiting = converge(FakeSystemd(dict(RUNNING, ActiveState='inactive')), rewritten=['/a'], start_if_exists='/nonexistent/kubelet.conf')
     assert waiting['actions'] == []  # not started before the path exists, so not restarted either
+
+
+class ReloadingSystemd(FakeSystemd):
+    """A package's unit is loaded (ExecStart /usr/bin/containerd); daemon-reload reads the new unit file in /etc."""
+
+    def __call__(self, argv: list) -> tuple:
+        if argv[:2] == ['systemctl', 'daemon-reload']:
+            self.props['ExecStart'] = '{ path=/usr/local/bin/containerd ; argv[]=/usr/local/bin/containerd ; ignore_errors=no }'
+        return super().__call__(argv)
+
+
+def test_a_rewritten_unit_file_is_read_before_the_restart_even_when_systemd_does_not_ask_for_a_reload():
+    props = dict(RUNNING, MainPID='496', ExecStart='{ path=/usr/bin/containerd ; argv[]=/usr/bin/containerd ; ignore_errors=no }')
+    fake = ReloadingSystemd(props)
+    result = converge(fake, rewritten=['/etc/systemd/system/containerd.service'], exe_of=lambda pid: '/usr/bin/containerd')
+    assert fake.calls == ['systemctl show containerd', 'systemctl daemon-reload', 'systemctl show containerd',
+                          'systemctl restart containerd', 'systemctl show containerd']
+    assert result['actions'][0] == 'daemon-reload: /etc/systemd/system/containerd.service rewritten'
+    assert result['actions'][1].startswith('restart: ')
+    # check mode predicts both and runs neither
+    predicted = ReloadingSystemd(props)
+    result = converge(predicted, rewritten=['/etc/systemd/system/containerd.service'], check_mode=True,
+                      exe_of=lambda pid: '/usr/bin/containerd')
+    assert [a.split(':')[0] for a in result['actions']] == ['daemon-reload', 'restart'] and predicted.calls == ['systemctl show containerd']
+
+
+@pytest.mark.parametrize('running, reason', [
+    ('/usr/bin/containerd', 'it runs /usr/bin/containerd, the unit starts /usr/local/bin/containerd'),
+    ('/usr/local/bin/containerd (deleted)', 'its program /usr/local/bin/containerd was replaced on disk since it started'),
+    ('/usr/local/bin/containerd', ''),
+    ('', ''),
+])
+def test_a_process_that_does_not_run_the_units_program_is_restarted(running, reason):
+    props = dict(RUNNING, MainPID='1658', ExecStart='{ path=/usr/local/bin/containerd ; argv[]=/usr/local/bin/containerd }')
+    assert service.stale_executable(props, lambda pid: running) == reason
+    fake = FakeSystemd(props)
+    result = converge(fake, exe_of=lambda pid: running)
+    assert result['actions'] == (['restart: %s' % reason] if reason else [])
+    assert service.stale_executable(dict(props, MainPID='0'), lambda pid: '/usr/bin/containerd') == ''

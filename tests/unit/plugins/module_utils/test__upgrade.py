@@ -31,11 +31,11 @@ def test_other_majors_and_non_releases_are_refused():
     assert 'not a release version' in step_problem('', '1.37.2')
 
 
-def node(name, kubelet, control_plane=False, ready=True, cordoned_for=None, unschedulable=False):
+def node(name, kubelet, control_plane=False, ready=True, cordoned_for=None, unschedulable=False, runtime='containerd://2.4.2'):
     meta = {'name': name, 'labels': {'node-role.kubernetes.io/control-plane': ''} if control_plane else {},
             'annotations': {CORDONED_ANNOTATION: cordoned_for} if cordoned_for else {}}
     return {'metadata': meta, 'spec': {'unschedulable': True} if unschedulable or cordoned_for else {},
-            'status': {'nodeInfo': {'kubeletVersion': 'v' + kubelet},
+            'status': {'nodeInfo': {'kubeletVersion': 'v' + kubelet, 'containerRuntimeVersion': runtime},
                        'conditions': [{'type': 'Ready', 'status': 'True' if ready else 'False'}]}}
 
 
@@ -73,6 +73,24 @@ def test_a_finished_upgrade_plans_nothing_and_a_node_cordoned_by_hand_is_not_wor
     items = nodes(node('cp1', '1.37.2', True), node('w1', '1.37.2', unschedulable=True))
     problems, result = plan('v1.37.2', items, '1.37.2', ['cp1'], ['w1'])
     assert problems == [] and result['control_planes'] == [] and result['workers'] == [] and result['actions'] == []
+
+
+def test_nodes_on_containerd_1_are_planned_for_a_runtime_replacement_at_the_target_version_and_with_it():
+    items = nodes(node('cp1', '1.37.2', True, runtime='containerd://1.6.20'), node('w1', '1.37.2'),
+                  node('w2', '1.37.2', runtime='containerd://1.6.20'))
+    problems, result = plan('v1.37.2', items, '1.37.2', ['cp1'], ['w1', 'w2'], runtime_minimum='2.0.0')
+    assert problems == [] and not result['apply']
+    assert result['control_planes'] == ['cp1'] and result['workers'] == ['w2'] and result['runtime'] == ['cp1', 'w2']
+    assert result['actions'] == ["drain cp1 and replace its runtime (containerd://1.6.20 -> the bundle's containerd)",
+                                 "drain w2 and replace its runtime (containerd://1.6.20 -> the bundle's containerd)"]
+    # with a Kubernetes upgrade, one drain does both; without runtime_minimum (a package runtime) nothing is replaced
+    _problems, both = plan('v1.36.3', nodes(node('cp1', '1.36.3', True, runtime='containerd://1.6.20')), '1.37.2', ['cp1'], [],
+                           runtime_minimum='2.0.0')
+    assert both['actions'][1] == "upgrade cp1 (1.36.3 -> 1.37.2) and replace its runtime (containerd://1.6.20 -> the bundle's containerd)"
+    _problems, none = plan('v1.37.2', items, '1.37.2', ['cp1'], ['w1', 'w2'])
+    assert none['control_planes'] == [] and none['workers'] == [] and none['runtime'] == []
+    problems, _result = plan('v1.37.2', items, '1.37.2', ['cp1'], ['w1', 'w2'], runtime_minimum='two')
+    assert problems == ["runtime_minimum: 'two' is not a version (major.minor.patch)"]
 
 
 def test_hosts_that_are_not_nodes_and_nodes_not_in_the_inventory_are_reported():
