@@ -124,7 +124,7 @@ def main():
     )
     facts = {'ansible_facts': _host_facts.gather()} if module.params['host_facts'] else {}
     if module.params['containerd_version']:
-        facts['containerd_version'] = _host_facts.containerd_version(lambda argv: module.run_command(argv))
+        facts['containerd_version'] = _host_facts.containerd_version(module.run_command)
     module.exit_json(**node_info(module), **facts)
 
 

@@ -36,7 +36,7 @@ options:
   runtime_minimum:
     description:
       - Nodes whose containerd is older than this version (their C(containerRuntimeVersion)) are in the plan even at the
-        target's kubelet version: the upgrade drains them and replaces their runtime with the bundle's. Empty plans no
+        target's kubelet version; the upgrade drains them and replaces their runtime with the bundle's. Empty plans no
         runtime replacement.
     type: str
     default: ''
