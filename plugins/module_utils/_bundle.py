@@ -87,8 +87,9 @@ def select(manifest: dict, items: list) -> list:
             matched = [f for f in matched if posixpath.basename(f['path']) in names]
             absent = names - {posixpath.basename(f['path']) for f in matched}
             if absent:
-                raise BundleError('the bundle has no %s under %s (kubernetes %s)'
-                                  % (', '.join(sorted(absent)), prefix, manifest.get('kubernetes_version')))
+                raise BundleError('the bundle has no %s under %s (kubernetes %s); a bundle built by an older tools/bundle lacks '
+                                  'newer parts (runtime/ came with containerd 2): build it again with this collection\'s '
+                                  'tools/bundle' % (', '.join(sorted(absent)), prefix, manifest.get('kubernetes_version')))
         if not matched:
             raise BundleError('the bundle has no files under %s' % prefix)
         for entry in matched:

@@ -74,7 +74,7 @@ def test_select_by_prefix_and_names():
 
 
 def test_select_names_what_the_bundle_lacks():
-    with pytest.raises(bundle.BundleError, match='no kubectl under bin/'):
+    with pytest.raises(bundle.BundleError, match='no kubectl under bin/ .*build it again'):
         bundle.select(MANIFEST, [{'prefix': 'bin/', 'names': ['kubectl', 'kubelet'], 'dest': '/x', 'mode': '0755'}])
     with pytest.raises(bundle.BundleError, match='no files under images/'):
         bundle.select(MANIFEST, [{'prefix': 'images/', 'names': [], 'dest': '/x', 'mode': '0644'}])
