@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.request
 
+import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
