@@ -125,9 +125,10 @@ def plan(name: str, show: dict, *, enabled: bool, started: bool, restart: bool, 
 
 def converge(run, name: str, *, enabled: bool = True, started: bool = True, start_if_exists: str = '', restart: bool = False,
              restart_if_newer: list | None = None, check_mode: bool = False, clock=time.time, monotonic=time.monotonic,
-             rewritten: list | None = None, exe_of=_exe) -> dict:
+             rewritten: list | None = None, check_replaced: bool = False, exe_of=_exe) -> dict:
     """Plan and (unless check_mode) apply. run(argv) -> (rc, stdout, stderr). ``rewritten``: files of the unit this call
-    has just written (in check mode, would write): the running unit is restarted for them."""
+    has just written (in check mode, would write): the running unit is restarted for them. ``check_replaced``: restart a
+    process that does not run the unit's program (stale_executable)."""
     show = read(run, name)
     reloaded = []
     units = [path for path in rewritten or [] if path.startswith(UNIT_DIRS)]
@@ -152,7 +153,7 @@ def converge(run, name: str, *, enabled: bool = True, started: bool = True, star
     actions = plan(name, show, enabled=enabled, started=started, restart=(restart or bool(rewritten)) and started,
                    newest=newest_file(restart_if_newer or []), process_started=started_at(show, clock, monotonic),
                    check_mode=check_mode, restart_reason=reason,
-                   stale=stale_executable(show, exe_of) if show.get('ActiveState') in RUNNING else '')
+                   stale=stale_executable(show, exe_of) if check_replaced and show.get('ActiveState') in RUNNING else '')
     before = summary(show)
     if not check_mode:
         for action, _reason in actions:

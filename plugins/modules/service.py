@@ -12,9 +12,8 @@ description:
     when systemd says a unit file or drop-in changed on disk since it read it. C(enable) when the unit is not enabled.
     C(start) when it is not running. C(restart) when it runs and O(restart) is true or one of the O(restart_if_newer)
     files is newer than the running process (so a configuration written by a run that then failed still gets loaded by
-    the next run, which a handler would lose), or when the running process is not the program the unit starts (its
-    executable was replaced on disk, or the unit now starts another path, for example the bundle's containerd in place of
-    a package's).
+    the next run, which a handler would lose), or, with O(restart_if_replaced), when the running process is not the
+    program the unit starts.
   - One module call instead of the four or five tasks (unit state, start, find, start time, restart) this takes with
     C(ansible.builtin.systemd_service), C(find) and C(command); that is what a no-op re-run spends its time on.
   - With O(files) (and O(directories)), the unit's own files (its unit file, drop-ins, configuration) are written first, in the
@@ -57,6 +56,13 @@ options:
     type: list
     elements: str
     default: []
+  restart_if_replaced:
+    description:
+      - Restart the running unit when its process is not the program the unit starts - its executable was replaced on
+        disk since it started, or the unit now starts another path (for example the bundle's containerd in place of a
+        package's). C(false) for a unit whose caller restarts it itself at the right moment (the kubelet in an upgrade).
+    type: bool
+    default: false
   restart_when_files_change:
     description:
       - Restart the running unit when this call rewrote one of its O(files). C(false) for a caller that restarts the unit
@@ -133,6 +139,7 @@ def main() -> None:
             'start_if_exists': {'type': 'path'},
             'restart': {'type': 'bool', 'default': False},
             'restart_if_newer': {'type': 'list', 'elements': 'str', 'default': []},
+            'restart_if_replaced': {'type': 'bool', 'default': False},
             'restart_when_files_change': {'type': 'bool', 'default': True},
             **_files.ARG_SPEC,
         },
@@ -158,7 +165,7 @@ def main() -> None:
         result = _service.converge(run, params['name'], enabled=params['enabled'], started=params['started'],
                                    start_if_exists=params['start_if_exists'] or '', restart=params['restart'],
                                    restart_if_newer=params['restart_if_newer'], check_mode=module.check_mode,
-                                   rewritten=rewritten)
+                                   rewritten=rewritten, check_replaced=params['restart_if_replaced'])
     except _service.ServiceError as exc:
         module.fail_json(msg='%s' % exc, changed_paths=written['changed_paths'])
     diff = written['diff'] + _service.state_diff(params['name'], result)

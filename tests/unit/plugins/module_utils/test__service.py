@@ -182,6 +182,8 @@ def test_a_process_that_does_not_run_the_units_program_is_restarted(running, rea
     props = dict(RUNNING, MainPID='1658', ExecStart='{ path=/usr/local/bin/containerd ; argv[]=/usr/local/bin/containerd }')
     assert service.stale_executable(props, lambda pid: running) == reason
     fake = FakeSystemd(props)
-    result = converge(fake, exe_of=lambda pid: running)
+    result = converge(fake, check_replaced=True, exe_of=lambda pid: running)
     assert result['actions'] == (['restart: %s' % reason] if reason else [])
+    # only when asked (the kubelet's binary is replaced by an upgrade, which restarts it itself after kubeadm)
+    assert converge(FakeSystemd(props), exe_of=lambda pid: running)['actions'] == []
     assert service.stale_executable(dict(props, MainPID='0'), lambda pid: '/usr/bin/containerd') == ''
