@@ -4,9 +4,14 @@ One cluster per topology per run: the 1 control plane + 2 workers lab is shared 
 modules run in the order of MODULE_ORDER on it (the role-include examples build it from bare hosts, then the cluster
 checks, fault drills and demo services, then the AWX jobs, then day 2: add, remove, reset and build again); the 3 control
 plane lab comes last, from bare hosts.
+
+KUBESEED_LAB_NAME (tools/lab's own variable) selects another lab than the default one, with the subnet
+KUBESEED_LAB_SUBNET (default 10.118.0.0/24): scripts/test.sh runs the 3-control-plane module on the lab `ha` in a
+pytest process of its own, beside the modules of the 1 + 2 lab.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import pathlib
 import re
@@ -18,7 +23,16 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / '.venv' / 'bin'
 LAB = [str(VENV_BIN / 'python'), str(ROOT / 'tools' / 'lab' / 'lab.py')]
-INVENTORY = ROOT / 'inventories' / 'lab'
+LAB_NAME = os.environ.get('KUBESEED_LAB_NAME') or 'lab'
+LAB_SUBNET = os.environ.get('KUBESEED_LAB_SUBNET') or ('10.117.0.0/24' if LAB_NAME == 'lab' else '10.118.0.0/24')
+INVENTORY = ROOT / 'inventories' / ('lab' if LAB_NAME == 'lab' else 'lab-' + LAB_NAME)
+
+
+def lab_address(offset: int) -> str:
+    """An address of the lab's subnet (tools/lab: control plane N at .10+N, the virtual IP at .10, worker N at .100+N)."""
+    return str(ipaddress.ip_network(LAB_SUBNET).network_address + offset)
+
+
 RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
@@ -67,8 +81,9 @@ def playbook(*args: str, log: pathlib.Path | None = None) -> Run:
 
 
 def kubeconfig() -> str:
-    """Where site.yml writes the admin kubeconfig by default (cluster name kubeseed)."""
-    return os.path.expanduser('~/.kube/kubeseed-kubeseed.conf')
+    """Where site.yml writes the admin kubeconfig: by default (cluster name kubeseed), or where tools/lab's group variables
+    of another lab say (kubeseed_kubeconfig_dest)."""
+    return os.path.expanduser('~/.kube/kubeseed-kubeseed.conf' if LAB_NAME == 'lab' else '~/.kube/kubeseed-lab-%s.conf' % LAB_NAME)
 
 
 def bundle_path(version: str = '') -> str:
@@ -98,7 +113,8 @@ def fresh_lab(control_planes: int, workers: int):
         yield INVENTORY
         return
     subprocess.run([*LAB, 'down'], cwd=ROOT, check=True)
-    subprocess.run([*LAB, 'up', '--control-planes', str(control_planes), '--workers', str(workers)], cwd=ROOT, check=True)
+    subprocess.run([*LAB, 'up', '--subnet', LAB_SUBNET, '--control-planes', str(control_planes), '--workers', str(workers)],
+                   cwd=ROOT, check=True)
     lab_vars = (INVENTORY / 'group_vars' / 'all' / 'lab.yml').read_text(encoding='utf-8')
     assert 'kubeseed_offline_bundle_url:' in lab_vars, 'no offline bundle is built: run make bundle first'
     yield INVENTORY

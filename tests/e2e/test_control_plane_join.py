@@ -2,8 +2,9 @@
 uploaded certificate key, no token or certificate key in the -vvv output, a no-op re-run; the API server's virtual IP
 (kubeseed_control_plane_vip, which lab.py writes into the inventory of a lab with several control planes) as the endpoint
 of every kubeconfig and join, and a control plane stopped while the controller and apps.yml keep working through it;
-then day 2 on three etcd members: a restore, and control-plane removal that keeps etcd's quorum. (This lab replaces the
-shared 1 + 2 lab, so this module runs last; see MODULE_ORDER in conftest.py.)
+then day 2 on three etcd members: a restore, and control-plane removal that keeps etcd's quorum. scripts/test.sh runs this
+module on a lab of its own (KUBESEED_LAB_NAME=ha) beside the modules of the shared 1 + 2 lab; run alone on the default lab,
+it replaces that lab (it comes last in MODULE_ORDER, conftest.py).
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ import urllib.request
 import yaml
 
 from _secrets import assert_no_secret
-from conftest import INVENTORY, LAB, ROOT, VENV_BIN, adhoc, changed_tasks, kubeconfig, kubectl, playbook
+from conftest import INVENTORY, LAB, ROOT, VENV_BIN, adhoc, changed_tasks, kubeconfig, kubectl, lab_address, playbook
 
-VIP = '10.117.0.10'  # tools/lab: the address below the first control plane's
+VIP = lab_address(10)  # tools/lab: the address below the first control plane's
+WORKER = lab_address(101)  # ks-w1
 CERT_KEY = re.compile(r'(certificate_key|certificateKey|certificate key)\W{1,6}[a-f0-9]{64}', re.I)
 TOKEN = re.compile(r'\b[a-z0-9]{6}\.[a-z0-9]{16}\b')
 
@@ -80,7 +82,7 @@ def test_three_control_planes_join_and_rerun_changes_nothing(lab_ha, tmp_path):
     w1_range = [n['spec']['podCIDR'] for n in json.loads(kubectl('get', 'nodes', '-o', 'json').stdout)['items']
                 if n['metadata']['name'] == 'ks-w1'][0]
     routes = adhoc('ks-cp1:ks-cp2:ks-cp3', 'ansible.builtin.command', 'ip route show %s' % w1_range, lab_ha).stdout
-    assert routes.count('via 10.117.0.101') == 3, routes
+    assert routes.count('via %s' % WORKER) == 3, routes
 
     second = playbook('site.yml', '-i', str(lab_ha))
     print('no-op re-run: %.0fs' % second.seconds)
@@ -152,7 +154,7 @@ def test_a_stopped_control_plane_gives_the_virtual_ip_to_another_and_the_cluster
     while in_a_row < 10:
         assert time.monotonic() - started < 120, 'the demo did not answer 10 times in a row within 120 s (%d failed)' % failed
         try:
-            with urllib.request.urlopen('http://10.117.0.101:30080/', timeout=5) as response:
+            with urllib.request.urlopen('http://%s:30080/' % WORKER, timeout=5) as response:
                 in_a_row = in_a_row + 1 if response.status == 200 else 0
         except OSError:
             failed, in_a_row = failed + 1, 0
@@ -174,7 +176,7 @@ API_VARS = ['-e', '{"kubeseed_apiserver_extra_args": {"audit-log-maxage": 30, "p
             '"kubeseed_apiserver_cert_extra_sans": ["api.kubeseed.test", "10.117.0.99"]}']
 BAD_FLAG = ['-e', '{"kubeseed_apiserver_extra_args": {"audit-log-maxage": 30, "profiling": false, "no-such-flag": "x"}, '
             '"kubeseed_apiserver_cert_extra_sans": ["api.kubeseed.test", "10.117.0.99"]}']
-CONTROL_PLANES = {'ks-cp1': '10.117.0.11', 'ks-cp2': '10.117.0.12', 'ks-cp3': '10.117.0.13'}
+CONTROL_PLANES = {'ks-cp%d' % i: lab_address(10 + i) for i in (1, 2, 3)}
 APPLY_TASK = "kubeseed.cluster.apiserver : This control plane's API server with the new flags and certificate names, restarted and waited for"
 RECORD_TASK = 'kubeseed.cluster.apiserver : The cluster\'s API server settings (ConfigMap kube-system/kubeadm-config)'
 

@@ -3,6 +3,7 @@ neither root nor a lab."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,49 @@ def test_package_finds_the_files_next_to_it() -> None:
     assert plan.GROUP_VARS_TEMPLATE.is_file()
     assert base.BASE_FILES == LAB_DIR / "base-files" and (base.BASE_FILES / "etc" / "systemd" / "system").is_dir()
     assert plan.REPO_ROOT == LAB_DIR.parent.parent
+
+
+def test_another_lab_keeps_its_hosts_state_cgroups_and_rules_apart_and_shares_the_base(tmp_path: Path) -> None:
+    default = plan.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
+    other = plan.Paths(cache=tmp_path, run=tmp_path / "run-ha", inventory=tmp_path / "inv-ha", name="ha")
+    assert default.state_file == tmp_path / "lab" / "lab.json" and default.hosts == tmp_path / "lab" / "hosts"
+    assert other.state_file == tmp_path / "lab" / "labs" / "ha" / "lab.json"
+    assert other.hosts == tmp_path / "lab" / "labs" / "ha" / "hosts" and other.logs == tmp_path / "lab" / "labs" / "ha" / "logs"
+    assert (other.bases, other.key) == (default.bases, default.key)
+    assert (default.machine("ks-cp1"), other.machine("ks-cp1")) == ("ks-cp1", "ha-ks-cp1")
+    assert (default.tag, other.tag) == ("kubeseed-lab", "kubeseed-lab-ha")
+    # nspawn's link name keeps every host of a 4-letter lab apart within 15 characters
+    assert network.veth(plan.Paths(tmp_path, tmp_path, tmp_path, name="abcd").machine("ks-w99")) == "vb-abcd-ks-w99"
+    yaml = pytest.importorskip("yaml")
+    data = yaml.safe_load(plan.render_group_vars("http://10.118.0.1:8080/x", None, "ha"))
+    assert data["kubeseed_kubeconfig_dest"] == "~/.kube/kubeseed-lab-ha.conf"
+    assert "kubeseed_kubeconfig_dest" not in yaml.safe_load(plan.render_group_vars("http://10.117.0.1:8080/x"))
+
+
+def test_a_rule_is_removed_only_by_the_lab_that_tagged_it() -> None:
+    rule = shlex.split("-A FORWARD -i ksbr-ha ! -o ksbr-ha -m comment --comment kubeseed-lab-ha -j REJECT")
+    assert network.rule_comment(rule) == "kubeseed-lab-ha"
+    assert network.rule_comment(shlex.split("-A INPUT -i ksbr0 -j REJECT")) is None
+
+
+def _cli_lab(tmp_path: Path, *argv: str):
+    from kubeseed_lab import cli  # noqa: E402  pylint: disable=import-outside-toplevel
+    return cli.make_lab(cli.build_parser().parse_args(["--cache", str(tmp_path), *argv]))
+
+
+def test_another_lab_needs_a_subnet_of_its_own_then_remembers_its_network(tmp_path: Path) -> None:
+    with pytest.raises(plan.LabError, match="give it a subnet of its own"):
+        _cli_lab(tmp_path, "--name", "ha", "up")
+    with pytest.raises(plan.LabError, match="--name must be 1-4"):
+        _cli_lab(tmp_path, "--name", "Too-long", "down")
+    lab = _cli_lab(tmp_path, "--name", "ha", "--subnet", "10.118.0.0/24", "up")
+    assert (lab.subnet, lab.bridge, lab.port, lab.gateway) == ("10.118.0.0/24", "ksbr-ha", 8080, "10.118.0.1")
+    assert lab.paths.inventory.name == "lab-ha" and str(lab.paths.run) == "/run/kubeseed-lab-ha"
+    lab.paths.state_file.parent.mkdir(parents=True)
+    lab.paths.state_file.write_text('{"subnet": "10.118.0.0/24", "bridge": "ksbr-ha", "port": 8081, "hosts": []}', encoding="utf-8")
+    again = _cli_lab(tmp_path, "--name", "ha", "stop", "ks-cp1")
+    assert (again.subnet, again.bridge, again.port) == ("10.118.0.0/24", "ksbr-ha", 8081)
+    default = _cli_lab(tmp_path, "status")
+    assert (default.subnet, default.bridge, default.paths.inventory.name) == ("10.117.0.0/24", "ksbr0", "lab")
+    (tmp_path / "lab" / "lab.json").write_text('{"hosts": [{"name": "ks-cp1"}, {"name": "ks-w1"}]}', encoding="utf-8")
+    assert again.other_labs_hosts() == 2 and default.other_labs_hosts() == 0

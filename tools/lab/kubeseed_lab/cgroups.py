@@ -1,5 +1,5 @@
-"""Cgroups of the hosts: one kubeseed-lab/<host> cgroup in every hierarchy (cgroup v1 and v2), so the
-hosts do not share a cgroup root; emptying and removing them again."""
+"""Cgroups of the hosts: one kubeseed-lab/<host> cgroup (kubeseed-lab-<name>/<host> for a lab other than the default)
+in every hierarchy (cgroup v1 and v2), so the hosts do not share a cgroup root; emptying and removing them again."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 from .plan import LabError, Paths
 
-CGROUP_GROUP = "kubeseed-lab"
 CGROUP_MOUNT_FLAGS = {"rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec", "clone_children",
                       "noprefix", "xattr"}
 
@@ -41,7 +40,7 @@ def create_cgroups(paths: Paths, name: str) -> list[Path]:
     share one cgroup root and collide on kubepods)."""
     created = []
     for mount, own in cgroup_hierarchies():
-        parent = mount / own.lstrip("/") / CGROUP_GROUP
+        parent = mount / own.lstrip("/") / paths.tag
         target = parent / name
         for directory in (parent, target):
             if not directory.is_dir():
@@ -56,8 +55,8 @@ def create_cgroups(paths: Paths, name: str) -> list[Path]:
 
 
 def lab_cgroup_roots(paths: Paths) -> list[Path]:
-    """Every kubeseed-lab cgroup directory we may have made."""
-    roots = {mount / own.lstrip("/") / CGROUP_GROUP for mount, own in cgroup_hierarchies()}
+    """Every cgroup directory of this lab we may have made."""
+    roots = {mount / own.lstrip("/") / paths.tag for mount, own in cgroup_hierarchies()}
     for record in paths.run.glob("*.cgroups") if paths.run.is_dir() else []:
         for line in record.read_text(encoding="utf-8").splitlines():
             if line.strip():

@@ -2,19 +2,21 @@
 
 The command line of tools/lab/lab.py: `up` boots control-plane and worker hosts on a private
 bridge, serves the offline bundle to them over that bridge and writes an Ansible inventory to
-inventories/lab/. `down` removes everything `up` made. See docs/lab.md.
+inventories/lab/. `down` removes everything `up` made. `--name` runs another lab beside it (its own
+bridge, subnet and inventory). See docs/lab.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
 from .cgroups import exec_in_cgroups
 from .commands import Lab
-from .plan import DEFAULT_BRIDGE, DEFAULT_DISTRIBUTION, DEFAULT_PORT, DEFAULT_SUBNET, REPO_ROOT, LabError, Paths
+from .plan import DEFAULT_BRIDGE, DEFAULT_DISTRIBUTION, DEFAULT_NAME, DEFAULT_PORT, DEFAULT_SUBNET, LAB_NAME, REPO_ROOT, LabError, Paths
 
 
 def default_mirror() -> str:
@@ -31,12 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
     cache_default = os.environ.get("KUBESEED_CACHE") or str(Path.home() / ".cache" / "kubeseed")
     parser = argparse.ArgumentParser(prog="lab.py", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--cache", default=cache_default, help="cache dir (KUBESEED_CACHE; default ~/.cache/kubeseed)")
-    parser.add_argument("--run-dir", default=os.environ.get("KUBESEED_LAB_RUN", "/run/kubeseed-lab"),
-                        help="runtime state (pid files)")
-    parser.add_argument("--inventory", default=str(REPO_ROOT / "inventories" / "lab"), help="inventory dir to write")
-    parser.add_argument("--subnet", default=DEFAULT_SUBNET)
-    parser.add_argument("--bridge", default=DEFAULT_BRIDGE)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="bundle server port on the bridge address")
+    parser.add_argument("--name", default=os.environ.get("KUBESEED_LAB_NAME") or DEFAULT_NAME,
+                        help=f"which lab (KUBESEED_LAB_NAME; default {DEFAULT_NAME}): another name (1-4 lower-case letters or "
+                             "digits) is a second lab beside the default one, with its own --subnet, bridge and inventory")
+    parser.add_argument("--run-dir", default=None,
+                        help="runtime state (pid files; default /run/kubeseed-lab, or /run/kubeseed-lab-<name>)")
+    parser.add_argument("--inventory", default=None,
+                        help="inventory dir to write (default inventories/lab, or inventories/lab-<name>)")
+    parser.add_argument("--subnet", default=None,
+                        help=f"the hosts' IPv4 /24 (default: what the lab is up with, else {DEFAULT_SUBNET}; another lab must give one)")
+    parser.add_argument("--bridge", default=None, help=f"the bridge (default: what the lab is up with, else {DEFAULT_BRIDGE} or ksbr-<name>)")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"bundle server port on the bridge address (default: what the lab is up with, else {DEFAULT_PORT})")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="boot the lab (idempotent)")
     up.add_argument("--control-planes", type=int, default=1)
@@ -54,6 +62,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def make_lab(args: argparse.Namespace) -> Lab:
+    """The lab the options name: the default one, or another by --name; the network settings not given are those the lab
+    is up with (its state file), else the defaults."""
+    name = args.name
+    default = name == DEFAULT_NAME
+    if not default and not LAB_NAME.match(name):
+        raise LabError(f"--name must be 1-4 lower-case letters or digits starting with a letter (or {DEFAULT_NAME}), got {name!r}")
+    run_dir = args.run_dir or (os.environ.get("KUBESEED_LAB_RUN") if default else None) or (
+        "/run/kubeseed-lab" if default else f"/run/kubeseed-lab-{name}")
+    inventory = args.inventory or str(REPO_ROOT / "inventories" / ("lab" if default else f"lab-{name}"))
+    paths = Paths(cache=Path(args.cache), run=Path(run_dir), inventory=Path(inventory), name=name)
+    try:
+        state = json.loads(paths.state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = {}
+    state = state if isinstance(state, dict) else {}
+    subnet = args.subnet or state.get("subnet")
+    if not subnet:
+        if not default and args.command == "up":
+            raise LabError(f"the lab {name} is not the default one: give it a subnet of its own, e.g. --subnet 10.118.0.0/24 "
+                           f"(the default lab uses {DEFAULT_SUBNET})")
+        subnet = DEFAULT_SUBNET
+    bridge = args.bridge or state.get("bridge") or (DEFAULT_BRIDGE if default else f"ksbr-{name}")
+    port = args.port or state.get("port") or DEFAULT_PORT
+    return Lab(paths, str(subnet), str(bridge), int(port))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # ip, iptables and friends live in sbin, which a plain user PATH lacks
@@ -62,8 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["_exec"] and len(argv) >= 4 and argv[2] == "--":
         exec_in_cgroups(argv[1], argv[3:])
     args = build_parser().parse_args(argv)
-    paths = Paths(cache=Path(args.cache), run=Path(args.run_dir), inventory=Path(args.inventory))
-    lab = Lab(paths, args.subnet, args.bridge, args.port)
+    try:
+        lab = make_lab(args)
+    except LabError as exc:
+        print(f"lab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    paths = lab.paths
     try:
         if args.command == "up":
             bundle_root = Path(args.bundle_root) if args.bundle_root else paths.cache / "bundles"

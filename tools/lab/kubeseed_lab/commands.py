@@ -4,6 +4,7 @@ preflight checks and the generated inventory, with the pieces of the other modul
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
@@ -84,6 +85,20 @@ class Lab:
                 raise LabError(f"not enough free disk under {self.paths.lab}: {free / GIB:.1f} GiB free, "
                                f"{need_bytes / GIB:.1f} GiB needed; free some space or set KUBESEED_CACHE elsewhere")
 
+    def other_labs_hosts(self) -> int:
+        """How many hosts the other labs on this machine have (their state files)."""
+        files = [self.paths.lab / "lab.json", *sorted((self.paths.lab / "labs").glob("*/lab.json"))]
+        count = 0
+        for path in files:
+            if path == self.paths.state_file:
+                continue
+            try:
+                hosts = json.loads(path.read_text(encoding="utf-8")).get("hosts", [])
+            except (OSError, ValueError, AttributeError):
+                continue
+            count += len(hosts) if isinstance(hosts, list) else 0
+        return count
+
     def ensure_inotify(self, count: int) -> None:
         """Every lab host's systemd, containerd and kubelet count against this machine's inotify limits (one kernel): with the
         default 128 instances a ninth host's kubelet fails with "inotify_init: too many open files". Raise them, never lower."""
@@ -107,7 +122,7 @@ class Lab:
             self.progress.changed(f"inventory: wrote {inv / 'hosts.yml'}")
         control_planes = sum(1 for h in hosts if h.role == "control_plane")
         vip = vip_of(self.subnet) if control_planes > 1 else None
-        if write_if_changed(inv / "group_vars" / "all" / "lab.yml", render_group_vars(bundle_url, vip)):
+        if write_if_changed(inv / "group_vars" / "all" / "lab.yml", render_group_vars(bundle_url, vip, self.paths.name)):
             self.progress.changed(f"inventory: wrote {inv / 'group_vars/all/lab.yml'}")
 
     def remove_inventory(self) -> None:
@@ -134,12 +149,16 @@ class Lab:
         self.progress.say(f"step 1/6 preflight ({len(hosts)} hosts: "
                           f"{', '.join(h.name for h in hosts)})")
         self.preflight(need)
-        self.ensure_inotify(len(hosts))
+        self.ensure_inotify(len(hosts) + self.other_labs_hosts())
         if not self.paths.bridge_marker.is_file():
             self.check_network_free()
         self.progress.say("step 2/6 base image")
-        rootfs = ensure_base(self.paths, self.progress, distribution, mirror)
-        self.machines.ensure_key()
+        # the base image and the key are shared by every lab: one `up` at a time makes them
+        self.paths.lab.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.lab / "shared.lock", "w", encoding="utf-8") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            rootfs = ensure_base(self.paths, self.progress, distribution, mirror)
+            self.machines.ensure_key()
         self.progress.say(f"step 3/6 network: bridge {self.bridge} {self.gateway}, subnet {self.subnet}")
         self.network.ensure_bridge()
         for old in self.state_hosts():
@@ -187,7 +206,7 @@ class Lab:
             cgroups.remove_cgroup_tree(root)
         if self.server.stop_http():
             self.progress.say("bundle server: stopped")
-        removed = remove_fw_rules()
+        removed = remove_fw_rules(self.paths.tag)
         if removed:
             self.progress.say(f"firewall: removed {removed} rules")
         self.network.remove_bridge()
@@ -197,12 +216,15 @@ class Lab:
             self.paths.hosts.rmdir()
         if self.paths.run.is_dir() and not any(self.paths.run.iterdir()):
             self.paths.run.rmdir()
-        if purge and self.paths.lab.exists():
-            leftovers = mounts_under(self.paths.lab)
+        # the default lab's purge removes what every lab shares (refused while another lab's hosts are mounted there),
+        # another lab's only its own logs
+        purged = self.paths.lab if self.paths.own == self.paths.lab else self.paths.own
+        if purge and purged.exists():
+            leftovers = mounts_under(purged)
             if leftovers:
                 raise LabError(f"refusing to purge: still mounted: {leftovers}")
-            shutil.rmtree(self.paths.lab)
-            self.progress.say(f"purged {self.paths.lab} (base images, lab key, logs)")
+            shutil.rmtree(purged)
+            self.progress.say(f"purged {purged} ({'base images, lab key, logs' if purged == self.paths.lab else 'logs'})")
         print(f"lab down: done in {self.progress.elapsed():.1f}s", flush=True)
 
     def host_by_name(self, name: str) -> Host:
@@ -228,7 +250,7 @@ class Lab:
         all_ok = bridge_up and http is not None
         for host in hosts:
             pid = self.machines.host_pid(host.name)
-            link = run(["ip", "-o", "link", "show", "dev", veth(host.name)], check=False).stdout
+            link = run(["ip", "-o", "link", "show", "dev", veth(self.paths.machine(host.name))], check=False).stdout
             if pid is None:
                 status = "stopped"
             elif f"master {self.bridge}" not in link:

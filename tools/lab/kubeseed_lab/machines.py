@@ -49,7 +49,7 @@ class Machines(LabPart):
 
     def host_pid(self, name: str) -> int | None:
         pid = read_pid(self.paths.pid_file(name))
-        if pid is not None and pid_alive(pid, f"--machine={name}"):
+        if pid is not None and pid_alive(pid, f"--machine={self.paths.machine(name)} "):
             return pid
         return None
 
@@ -104,7 +104,7 @@ class Machines(LabPart):
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         cmd = [
             sys.executable, str(LAB_PY), "_exec", ",".join(str(c) for c in host_cgroups), "--",
-            "systemd-nspawn", "-b", "-D", str(merged), f"--machine={host.name}", f"--hostname={host.name}",
+            "systemd-nspawn", "-b", "-D", str(merged), f"--machine={self.paths.machine(host.name)}", f"--hostname={host.name}",
             f"--uuid={uuid.UUID(machine_id)}", "--register=no", "--keep-unit", f"--network-bridge={self.bridge}",
             "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--capability=all", "--console=pipe",
             "--bind=/dev/kmsg", f"--bind={hdir / 'containerd'}:/var/lib/containerd",
@@ -178,19 +178,20 @@ class Machines(LabPart):
                     os.kill(pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass  # it ended meanwhile
+            needle = f"--machine={self.paths.machine(name)} "
             deadline = time.monotonic() + 30
-            while pid_alive(pid, f"--machine={name}") and time.monotonic() < deadline:
+            while pid_alive(pid, needle) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if pid_alive(pid, f"--machine={name}"):
+            if pid_alive(pid, needle):
                 os.kill(pid, signal.SIGKILL)
-                while pid_alive(pid, f"--machine={name}"):
+                while pid_alive(pid, needle):
                     time.sleep(0.1)
             stopped = True
         self.paths.pid_file(name).unlink(missing_ok=True)
         cgroups.remove_host_cgroups(self.paths, name)
         if lock is not None:
             lock.unlink(missing_ok=True)
-        for leftover in Path("/run/systemd/nspawn").glob(f"*/{name}"):
+        for leftover in Path("/run/systemd/nspawn").glob(f"*/{self.paths.machine(name)}"):
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:

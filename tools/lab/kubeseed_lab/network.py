@@ -11,8 +11,6 @@ from pathlib import Path
 from .plan import LabError, Paths, gateway_of
 from .proc import Progress, run
 
-FW_COMMENT = "kubeseed-lab"
-
 
 def overlaps_in_use(subnet: str, bridge: str) -> list[str]:
     """Addresses or routes on other interfaces that overlap the lab subnet."""
@@ -48,16 +46,25 @@ def veth(name: str) -> str:
     return f"vb-{name}"[:15]
 
 
-def remove_fw_rules() -> int:
-    """Delete every iptables rule tagged FW_COMMENT; how many there were."""
+def remove_fw_rules(tag: str) -> int:
+    """Delete every iptables rule whose comment is tag (one lab's); how many there were."""
     removed = 0
     for chain in ("FORWARD", "INPUT"):
         listing = run(["iptables", "-S", chain], check=False).stdout or ""
         for line in listing.splitlines():
-            if FW_COMMENT in line and line.startswith("-A "):
-                run(["iptables", "-D", *shlex.split(line)[1:]])
+            words = shlex.split(line)
+            if words[:1] == ["-A"] and rule_comment(words) == tag:
+                run(["iptables", "-D", *words[1:]])
                 removed += 1
     return removed
+
+
+def rule_comment(words: list[str]) -> str | None:
+    """The comment of one `iptables -S` rule, split into words."""
+    for index, word in enumerate(words[:-1]):
+        if word == "--comment":
+            return words[index + 1]
+    return None
 
 
 class LabPart:
@@ -89,7 +96,7 @@ class Network(LabPart):
     def fw_rules(self) -> list[list[str]]:
         """Rules that keep the lab inside: nothing from the bridge is forwarded
         beyond it, and the controller only answers on the lab subnet."""
-        tag = ["-m", "comment", "--comment", FW_COMMENT]
+        tag = ["-m", "comment", "--comment", self.paths.tag]
         return [
             ["FORWARD", "-i", self.bridge, "!", "-o", self.bridge, *tag, "-j", "REJECT"],
             ["FORWARD", "-o", self.bridge, "!", "-i", self.bridge, *tag, "-j", "REJECT"],
@@ -134,7 +141,7 @@ class Network(LabPart):
 
     def isolate(self, name: str, cut: bool) -> None:
         """Detach a host's veth from the bridge and set it down, or put it back."""
-        link = veth(name)
+        link = veth(self.paths.machine(name))
         if cut:
             run(["ip", "link", "set", "dev", link, "nomaster"])
             run(["ip", "link", "set", "dev", link, "down"])

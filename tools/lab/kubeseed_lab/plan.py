@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import re
 import string
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,9 @@ DEFAULT_SUBNET = "10.117.0.0/24"
 DEFAULT_BRIDGE = "ksbr0"
 DEFAULT_PORT = 8080
 DEFAULT_DISTRIBUTION = "bookworm"
+DEFAULT_NAME = "lab"
+# A lab other than the default one: a short name, so that nspawn's link name vb-<name>-<host> fits in 15 characters.
+LAB_NAME = re.compile(r"^[a-z][a-z0-9]{0,3}$")
 CP_OFFSET = 10
 WORKER_OFFSET = 100
 MAX_CONTROL_PLANES = 9
@@ -41,19 +45,36 @@ class Host:
 
 @dataclasses.dataclass
 class Paths:
-    """Where the lab keeps its state."""
+    """Where one lab keeps its state. Several labs (each with its own name, bridge and subnet) can run side by side:
+    they share the base images and the ssh key under <cache>/lab; the default lab keeps its hosts, state and logs there
+    too, another lab under <cache>/lab/labs/<name>."""
 
     cache: Path
     run: Path
     inventory: Path
+    name: str = DEFAULT_NAME
 
     @property
     def lab(self) -> Path:
         return self.cache / "lab"
 
     @property
+    def own(self) -> Path:
+        """This lab's hosts, state and logs."""
+        return self.lab if self.name == DEFAULT_NAME else self.lab / "labs" / self.name
+
+    @property
     def state_file(self) -> Path:
-        return self.lab / "lab.json"
+        return self.own / "lab.json"
+
+    def machine(self, host: str) -> str:
+        """The nspawn machine of a host (its name in the inventory and inside stays the host name): unique among the labs."""
+        return host if self.name == DEFAULT_NAME else f"{self.name}-{host}"
+
+    @property
+    def tag(self) -> str:
+        """The name of this lab's cgroup group and the comment on its iptables rules (one lab's down leaves the others')."""
+        return "kubeseed-lab" if self.name == DEFAULT_NAME else f"kubeseed-lab-{self.name}"
 
     @property
     def key(self) -> Path:
@@ -65,11 +86,11 @@ class Paths:
 
     @property
     def hosts(self) -> Path:
-        return self.lab / "hosts"
+        return self.own / "hosts"
 
     @property
     def logs(self) -> Path:
-        return self.lab / "logs"
+        return self.own / "logs"
 
     def host_dir(self, name: str) -> Path:
         return self.hosts / name
@@ -144,13 +165,17 @@ def vip_of(subnet: str) -> str:
     return str(ipaddress.ip_network(subnet).network_address + CP_OFFSET)
 
 
-def render_group_vars(bundle_url: str | None, vip: str | None = None) -> str:
-    """The lab's group variables; vip (labs with several control planes) becomes kubeseed_control_plane_vip."""
+def render_group_vars(bundle_url: str | None, vip: str | None = None, name: str = DEFAULT_NAME) -> str:
+    """The lab's group variables; vip (labs with several control planes) becomes kubeseed_control_plane_vip; a lab other
+    than the default one gets a kubeconfig of its own on the controller (both clusters are named kubeseed)."""
     template = string.Template(GROUP_VARS_TEMPLATE.read_text(encoding="utf-8"))
     line = f"kubeseed_offline_bundle_url: {bundle_url}\n" if bundle_url else ""
     if vip:
         line += ("# several control planes: keepalived holds this address on one whose API server answers (role ha_endpoint)\n"
                  f"kubeseed_control_plane_vip: {vip}\n")
+    if name != DEFAULT_NAME:
+        line += (f"# the lab {name}, beside the default lab: the admin kubeconfig site.yml writes on the controller\n"
+                 f"kubeseed_kubeconfig_dest: ~/.kube/kubeseed-lab-{name}.conf\n")
     return template.substitute(bundle_url_line=line)
 
 
