@@ -29,11 +29,41 @@ step() {
 }
 # pytest suites import the collection as ansible_collections.kubeseed.cluster (tests/contract, tests/integration).
 pytest_run() { PYTHONPATH=$root/.ansible/collections${PYTHONPATH:+:$PYTHONPATH} python -m pytest -p no:cacheprovider -q "$@"; }
+# A step beside the others: bg_start NAME LOG COMMAND... runs it in the background (output in LOG, "<rc> <seconds>" in
+# tests/output/NAME.rc at its end, never a previous run's); bg_collect NAME LABEL waits for it, prints its output and
+# gives it a row NAME(LABEL) like a step's (a failed one's lines are repeated after the table).
+declare -A bg_pid bg_log
+bg_start() {
+  local name=$1 log=$2; shift 2
+  mkdir -p tests/output
+  rm -f "tests/output/$name.rc"
+  echo "=== [test] $name: started in the background (log: $log)"
+  ( start=$SECONDS; PYTHONUNBUFFERED=1 "$@" >"$log" 2>&1; rc=$?
+    echo "$rc $((SECONDS - start))" >"tests/output/$name.rc.tmp" && mv "tests/output/$name.rc.tmp" "tests/output/$name.rc" ) &
+  bg_pid[$name]=$! bg_log[$name]=$log
+}
+bg_collect() {
+  local name=$1 label=$2 rc seconds
+  wait "${bg_pid[$name]}"
+  echo "=== [test] $name ($label) output:"; cat "${bg_log[$name]}"
+  read -r rc seconds <"tests/output/$name.rc" || { rc=1; seconds=0; }
+  if [ "$rc" = 0 ]; then
+    passed=$((passed + 1)); table+=("$name($label) passed $seconds")
+  else
+    failed=$((failed + 1)); failures+=("$name"); table+=("$name($label) FAILED $seconds")
+    [ "${bg_log[$name]}" = "tests/output/step-$name.log" ] || cp "${bg_log[$name]}" "tests/output/step-$name.log"
+  fi
+  return "$rc"
+}
 
+# The bundle build (minutes of Go builds on a cold machine, a second on a warm one) starts beside the static tier, which
+# leaves a core idle most of the time; the bundle tier waits for it.
+if want bundle; then bg_start bundle-build tests/output/step-bundle-build.log make --no-print-directory bundle; fi
 if want static; then
   step yamllint yamllint --strict .
   step ansible-lint ansible-lint --offline --profile production
-  step sanity scripts/ansible-test.sh .venv sanity --venv --color no
+  # sanity (ansible-test on its own copy of the checkout, one core) beside the other static steps
+  bg_start sanity tests/output/step-sanity.log scripts/ansible-test.sh .venv sanity --venv --color no
   step units scripts/ansible-test.sh .venv units --venv --color no --python 3.11
   step docs scripts/docs-check.sh .venv
   step execution-environment scripts/ee-check.sh .venv
@@ -46,38 +76,28 @@ if want static; then
   # the new-user corpora: plausible mistakes, each with what the user meant (prints "N passed, N failed")
   step corpus python tests/corpus/run.py
   step changelog antsibull-changelog lint
+  bg_collect sanity beside-static || true
 fi
 # compat (sanity + units on the newest ansible-core, CPU-bound, ~80 s) runs in the background while the bundle, lab and
 # e2e tiers run (mostly waiting on real clusters): its output goes to tests/output/compat.log, printed when it is done.
-compat_pid=''
-upgrade_from_pid=''
+compat_bg=''
+upgrade_from_bg=''
 if want compat; then
-  mkdir -p tests/output
   if want e2e || want lab || want bundle; then
-    echo "=== [test] compat: started in the background (log: tests/output/compat.log)"
-    rm -f tests/output/compat.rc  # never a previous run's result
-    ( start=$SECONDS; make --no-print-directory compat >tests/output/compat.log 2>&1; rc=$?
-      echo "$rc $((SECONDS - start))" >tests/output/compat.rc ) &
-    compat_pid=$!
+    bg_start compat tests/output/compat.log make --no-print-directory compat; compat_bg=1
   else
     step compat make --no-print-directory compat
   fi
 fi
 bundle_ok=1
 if want bundle; then
-  step bundle-build make --no-print-directory bundle || true
-  [[ " ${failures[*]} " == *" bundle-build "* ]] && bundle_ok=0
-  # the previous minor's bundle, which the upgrade e2e (tests/e2e/test_lifecycle.py) starts from
+  bg_collect bundle-build beside-static || bundle_ok=0
   if [ $bundle_ok = 1 ] && want e2e; then
-    # the previous minor's bundle, for the upgrade e2e only: built beside the tiers up to the e2e and the e2e modules
-    # before the upgrade's (they only read the default bundle), so a cold run does not wait for it alone
-    mkdir -p tests/output
-    rm -f tests/output/bundle-upgrade-from.rc  # never a previous run's result
-    echo "=== [test] bundle-upgrade-from: started in the background (log: tests/output/bundle-upgrade-from.log)"
-    # niced: the tiers and e2e modules beside it go first, it takes what CPU they leave
-    ( start=$SECONDS; nice -n 10 make --no-print-directory bundle-upgrade-from >tests/output/bundle-upgrade-from.log 2>&1; rc=$?
-      echo "$rc $((SECONDS - start))" >tests/output/bundle-upgrade-from.rc ) &
-    upgrade_from_pid=$!
+    # the previous minor's bundle, for the upgrade e2e only (tests/e2e/test_lifecycle.py starts from it): built beside the
+    # tiers up to the e2e and the e2e modules before the upgrade's (they only read the default bundle), so a cold run does
+    # not wait for it alone; niced: the tiers and e2e modules beside it go first, it takes what CPU they leave
+    bg_start bundle-upgrade-from tests/output/bundle-upgrade-from.log nice -n 10 make --no-print-directory bundle-upgrade-from
+    upgrade_from_bg=1
   fi
   if [ $bundle_ok = 1 ]; then
     step bundle-tests pytest_run tests/tools/bundle --deselect tests/tools/bundle/test_builder_unit.py
@@ -102,32 +122,24 @@ for tier in lab e2e; do
     # (and of its lab set-up) are listed at the end (what the CI budget is spent on)
     # While the background build of the previous minor's bundle runs, only tests/e2e/test_lifecycle.py (the upgrade)
     # waits for it, through the file it writes at its end; the modules before it run meanwhile.
-    if [ -n "$upgrade_from_pid" ]; then export KUBESEED_UPGRADE_FROM_RC="$PWD/tests/output/bundle-upgrade-from.rc"; fi
-    step e2e-cluster pytest_run -s --durations=0 --durations-min=5 tests/e2e
-    if [ -n "$upgrade_from_pid" ]; then
-      echo "=== [test] bundle-upgrade-from (background) output:"
-      wait "$upgrade_from_pid"; upgrade_from_pid=
-      cat tests/output/bundle-upgrade-from.log
-      read -r up_rc up_seconds <tests/output/bundle-upgrade-from.rc || { up_rc=1; up_seconds=0; }
-      if [ "$up_rc" = 0 ]; then
-        passed=$((passed + 1)); table+=("bundle-upgrade-from(background) passed $up_seconds")
-      else
-        failed=$((failed + 1)); failures+=("bundle-upgrade-from"); table+=("bundle-upgrade-from(background) FAILED $up_seconds")
-      fi
+    if [ -n "$upgrade_from_bg" ]; then export KUBESEED_UPGRADE_FROM_RC="$PWD/tests/output/bundle-upgrade-from.rc"; fi
+    if [ "${KUBESEED_E2E_SERIAL:-}" = 1 ]; then
+      step e2e-cluster pytest_run -s --durations=0 --durations-min=5 tests/e2e
+    else
+      # the 3-control-plane module on a lab of its own (tools/lab --name ha, another bridge and subnet) in a pytest process
+      # beside the modules of the 1 + 2 lab: most of an e2e test is waiting on a cluster, so the two topologies overlap
+      # (KUBESEED_E2E_SERIAL=1: one after the other, on the default lab)
+      bg_start e2e-ha tests/output/e2e-ha.log env KUBESEED_LAB_NAME=ha KUBESEED_LAB_SUBNET=10.118.0.0/24 \
+        PYTHONPATH="$root/.ansible/collections${PYTHONPATH:+:$PYTHONPATH}" python -m pytest -p no:cacheprovider -q -s \
+        --durations=0 --durations-min=5 --basetemp="$root/tests/output/e2e-ha-tmp" tests/e2e/test_control_plane_join.py
+      step e2e-cluster pytest_run -s --durations=0 --durations-min=5 --ignore=tests/e2e/test_control_plane_join.py tests/e2e
+      bg_collect e2e-ha beside-e2e-cluster || true
     fi
+    if [ -n "$upgrade_from_bg" ]; then bg_collect bundle-upgrade-from background || true; fi
   fi
 done
 
-if [ -n "$compat_pid" ]; then
-  wait "$compat_pid"
-  echo "=== [test] compat (background) output:"; cat tests/output/compat.log
-  read -r compat_rc compat_seconds <tests/output/compat.rc || { compat_rc=1; compat_seconds=0; }
-  if [ "$compat_rc" = 0 ]; then
-    passed=$((passed + 1)); table+=("compat(background) passed $compat_seconds")
-  else
-    failed=$((failed + 1)); failures+=("compat"); table+=("compat(background) FAILED $compat_seconds")
-  fi
-fi
+if [ -n "$compat_bg" ]; then bg_collect compat background || true; fi
 
 echo "=== [test] finished in $((SECONDS - suite_start))s"
 # One table of the tiers with their seconds, also written to tests/output/tiers.txt (see docs/testing.md).
