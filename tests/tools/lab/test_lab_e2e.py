@@ -398,6 +398,32 @@ def test_resize_removes_and_adds_hosts(lab_up: str, bundle: Bundle) -> None:  # 
     assert ssh(HOSTS["ks-w2"], "systemctl is-system-running").stdout.strip() == "running"
 
 
+def test_another_lab_runs_beside_apart_and_its_down_leaves_this_one(lab_up: str) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    """`--name` (tools/lab): a second lab on its own bridge and subnet, with the same host names; the labs cannot reach each
+    other; its `down` leaves the default lab's hosts, rules and cgroups alone."""
+    other = ["--name", "t2"]
+    assert lab(*other, "up", "--control-planes", "1", "--workers", "0").returncode == 2  # no subnet of its own: refused
+    try:
+        result = lab(*other, "--subnet", "10.119.0.0/24", "up", "--control-planes", "1", "--workers", "0")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert ssh("10.119.0.11", "hostname").stdout.strip() == "ks-cp1"
+        inventory = (REPO / "inventories" / "lab-t2" / "group_vars" / "all" / "lab.yml").read_text(encoding="utf-8")
+        assert "kubeseed_kubeconfig_dest: ~/.kube/kubeseed-lab-t2.conf" in inventory
+        # the default lab's ks-cp1 cannot open a connection to the other lab's ks-cp1 (and the other way round)
+        probe = "python3 -c \"import socket; socket.create_connection(('%s', 22), timeout=3)\" && echo reached || echo refused"
+        assert ssh(HOSTS["ks-cp1"], probe % "10.119.0.11").stdout.strip() == "refused"
+        assert ssh("10.119.0.11", probe % HOSTS["ks-cp1"]).stdout.strip() == "refused"
+        assert "ks-cp1" in lab(*other, "status").stdout and lab(*other, "status").returncode == 0
+    finally:
+        down = lab(*other, "down", "--purge")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not (REPO / "inventories" / "lab-t2").exists() and not (LAB_DIR / "labs" / "t2").exists()
+    assert lab("status").returncode == 0  # the default lab: every host still answers
+    assert ssh(HOSTS["ks-cp1"], "systemctl is-system-running").stdout.strip() == "running"
+    rules = subprocess.run(["iptables", "-S"], check=True, text=True, capture_output=True).stdout
+    assert "kubeseed-lab-t2" not in rules and "--comment kubeseed-lab " in rules
+
+
 def leftovers() -> list[str]:
     """Everything the lab could leave behind on the controller."""
     found = []
@@ -427,7 +453,7 @@ def leftovers() -> list[str]:
             if root.count("/") - str(hierarchy).count("/") >= 2:
                 dirs.clear()
     rules = subprocess.run(["iptables", "-S"], check=True, text=True, capture_output=True).stdout
-    found += [f"iptables {line}" for line in rules.splitlines() if "kubeseed-lab" in line]
+    found += [f"iptables {line}" for line in rules.splitlines() if "--comment kubeseed-lab " in line + " "]
     found += [f"nspawn runtime {p}" for p in Path("/run/systemd/nspawn").glob("*/ks-*")]
     found += [f"file {p}" for p in (INVENTORY / "hosts.yml", INVENTORY / "group_vars" / "all" / "lab.yml",
                                     LAB_DIR / "hosts", RUN_DIR) if p.exists()]
