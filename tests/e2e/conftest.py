@@ -113,7 +113,7 @@ def fresh_lab(control_planes: int, workers: int):
         yield INVENTORY
         return
     subprocess.run([*LAB, 'down'], cwd=ROOT, check=True)
-    subprocess.run([*LAB, 'up', '--subnet', LAB_SUBNET, '--control-planes', str(control_planes), '--workers', str(workers)],
+    subprocess.run([*LAB, '--subnet', LAB_SUBNET, 'up', '--control-planes', str(control_planes), '--workers', str(workers)],
                    cwd=ROOT, check=True)
     lab_vars = (INVENTORY / 'group_vars' / 'all' / 'lab.yml').read_text(encoding='utf-8')
     assert 'kubeseed_offline_bundle_url:' in lab_vars, 'no offline bundle is built: run make bundle first'
