@@ -74,3 +74,49 @@ def containerd_version(run, exists=os.path.exists) -> str:
             found = re.search(r' v?([0-9]+\.[0-9]+\.[0-9]+)', out) if rc == 0 else None
             return found.group(1) if found else 'unknown'
     return ''
+
+
+def package_version(run, package: str) -> str:
+    """The upstream version (major.minor.patch) of the distribution's ``package``: the installed one, else the one the
+    package manager would install; '' when neither is known (no apt-cache, an unknown package, another package manager).
+
+    ``apt-cache policy containerd`` prints e.g. ``Installed: (none)`` and ``Candidate: 1.6.20~ds1-1+b1`` (an epoch
+    ``1:`` may come first)."""
+    try:
+        rc, out, _err = run(['apt-cache', 'policy', package])
+    except OSError:
+        return ''
+    if rc != 0:
+        return ''
+    fields = {}
+    for line in out.splitlines():
+        key, sep, value = line.strip().partition(':')
+        if sep and key in ('Installed', 'Candidate'):
+            fields[key] = value.strip()
+    for key in ('Installed', 'Candidate'):
+        found = re.match(r'(?:[0-9]+:)?([0-9]+\.[0-9]+\.[0-9]+)', fields.get(key, ''))
+        if found:
+            return found.group(1)
+    return ''
+
+
+def runtime_needs(read=_read, exists=os.path.exists, release=platform.release) -> list:
+    """What containerd 2.x needs from a host and this host lacks, one sentence each (none: an empty list): overlayfs
+    (its snapshotter; loaded or a module of the running kernel), a cgroup hierarchy (v1 or v2) and systemd as the
+    init system (its unit)."""
+    missing = []
+    filesystems = [line.split()[-1] for line in read('/proc/filesystems').splitlines() if line.strip()]
+    # not loaded yet on a bare host is fine when the kernel has it as a module (the node role loads it)
+    modules = '/lib/modules/%s/' % release()
+    if 'overlay' not in filesystems and not any(
+            re.search(r'(^|/)overlay\.ko', read(modules + name), re.M) for name in ('modules.dep', 'modules.builtin')):
+        missing.append('the kernel has no overlayfs (not in /proc/filesystems, no overlay module in %s): containerd\'s '
+                       'overlayfs snapshotter needs it; use a kernel with overlayfs' % modules)
+    if not (exists('/sys/fs/cgroup/cgroup.controllers') or exists('/sys/fs/cgroup/memory')
+            or exists('/sys/fs/cgroup/cpu,cpuacct') or exists('/sys/fs/cgroup/cpu')):
+        missing.append('no cgroup hierarchy is mounted under /sys/fs/cgroup (neither v2 nor the v1 controllers): '
+                       'containers need cgroups')
+    if not exists('/run/systemd/system'):
+        missing.append('systemd is not the init system (/run/systemd/system is missing): the containerd and kubelet '
+                       'units need it')
+    return missing

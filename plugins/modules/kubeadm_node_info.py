@@ -51,9 +51,16 @@ options:
   containerd_version:
     description:
       - Also return RV(containerd_version), the version of the containerd this host has (the offline bundle's in
-        C(/usr/local/bin) first, then a package's in C(/usr/bin)), so that the runtime checks need no other call.
+        C(/usr/local/bin) first, then a package's in C(/usr/bin)), so that the runtime checks need no other call, and
+        RV(containerd_host_missing), what containerd 2.x needs from the host and it lacks.
     type: bool
     default: false
+  containerd_package:
+    description:
+      - Also return RV(containerd_package_version), the version of this distribution package (installed, else the
+        candidate the package manager would install; Debian family, C(apt-cache policy)). Empty to skip.
+    type: str
+    default: ''
 attributes:
   check_mode:
     support: full
@@ -96,6 +103,19 @@ containerd_version:
   returned: when O(containerd_version) is true
   type: str
   sample: 2.4.2
+containerd_host_missing:
+  description: What containerd 2.x needs from the host and it lacks (overlayfs, a cgroup hierarchy, systemd as init), one
+    sentence each; empty when it has all of it.
+  returned: when O(containerd_version) is true
+  type: list
+  elements: str
+  sample: []
+containerd_package_version:
+  description: The version (major.minor.patch) of the O(containerd_package) package installed, else the candidate; empty
+    when unknown.
+  returned: when O(containerd_package) is set
+  type: str
+  sample: 1.6.20
 kubelet_cgroup_driver:
   description: The cgroup driver of the node's kubelet configuration, empty on a host that is not a node yet.
   returned: when O(cgroup_driver) is set
@@ -119,12 +139,16 @@ def main():
             node_name=dict(type='str', default=''),
             host_facts=dict(type='bool', default=False),
             containerd_version=dict(type='bool', default=False),
+            containerd_package=dict(type='str', default=''),
         ),
         supports_check_mode=True,
     )
     facts = {'ansible_facts': _host_facts.gather()} if module.params['host_facts'] else {}
     if module.params['containerd_version']:
         facts['containerd_version'] = _host_facts.containerd_version(module.run_command)
+        facts['containerd_host_missing'] = _host_facts.runtime_needs()
+    if module.params['containerd_package']:
+        facts['containerd_package_version'] = _host_facts.package_version(module.run_command, module.params['containerd_package'])
     module.exit_json(**node_info(module), **facts)
 
 

@@ -60,3 +60,45 @@ def test_the_containerd_version_is_read_from_the_bundles_binary_first_then_the_p
     assert facts.containerd_version(run(debian), exists=lambda path: False) == ''
     broken = {'/usr/bin/containerd': (127, '', 'cannot execute')}
     assert facts.containerd_version(run(broken), exists=lambda path: path == '/usr/bin/containerd') == 'unknown'
+
+
+def test_the_distribution_package_version_is_the_installed_one_else_the_candidate():
+    def run(out, rc=0):
+        return lambda argv: (rc, out, '')
+    assert facts.package_version(run('containerd:\n  Installed: (none)\n  Candidate: 1.6.20~ds1-1+b1\n'), 'containerd') == '1.6.20'
+    assert facts.package_version(run('containerd:\n  Installed: 1:1.7.28-0ubuntu1\n  Candidate: 1:2.1.3-1\n'),
+                                 'containerd') == '1.7.28'
+    assert facts.package_version(run('containerd:\n  Installed: (none)\n  Candidate: (none)\n'), 'containerd') == ''
+    assert facts.package_version(run('N: Unable to locate package containerd\n', rc=0), 'containerd') == ''
+    assert facts.package_version(run('', rc=100), 'containerd') == ''
+
+    def missing(argv):
+        raise OSError('apt-cache: not found')
+    assert facts.package_version(missing, 'containerd') == ''
+
+
+@pytest.mark.parametrize('files, paths, expected', [
+    # this machine's kind: overlay built in, cgroup v1, systemd
+    ({'/proc/filesystems': 'nodev\tsysfs\nnodev\toverlay\n'}, {'/sys/fs/cgroup/memory', '/run/systemd/system'}, []),
+    # overlay not loaded yet but a module of the running kernel; cgroup v2
+    ({'/proc/filesystems': 'nodev\tsysfs\n', '/lib/modules/6.1.0-28-amd64/modules.dep':
+      'kernel/fs/overlayfs/overlay.ko.xz:\nkernel/net/bridge/br_netfilter.ko.xz: kernel/net/bridge/bridge.ko.xz\n'},
+     {'/sys/fs/cgroup/cgroup.controllers', '/run/systemd/system'}, []),
+    ({'/proc/filesystems': 'nodev\tsysfs\n'}, {'/sys/fs/cgroup/memory', '/run/systemd/system'}, ['overlayfs']),
+    ({'/proc/filesystems': 'nodev\toverlay\n'}, {'/run/systemd/system'}, ['cgroup']),
+    ({'/proc/filesystems': 'nodev\toverlay\n'}, {'/sys/fs/cgroup/cgroup.controllers'}, ['systemd']),
+    ({}, set(), ['overlayfs', 'cgroup', 'systemd']),
+])
+def test_what_containerd_needs_from_the_host(files, paths, expected):
+    missing = facts.runtime_needs(read=lambda path: files.get(path, ''), exists=lambda path: path in paths,
+                                  release=lambda: '6.1.0-28-amd64')
+    assert len(missing) == len(expected)
+    for sentence, word in zip(missing, expected):
+        assert word in sentence
+
+
+def test_this_machine_has_what_containerd_needs():
+    # the machine the tests run on runs containers (the lab hosts): overlayfs and cgroups are there; systemd may not be
+    # its init system (a container or a VM without it), so only the first two are asserted
+    missing = facts.runtime_needs()
+    assert not [sentence for sentence in missing if 'systemd' not in sentence]
