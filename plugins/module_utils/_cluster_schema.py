@@ -193,6 +193,15 @@ CLUSTER_SCHEMA: dict = {
             'additionalProperties': {'type': 'array', 'minItems': 1, 'items': {'type': 'string', 'format': 'url'}},
             'description': 'Registry host -> list of mirror URLs tried in order, e.g. {docker.io: [https://mirror.example.com]}.',
         },
+        'kubeseed_containerd_registry_ca': {
+            'type': 'object', 'default': {},
+            'propertyNames': {'pattern': r'^[A-Za-z0-9.-]+(:[0-9]+)?$'},
+            # the PEM text itself is checked by _cluster_validation (a pattern refuses the newlines a PEM has)
+            'additionalProperties': {'type': 'string', 'minLength': 1},
+            'description': 'Registry host[:port] -> PEM of the CA that signed its certificate (a private registry, or a mirror '
+                           'named in kubeseed_containerd_registry_mirrors): containerd trusts it for that host only '
+                           '(/etc/containerd/certs.d/<host>/ca.crt).',
+        },
         'kubeseed_image_repository': {
             'type': 'string', 'default': 'registry.k8s.io', 'minLength': 1, 'pattern': IMAGE_REPOSITORY,
             'x-hint': 'use registry[:port][/path] without scheme or tag, e.g. registry.example.com:5000/k8s',

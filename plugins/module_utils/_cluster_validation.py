@@ -15,6 +15,8 @@ is right, so a wrong type never turns into a Python error.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import ipaddress
 import re
@@ -270,6 +272,29 @@ def san_problem(value: object) -> str:
     return '%s: %s' % (show(value), problem) if problem else ''
 
 
+_REGISTRY_HOST = re.compile(r'^[A-Za-z0-9.-]+(:[0-9]+)?$')
+_PEM_CERTIFICATE = re.compile(r'-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----')
+
+
+def certificate_problem(text: str) -> str:
+    """What is wrong with the PEM text of a CA certificate, '' when nothing: one or more CERTIFICATE blocks of base64
+    (a private key or anything else beside them is refused: it would be written where every node can read it)."""
+    hint = ('give the PEM text of the CA certificate, -----BEGIN CERTIFICATE----- ... -----END CERTIFICATE----- '
+            '(e.g. "{{ lookup(\'file\', \'registry-ca.crt\') }}")')
+    if 'PRIVATE KEY' in text:
+        return 'holds a private key (never put a key here: only the CA certificate; %s)' % hint
+    blocks = _PEM_CERTIFICATE.findall(text)
+    rest = _PEM_CERTIFICATE.sub('', text).strip()
+    if not blocks or rest:
+        return 'is not a PEM certificate (%s)' % hint
+    for block in blocks:
+        try:
+            base64.b64decode(''.join(block.split()), validate=True)
+        except (ValueError, binascii.Error):
+            return 'is not a PEM certificate: its base64 does not decode (%s)' % hint
+    return ''
+
+
 def image_repository_problem(value: str) -> str:
     """'' for registry[:port][/path] (kubeadm imageRepository), else what is wrong."""
     example = '(e.g. registry.k8s.io or registry.example.com:5000/k8s)'
@@ -470,6 +495,16 @@ def _syntax(values: dict) -> dict:
     repository = values.get('kubeseed_image_repository')
     if isinstance(repository, str) and image_repository_problem(repository):
         add('kubeseed_image_repository', 'kubeseed_image_repository: %s' % image_repository_problem(repository))
+    cas = values.get('kubeseed_containerd_registry_ca')
+    if isinstance(cas, dict):
+        # the schema's messages for this variable give way to these: its key names are checked here too
+        for key, value in cas.items():
+            if not isinstance(key, str) or not _REGISTRY_HOST.match(key):
+                add('kubeseed_containerd_registry_ca', 'kubeseed_containerd_registry_ca: %r is not a registry host[:port] '
+                    '(e.g. registry.example.com:5000, without a scheme or a path)' % (key,))
+            if isinstance(value, str) and value and certificate_problem(value):
+                add('kubeseed_containerd_registry_ca', '%s: %s' % (format_path('kubeseed_containerd_registry_ca', [key]),
+                                                                   certificate_problem(value)))
     labels = values.get('kubeseed_node_labels')
     if isinstance(labels, dict):
         for key, value in labels.items():

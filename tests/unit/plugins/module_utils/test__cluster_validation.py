@@ -20,6 +20,8 @@ HOSTS = {
 }
 
 
+PEM = '-----BEGIN CERTIFICATE-----\nMIIBhDCCASugAwIBAgIPJAX13bY3' + 'A' * 36 + '\n' + 'QUJD' * 16 + '\n-----END CERTIFICATE-----\n'
+
 def run(cluster_vars=None, groups=None, hosts=None, host_vars=None):
     """Validate GROUPS/HOSTS with cluster_vars on every host and host_vars on some."""
     hosts = copy.deepcopy(hosts if hosts is not None else HOSTS)
@@ -150,6 +152,15 @@ INVALID_VARS = [
     ('mirror-empty', {'kubeseed_containerd_registry_mirrors': {'docker.io': []}},
      "kubeseed_containerd_registry_mirrors['docker.io']:", 'should be non-empty'),
     ('mirror-type', {'kubeseed_containerd_registry_mirrors': ['docker.io']}, 'kubeseed_containerd_registry_mirrors:', 'expected a mapping'),
+    ('registry-ca-text', {'kubeseed_containerd_registry_ca': {'r.corp:5443': 'registry-ca.crt'}},
+     "kubeseed_containerd_registry_ca['r.corp:5443']:", 'is not a PEM certificate (give the PEM text'),
+    ('registry-ca-key', {'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM + '-----BEGIN EC PRIVATE KEY-----\nAAAA\n'
+                                                                            '-----END EC PRIVATE KEY-----\n'}},
+     "kubeseed_containerd_registry_ca['r.corp:5443']:", 'holds a private key'),
+    ('registry-ca-base64', {'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM.replace('MII', 'M=I')}},
+     "kubeseed_containerd_registry_ca['r.corp:5443']:", 'its base64 does not decode'),
+    ('registry-ca-host', {'kubeseed_containerd_registry_ca': {'https://r.corp': PEM}}, 'kubeseed_containerd_registry_ca:',
+     "'https://r.corp' is not a registry host[:port]"),
     ('package-source', {'kubeseed_package_source': 'bundle'}, 'kubeseed_package_source:', 'is not one of: online, offline'),
     ('offline-without-url', {'kubeseed_package_source': 'offline'}, 'kubeseed_offline_bundle_url:', 'is empty but'),
     ('bundle-url', {'kubeseed_package_source': 'offline', 'kubeseed_offline_bundle_url': 'bundle/1.37.2'},
@@ -250,6 +261,7 @@ VALID = [
     {'kubeseed_node_taints': [{'key': 'dedicated', 'value': 'gpu', 'effect': 'NoSchedule'}, {'key': 'dedicated', 'effect': 'NoExecute'},
                               {'key': 'example.com/spot', 'value': '', 'effect': 'PreferNoSchedule'}]},
     {'kubeseed_containerd_registry_mirrors': {'docker.io': ['https://m1.example.com', 'http://m2:5000']}},
+    {'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM, 'mirror.corp': PEM + PEM}},
     {'kubeseed_https_proxy': 'http://proxy.example.com:3128', 'kubeseed_no_proxy': ['.corp']},
     {'kubeseed_workaround_cgroup_v1': True, 'kubeseed_workaround_no_kernel_modules': True, 'kubeseed_cni_mtu': 1400},
     {'kubeseed_control_plane_endpoint': '[fd00::1]:6443'},
