@@ -67,10 +67,11 @@ def lab(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
                           timeout=timeout)
 
 
-def ssh(address: str, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def ssh(address: str, command: str, timeout: float = 120, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ssh", "-i", str(KEY), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                            "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-                           f"root@{address}", command], check=False, text=True, capture_output=True, timeout=timeout)
+                           f"root@{address}", command], check=False, text=True, capture_output=True, timeout=timeout,
+                          input=stdin)
 
 
 def tcp_open(address: str, port: int) -> bool:
@@ -424,6 +425,41 @@ def test_another_lab_runs_beside_apart_and_its_down_leaves_this_one(lab_up: str)
     assert "kubeseed-lab-t2" not in rules and "--comment kubeseed-lab " in rules
 
 
+def test_registry_serves_the_bundles_app_images_over_tls_with_basic_auth(lab_up: str) -> None:  # pylint: disable=redefined-outer-name,unused-argument
+    """`registry up` (tools/lab): the distribution registry built from its Go module on the bridge address, TLS with the
+    lab's CA, basic auth; a host that trusts the CA and gives the password lists the demo image; without the password the
+    registry answers 401, without the CA the TLS handshake fails; `registry down` stops it."""
+    result = lab("registry", "up", timeout=1800)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = json.loads(result.stdout[result.stdout.index("{"):])
+    assert status["registry"] == f"{GATEWAY}:5443" and status["running"] == "yes", status
+    assert status["images"] == [f"{GATEWAY}:5443/team/demo:0.3.0"], status
+    credentials = Path(status["credentials_file"])
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    password = json.loads(credentials.read_text(encoding="utf-8"))["password"]
+    ca = Path(status["ca_file"]).read_text(encoding="utf-8")
+    probe = (
+        "import base64, ssl, sys, urllib.request, urllib.error\n"
+        "req = urllib.request.Request('https://%s:5443/v2/_catalog')\n"
+        "if sys.argv[2]: req.add_header('Authorization', 'Basic ' + base64.b64encode(sys.argv[2].encode()).decode())\n"
+        "ctx = ssl.create_default_context(cafile=sys.argv[1] or None)\n"
+        "try:\n    print(urllib.request.urlopen(req, context=ctx, timeout=10).read().decode())\n"
+        "except urllib.error.HTTPError as e:\n    print(e.code)\n"
+        "except (ssl.SSLError, urllib.error.URLError) as e:\n    print('tls', e)\n" % GATEWAY)
+    assert ssh(HOSTS["ks-w1"], "cat > /tmp/registry-ca.crt", stdin=ca).returncode == 0
+    assert ssh(HOSTS["ks-w1"], "cat > /tmp/probe.py", stdin=probe).returncode == 0
+    answer = ssh(HOSTS["ks-w1"], f"python3 /tmp/probe.py /tmp/registry-ca.crt team:{password}").stdout.strip()
+    assert json.loads(answer) == {"repositories": ["team/demo"]}, answer
+    assert ssh(HOSTS["ks-w1"], "python3 /tmp/probe.py /tmp/registry-ca.crt team:wrong").stdout.strip() == "401"
+    assert ssh(HOSTS["ks-w1"], "python3 /tmp/probe.py /tmp/registry-ca.crt ''").stdout.strip() == "401"
+    assert ssh(HOSTS["ks-w1"], f"python3 /tmp/probe.py '' team:{password}").stdout.startswith("tls ")
+    assert lab("registry", "status").returncode == 0
+    again = lab("registry", "up")
+    assert again.returncode == 0 and "pushed" not in again.stdout, again.stdout  # already there: nothing pushed again
+    assert lab("registry", "down").returncode == 0
+    assert lab("registry", "status").returncode == 1
+
+
 def leftovers() -> list[str]:
     """Everything the lab could leave behind on the controller."""
     found = []
@@ -435,7 +471,8 @@ def leftovers() -> list[str]:
         except OSError:
             continue
         if ("systemd-nspawn" in cmdline and "--machine=ks-" in cmdline) or \
-                ("http.server" in cmdline and f"--bind {GATEWAY}" in cmdline):
+                ("http.server" in cmdline and f"--bind {GATEWAY}" in cmdline) or \
+                ("labregistry" in cmdline and "serve" in cmdline):
             found.append(f"process {proc.name}: {cmdline}")
     for line in Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines():
         point = line.split()[4]
@@ -456,7 +493,7 @@ def leftovers() -> list[str]:
     found += [f"iptables {line}" for line in rules.splitlines() if "--comment kubeseed-lab " in line + " "]
     found += [f"nspawn runtime {p}" for p in Path("/run/systemd/nspawn").glob("*/ks-*")]
     found += [f"file {p}" for p in (INVENTORY / "hosts.yml", INVENTORY / "group_vars" / "all" / "lab.yml",
-                                    LAB_DIR / "hosts", RUN_DIR) if p.exists()]
+                                    LAB_DIR / "hosts", LAB_DIR / "registry", RUN_DIR) if p.exists()]
     return found
 
 

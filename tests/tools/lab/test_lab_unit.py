@@ -156,7 +156,7 @@ def test_cli_entry_runs_from_any_directory(tmp_path: Path) -> None:
                             cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: lab.py ")
-    assert "{up,down,status,stop,start,isolate,reconnect}" in result.stdout
+    assert "{up,down,status,registry,stop,start,isolate,reconnect}" in result.stdout
 
 
 def test_package_finds_the_files_next_to_it() -> None:
@@ -211,3 +211,33 @@ def test_another_lab_needs_a_subnet_of_its_own_then_remembers_its_network(tmp_pa
     assert (default.subnet, default.bridge, default.paths.inventory.name) == ("10.117.0.0/24", "ksbr0", "lab")
     (tmp_path / "lab" / "lab.json").write_text('{"hosts": [{"name": "ks-cp1"}, {"name": "ks-w1"}]}', encoding="utf-8")
     assert again.other_labs_hosts() == 2 and default.other_labs_hosts() == 0
+
+
+def test_the_registry_keeps_its_password_in_a_0600_file_and_its_config_names_its_files(tmp_path: Path) -> None:
+    from kubeseed_lab import registry  # noqa: E402  pylint: disable=import-outside-toplevel
+    paths = plan.Paths(cache=tmp_path / "cache", run=tmp_path / "run", inventory=tmp_path / "inv", name="t3")
+    reg = registry.Registry(paths, "10.120.0.1", registry.DEFAULT_REGISTRY_PORT, proc.Progress())
+    assert reg.dir == tmp_path / "cache" / "lab" / "labs" / "t3" / "registry" and reg.host == "10.120.0.1:5443"
+    first = reg.credentials()
+    assert first["username"] == "team" and len(first["password"]) >= 20
+    assert (reg.dir / "credentials.json").stat().st_mode & 0o777 == 0o600
+    assert reg.credentials() == first  # kept: the hosts' pull secrets stay valid
+    config = reg.config()
+    assert "addr: 10.120.0.1:5443" in config and f"path: {reg.dir / 'htpasswd'}" in config
+    assert f"certificate: {reg.dir / 'tls' / 'server.crt'}" in config and "delete:\n    enabled: false" in config
+    assert first["password"] not in config
+    assert reg.status()["running"] == "no" and reg.stop() is False
+
+
+def test_the_registry_tool_is_rebuilt_when_its_sources_change() -> None:
+    from kubeseed_lab import registry  # noqa: E402  pylint: disable=import-outside-toplevel
+    recipe = registry.tool_recipe()
+    assert len(recipe) == 12 and recipe == registry.tool_recipe()
+    assert (registry.GO_DIR / "cmd" / "labregistry" / "main.go").is_file()
+
+
+def test_write_if_changed_creates_a_private_file_private(tmp_path: Path) -> None:
+    target = tmp_path / "secret.json"
+    assert proc.write_if_changed(target, "{}\n", mode=0o600) is True
+    assert target.stat().st_mode & 0o777 == 0o600 and not (tmp_path / "secret.json.tmp").exists()
+    assert proc.write_if_changed(target, "{}\n", mode=0o600) is False

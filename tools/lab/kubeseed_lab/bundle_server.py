@@ -4,7 +4,6 @@ directory to the hosts, and the bundle URL the inventory gets."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import time
 from pathlib import Path
 
 from .plan import REPO_ROOT, LabError, Paths
-from .proc import Progress, pid_alive, read_pid
+from .proc import Progress, pid_alive, read_pid, terminate
 
 
 class BundleServer:
@@ -62,17 +61,11 @@ class BundleServer:
         self.paths.http_pid.unlink(missing_ok=True)
         if pid is None:
             return False
-        os.kill(pid, signal.SIGTERM)
-        for _attempt in range(50):
-            if not pid_alive(pid, "http.server"):
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
+        terminate(pid, "http.server")
         return True
 
-    def bundle_url(self, root: Path) -> str | None:
-        """URL of the bundle the bundle builder reports, if it lies in root."""
+    def bundle_path(self) -> Path | None:
+        """The bundle the bundle builder reports (`tools/bundle/bundle.py path`), None when there is none."""
         tool = REPO_ROOT / "tools" / "bundle" / "bundle.py"
         if not tool.is_file():
             return None
@@ -80,13 +73,20 @@ class BundleServer:
             result = subprocess.run([sys.executable, str(tool), "path"], check=False, text=True,
                                     capture_output=True, timeout=60)
         except subprocess.TimeoutExpired:
-            self.progress.say("bundle: `bundle.py path` timed out; inventory has no bundle URL")
+            self.progress.say("bundle: `bundle.py path` timed out")
             return None
         lines = result.stdout.strip().splitlines()
         if result.returncode != 0 or not lines:
-            self.progress.say("bundle: no bundle reported by tools/bundle/bundle.py path; inventory has no bundle URL")
+            self.progress.say("bundle: no bundle reported by tools/bundle/bundle.py path")
             return None
-        path = Path(lines[-1].strip()).resolve()
+        return Path(lines[-1].strip()).resolve()
+
+    def bundle_url(self, root: Path) -> str | None:
+        """URL of the bundle the bundle builder reports, if it lies in root."""
+        path = self.bundle_path()
+        if path is None:
+            self.progress.say("bundle: the inventory has no bundle URL")
+            return None
         try:
             rel = path.relative_to(root.resolve())
         except ValueError:

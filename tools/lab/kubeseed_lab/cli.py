@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     down = sub.add_parser("down", help="remove everything up made (keeps the cached base image)")
     down.add_argument("--purge", action="store_true", help="also remove base images, lab key and logs")
     sub.add_parser("status", help="show the lab (exit 1 unless every host answers)")
+    registry = sub.add_parser("registry", help="the lab's container registry (TLS with a lab CA, basic auth) on its bridge")
+    registry.add_argument("action", choices=["up", "down", "status"],
+                          help="up: start it and push the bundle's application images; down: stop it (its data stays "
+                               "until the lab's down); status: where it is (exit 1 unless it runs)")
     for verb, text in (("stop", "power a host off"), ("start", "boot a stopped host"),
                        ("isolate", "cut a host off the bridge"), ("reconnect", "put an isolated host back")):
         fault = sub.add_parser(verb, help=text)
@@ -112,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             lab.down(args.purge)
         elif args.command == "status":
             return lab.status()
+        elif args.command == "registry":
+            return lab.registry_command(args.action)
         elif args.command == "start":
             lab.start(args.host)
         elif args.command == "stop":

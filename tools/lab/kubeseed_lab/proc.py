@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -31,9 +32,11 @@ class Progress:
 
 
 def run(cmd: Sequence[str], check: bool = True, capture: bool = True, timeout: float | None = None,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a command; on failure raise LabError with its output."""
-    result = subprocess.run(list(cmd), check=False, text=True, timeout=timeout, env=env,
+        env: dict[str, str] | None = None, cwd: Path | None = None,
+        input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command (input_text on its stdin, e.g. a password, never an argument); on failure raise LabError with its
+    output."""
+    result = subprocess.run(list(cmd), check=False, text=True, timeout=timeout, env=env, cwd=cwd, input=input_text,
                             stdout=subprocess.PIPE if capture else None,
                             stderr=subprocess.PIPE if capture else None)
     if check and result.returncode != 0:
@@ -52,7 +55,10 @@ def write_if_changed(path: Path, content: str, mode: int = 0o644) -> bool:
     if path.is_symlink():
         path.unlink()
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(content, encoding="utf-8")
+    tmp.unlink(missing_ok=True)
+    # created with its mode (a 0600 file is never readable by others, not even for a moment)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w", encoding="utf-8") as handle:
+        handle.write(content)
     tmp.chmod(mode)
     tmp.replace(path)
     return True
@@ -76,6 +82,16 @@ def pid_alive(pid: int, needle: str) -> bool:
     except OSError:
         return False
     return needle in cmdline
+
+
+def terminate(pid: int, needle: str) -> None:
+    """SIGTERM to pid (a process of the lab whose command line holds needle), SIGKILL when it still runs 5 s later."""
+    os.kill(pid, signal.SIGTERM)
+    for _attempt in range(50):
+        if not pid_alive(pid, needle):
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
 
 
 def process_running(pid: int) -> bool:
