@@ -110,11 +110,10 @@ class Registry:
         tool = self.binary()
         creds = self.credentials()
         run([str(tool), "certs", "-dir", str(self.dir / "tls"), "-ip", self.gateway])
+        # written on every up from the password file (a new bcrypt salt each time, the same password): the two never
+        # disagree, and a running registry accepts the password either way
         htpasswd = run([str(tool), "htpasswd", creds["username"]], input_text=creds["password"] + "\n").stdout
-        # bcrypt salts every line: written only when the password no longer matches the file (kept otherwise)
-        current = self.dir / "htpasswd"
-        if not current.is_file() or not current.read_text(encoding="utf-8").startswith(creds["username"] + ":"):
-            write_if_changed(current, htpasswd, mode=0o600)
+        write_if_changed(self.dir / "htpasswd", htpasswd, mode=0o600)
         config_changed = write_if_changed(self.dir / "config.yml", self.config(), mode=0o600)
         pid = self.pid()
         if pid is not None and config_changed:
