@@ -472,7 +472,7 @@ def leftovers() -> list[str]:
             continue
         if ("systemd-nspawn" in cmdline and "--machine=ks-" in cmdline) or \
                 ("http.server" in cmdline and f"--bind {GATEWAY}" in cmdline) or \
-                ("labregistry" in cmdline and "serve" in cmdline):
+                ("labregistry serve" in cmdline and str(LAB_DIR / "registry") in cmdline):
             found.append(f"process {proc.name}: {cmdline}")
     for line in Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines():
         point = line.split()[4]
