@@ -1149,6 +1149,25 @@ def registry_hidden_values(credentials: object) -> set:
     return hidden
 
 
+def registry_usernames(credentials: object) -> set:
+    """The usernames of registry credentials (names, shown like any name: not hidden unless also a secret value)."""
+    if not isinstance(credentials, dict):
+        return set()
+    return {entry['username'] for entry in credentials.values()
+            if isinstance(entry, dict) and isinstance(entry.get('username'), str) and entry['username']}
+
+
+def no_log_leaves(value: object) -> set:
+    """Every scalar value inside value, as a string (what Ansible hides of a no_log option)."""
+    if isinstance(value, dict):
+        return set().union(*(no_log_leaves(item) for item in value.values())) if value else set()
+    if isinstance(value, (list, tuple, set)):
+        return set().union(*(no_log_leaves(item) for item in value)) if value else set()
+    if value is None or isinstance(value, bool) or str(value) == '':
+        return set()
+    return {str(value)}
+
+
 REGISTRY_ROOT = 'kubeseed_microservices_registry_credentials'
 _REGISTRY = re.compile(r'^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$')
 

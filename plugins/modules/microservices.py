@@ -363,6 +363,12 @@ def main() -> None:
             for field in guard.SECRET_FIELDS:
                 module.no_log_values.update(guard.secret_values(obj.get(field)))
     module.no_log_values.update(render.registry_hidden_values(params['registry_credentials']))
+    # Ansible hid every value of the no_log option registry_credentials, its usernames too: a username is a name (often a
+    # word of image paths too, e.g. registry.corp/team/app), shown again unless it is also the value of a secret
+    secret = set().union(*(render.no_log_leaves(params[name]) for name, spec in module.argument_spec.items()
+                           if spec.get('no_log') and name != 'registry_credentials'))
+    secret |= render.registry_hidden_values(params['registry_credentials'])
+    module.no_log_values.difference_update(render.registry_usernames(params['registry_credentials']) - secret)
     for values in params['secrets'].values():
         if not isinstance(values, dict):
             module.fail_json(msg='secrets: each entry must be a mapping of key: value for one service')

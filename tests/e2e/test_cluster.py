@@ -383,6 +383,8 @@ def test_a_private_image_is_pulled_from_the_lab_registry_over_tls_with_the_sets_
         userpass = base64.b64encode(('%s:%s' % (credentials['username'], password)).encode()).decode()
         for form in (password, userpass):
             assert form not in applied.output, 'a form of the registry password is in the -vvv output'
+        # the username is a name: the release summary shows the image path with it (not masked as a secret)
+        assert image in applied.output and '/********/demo' not in applied.output
     finally:
         kubectl('delete', 'namespace', 'e2e-registry', '--timeout=60s', check=False)
         subprocess.run([*LAB, 'registry', 'down'], cwd=ROOT, check=False)

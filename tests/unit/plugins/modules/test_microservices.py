@@ -85,3 +85,18 @@ def test_a_negative_retry_seconds_is_refused_before_any_cluster_contact(capsys, 
     result = _run(capsys, kubeconfig=str(tmp_path / 'does-not-exist'), services=[{'name': 'api', 'image': 'a:1'}], retry_seconds=-5)
     assert result['failed'] is True and result['changed'] is False
     assert result['msg'] == 'retry_seconds (kubeseed_microservices_retry_seconds): -5 is negative; 0 sends each request once'
+
+
+def test_a_registry_username_stays_visible_in_image_paths_and_the_password_is_hidden(capsys, tmp_path):
+    """Ansible hides every value of a no_log option: the username 'team' of registry_credentials would become ******** in
+    every image path (registry/team/app) of every message. The module shows usernames again, unless one is also a secret."""
+    credentials = {'registry.example.com:5443': {'username': 'team', 'password': SECRET}}
+    services = [{'name': 'api', 'image': 'registry.example.com:5443/team/api:1'}]
+    result = _run(capsys, kubeconfig=str(tmp_path / 'nope'), validate_only=True, registry_credentials=credentials, services=services)
+    args = result['invocation']['module_args']
+    assert args['services'][0]['image'] == 'registry.example.com:5443/team/api:1', args['services']
+    assert args['registry_credentials'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' and SECRET not in json.dumps(result)
+    # a username that is also a secret value stays hidden
+    same = _run(capsys, kubeconfig=str(tmp_path / 'nope'), validate_only=True, registry_credentials=credentials,
+                secrets={'api': {'USER': 'team'}}, services=services)
+    assert same['invocation']['module_args']['services'][0]['image'] == 'registry.example.com:5443/********/api:1'
