@@ -21,6 +21,8 @@ HOSTS = {
 
 
 PEM = '-----BEGIN CERTIFICATE-----\nMIIBhDCCASugAwIBAgIPJAX13bY3' + 'A' * 36 + '\n' + 'QUJD' * 16 + '\n-----END CERTIFICATE-----\n'
+PRIVATE_KEY = '-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n'
+
 
 def run(cluster_vars=None, groups=None, hosts=None, host_vars=None):
     """Validate GROUPS/HOSTS with cluster_vars on every host and host_vars on some."""
@@ -154,8 +156,7 @@ INVALID_VARS = [
     ('mirror-type', {'kubeseed_containerd_registry_mirrors': ['docker.io']}, 'kubeseed_containerd_registry_mirrors:', 'expected a mapping'),
     ('registry-ca-text', {'kubeseed_containerd_registry_ca': {'r.corp:5443': 'registry-ca.crt'}},
      "kubeseed_containerd_registry_ca['r.corp:5443']:", 'is not a PEM certificate (give the PEM text'),
-    ('registry-ca-key', {'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM + '-----BEGIN EC PRIVATE KEY-----\nAAAA\n'
-                                                                            '-----END EC PRIVATE KEY-----\n'}},
+    ('registry-ca-key', {'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM + PRIVATE_KEY}},
      "kubeseed_containerd_registry_ca['r.corp:5443']:", 'holds a private key'),
     ('registry-ca-base64', {'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM.replace('MII', 'M=I')}},
      "kubeseed_containerd_registry_ca['r.corp:5443']:", 'its base64 does not decode'),
