@@ -502,7 +502,10 @@ def _syntax(values: dict) -> dict:
             if not isinstance(key, str) or not _REGISTRY_HOST.match(key):
                 add('kubeseed_containerd_registry_ca', 'kubeseed_containerd_registry_ca: %r is not a registry host[:port] '
                     '(e.g. registry.example.com:5000, without a scheme or a path)' % (key,))
-            if isinstance(value, str) and value and certificate_problem(value):
+            if not isinstance(value, str) or not value:
+                add('kubeseed_containerd_registry_ca', '%s: expected the PEM text of a CA certificate (a non-empty string)'
+                    % format_path('kubeseed_containerd_registry_ca', [key]))
+            elif certificate_problem(value):
                 add('kubeseed_containerd_registry_ca', '%s: %s' % (format_path('kubeseed_containerd_registry_ca', [key]),
                                                                    certificate_problem(value)))
     labels = values.get('kubeseed_node_labels')

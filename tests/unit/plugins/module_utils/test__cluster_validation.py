@@ -160,6 +160,8 @@ INVALID_VARS = [
      "kubeseed_containerd_registry_ca['r.corp:5443']:", 'holds a private key'),
     ('registry-ca-base64', {'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM.replace('MII', 'M=I')}},
      "kubeseed_containerd_registry_ca['r.corp:5443']:", 'its base64 does not decode'),
+    ('registry-ca-type', {'kubeseed_containerd_registry_ca': {'https://r.corp': PEM, 'r.corp:5443': 5}},
+     "kubeseed_containerd_registry_ca['r.corp:5443']:", 'expected the PEM text of a CA certificate'),
     ('registry-ca-host', {'kubeseed_containerd_registry_ca': {'https://r.corp': PEM}}, 'kubeseed_containerd_registry_ca:',
      "'https://r.corp' is not a registry host[:port]"),
     ('package-source', {'kubeseed_package_source': 'bundle'}, 'kubeseed_package_source:', 'is not one of: online, offline'),
