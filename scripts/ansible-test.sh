@@ -20,7 +20,11 @@ with open(path, encoding='utf-8') as handle:
 PY
 )
 mkdir -p "$HOME/.ansible/test/cache"
-install -m 0644 "$root/scripts/get_pip_standin.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+# A temporary file renamed into place: CI runs two ansible-tests at once (sanity and compat), and two `install`s of
+# the same path raced ("cannot create regular file ...: File exists").
+standin=$(mktemp "$HOME/.ansible/test/cache/.get_pip.XXXXXX")
+install -m 0644 "$root/scripts/get_pip_standin.py" "$standin"
+mv -f "$standin" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kubeseed-ansible-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
