@@ -202,6 +202,7 @@ class Client:
         """
         pause = BACKOFF[0]
         while True:
+            sent = time.monotonic()
             try:
                 resp = self.pool.request(method, url, body=body, headers=self._headers(content_type), timeout=self.timeout, retries=False)
             except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out: the server may be restarting
@@ -211,7 +212,7 @@ class Client:
             else:
                 message = resp.data[:2000].decode('utf-8', 'replace') if resp.status >= 500 else ''
                 if not transient(resp.status, message):
-                    self._answered()
+                    self._answered(sent)
                     return resp
                 reason = 'HTTP %d' % resp.status
                 wait = self._retry_wait(reason, pause, resp.headers.get('Retry-After'))
@@ -236,11 +237,13 @@ class Client:
             pause = max(pause, float(retry_after))
         return min(pause, left)
 
-    def _answered(self) -> None:
-        """A real answer: an outage that was waited out ends here."""
+    def _answered(self, sent: float) -> None:
+        """A real answer to a request sent at `sent`: an outage that was waited out ends here, unless the request was sent
+        before the outage began (another thread's answer that was under way when the server went down proves nothing:
+        it split one outage into a 0-second one and the rest)."""
         if self._outage_since is not None:
             with self._lock:
-                if self._outage_since is not None:
+                if self._outage_since is not None and sent >= self._outage_since:
                     self.outages.append((round(time.monotonic() - self._outage_since, 1), self._outage_reason, self._outage_retries))
                     self._outage_since = None
 

@@ -179,6 +179,40 @@ def test_an_outage_longer_than_retry_seconds_fails_with_the_last_answer(tmp_path
     assert client.outages == [(5.0, 'HTTP 503', 5)]
 
 
+def test_an_answer_to_a_request_sent_before_the_outage_began_does_not_end_it(tmp_path, monkeypatch):
+    """Workers share the client: one's request is under way when the server dies, another's fails and starts the outage,
+    then the first one's answer arrives. That answer says nothing about the server now: the outage goes on until a
+    request sent after it began is answered (the integration test of api faults saw a 0.0 s outage then the real one)."""
+    clock = [100.0]
+    monkeypatch.setattr(k8s.time, 'monotonic', lambda: clock[0])
+    client = _client(tmp_path, monkeypatch, [])
+
+    def in_flight():
+        """The answer to a request sent at 100.0, arriving after another worker's request found no answer at 100.5
+        (what _send does for it: the outage begins, that worker waits to send again)."""
+        clock[0] = 100.5
+        assert client._retry_wait('no answer (NewConnectionError)', 0.2) == 0.2  # pylint: disable=protected-access
+        return FakeResponse(200, {})
+    client.pool.script = [in_flight, FakeResponse(200, {})]
+    client.pool.request = _scripted(client.pool)
+    assert client.get('Namespace', None, 'mine') == {}
+    assert client.outages == [], 'ended by an answer sent before it began'
+    clock[0] = 103.0
+    assert client.get('Namespace', None, 'later') == {}  # sent after the outage began: ends it
+    assert client.outages == [(2.5, 'no answer (NewConnectionError)', 1)]
+
+
+def _scripted(pool):
+    """pool.request where a callable step is called for the answer (so it can act as another thread meanwhile)."""
+    def request(method, url, **kwargs):
+        pool.sent.append((method, url, kwargs.get('retries')))
+        step = pool.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step() if callable(step) else step
+    return request
+
+
 def test_retry_seconds_zero_sends_each_request_once(tmp_path, monkeypatch):
     client = _client(tmp_path, monkeypatch, [FakeResponse(503, {'message': 'unavailable'})], retry_seconds=0)
     with pytest.raises(k8s.K8sError, match='unavailable$'):
