@@ -434,6 +434,13 @@ def test_registry_serves_the_bundles_app_images_over_tls_with_basic_auth(lab_up:
     status = json.loads(result.stdout[result.stdout.index("{"):])
     assert status["registry"] == f"{GATEWAY}:5443" and status["running"] == "yes", status
     assert status["images"] == [f"{GATEWAY}:5443/team/demo:0.3.0"], status
+    # a copy of the bundle's demo image with a label: another digest than the bundle's (another image ID on the nodes)
+    path = subprocess.run([sys.executable, str(REPO / "tools" / "bundle" / "bundle.py"), "path"], check=True, text=True,
+                          capture_output=True).stdout.strip().splitlines()[-1]
+    bundle_demo = [i for i in json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))["app_images"]
+                   if i["name"] == "kubeseed.local/demo:0.3.0"][0]
+    copy = status["digests"][f"{GATEWAY}:5443/team/demo:0.3.0"]
+    assert copy.startswith("sha256:") and copy != bundle_demo["digest"], (copy, bundle_demo)
     credentials = Path(status["credentials_file"])
     assert credentials.stat().st_mode & 0o777 == 0o600
     password = json.loads(credentials.read_text(encoding="utf-8"))["password"]

@@ -229,6 +229,43 @@ def test_the_registry_keeps_its_password_in_a_0600_file_and_its_config_names_its
     assert reg.status()["running"] == "no" and reg.stop() is False
 
 
+def test_the_registry_holds_a_labelled_copy_of_each_app_image_pushed_once_per_bundle_digest(tmp_path: Path, monkeypatch) -> None:
+    """The team's image is a copy with a label (another image ID): a kubelet that pulled it with credentials would
+    otherwise ask for credentials for the bundle's preloaded image of the same ID (KubeletEnsureSecretPulledImages)."""
+    import json  # noqa: E402  pylint: disable=import-outside-toplevel
+    from kubeseed_lab import registry  # noqa: E402  pylint: disable=import-outside-toplevel
+    paths = plan.Paths(cache=tmp_path / "cache", run=tmp_path / "run", inventory=tmp_path / "inv", name="t4")
+    reg = registry.Registry(paths, "10.120.0.1", registry.DEFAULT_REGISTRY_PORT, proc.Progress())
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+
+    def manifest(digest: str) -> None:
+        (bundle / "manifest.json").write_text(json.dumps({"app_images": [
+            {"name": "kubeseed.local/demo:0.3.0", "file": "images/demo.tar", "digest": digest}]}), encoding="utf-8")
+    calls = []
+
+    def fake_run(argv, input_text=None, **_kwargs):
+        calls.append((argv, input_text))
+        return subprocess.CompletedProcess(argv, 0, stdout='{"digest": "sha256:copy%d"}\n' % len(calls), stderr="")
+    monkeypatch.setattr(registry, "run", fake_run)
+    creds = {"username": "team", "password": "pw-not-in-argv"}
+    reg.dir.mkdir(parents=True)
+    manifest("sha256:bundle1")
+    reg.push(Path("/tool"), creds, bundle)
+    [(argv, stdin)] = calls
+    assert argv[argv.index("-label") + 1] == "org.kubeseed.lab.copy-of=kubeseed.local/demo:0.3.0"
+    assert argv[argv.index("-ref") + 1] == "10.120.0.1:5443/team/demo:0.3.0" and stdin == "pw-not-in-argv\n"
+    assert "pw-not-in-argv" not in " ".join(argv)
+    reg.push(Path("/tool"), creds, bundle)
+    assert len(calls) == 1  # the same bundle image: not pushed again
+    status = reg.status()
+    assert status["images"] == ["10.120.0.1:5443/team/demo:0.3.0"]
+    assert status["digests"] == {"10.120.0.1:5443/team/demo:0.3.0": "sha256:copy1"}
+    manifest("sha256:bundle2")  # a new bundle: pushed again
+    reg.push(Path("/tool"), creds, bundle)
+    assert len(calls) == 2 and reg.status()["digests"] == {"10.120.0.1:5443/team/demo:0.3.0": "sha256:copy2"}
+
+
 def test_the_registry_tool_is_rebuilt_when_its_sources_change() -> None:
     from kubeseed_lab import registry  # noqa: E402  pylint: disable=import-outside-toplevel
     recipe = registry.tool_recipe()

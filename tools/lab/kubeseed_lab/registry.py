@@ -105,7 +105,7 @@ class Registry:
                     raise LabError(f"the registry did not answer on {self.host} ({exc}); see {log}") from exc
                 time.sleep(0.2)
 
-    def up(self, bundle: Path | None) -> dict[str, str]:
+    def up(self, bundle: Path | None) -> dict[str, object]:
         """Start the registry (idempotent) and push the bundle's application images into it."""
         tool = self.binary()
         creds = self.credentials()
@@ -148,26 +148,32 @@ class Registry:
             done = {}
         for image in manifest.get("app_images", []):
             ref = f"{self.host}/team/{image['name'].rsplit('/', 1)[-1]}"
-            if done.get(ref) == image["digest"]:
+            if isinstance(done.get(ref), dict) and done[ref].get("source") == image["digest"]:
                 continue
+            # A copy with a label of its own, so another image ID: a kubelet (1.35+, KubeletEnsureSecretPulledImages)
+            # that pulled an image with credentials asks for credentials for that image ID under every name, so the
+            # bundle's own image, preloaded on the nodes under its kubeseed.local name, would need a pull afterwards.
             out = run([str(tool), "push", "-tar", str(bundle / image["file"]), "-ref", ref, "-ca",
-                       str(self.dir / "tls" / "ca.crt"), "-user", creds["username"]], input_text=creds["password"] + "\n")
+                       str(self.dir / "tls" / "ca.crt"), "-user", creds["username"],
+                       "-label", f"org.kubeseed.lab.copy-of={image['name']}"], input_text=creds["password"] + "\n")
             digest = json.loads(out.stdout)["digest"]
-            if digest != image["digest"]:
-                raise LabError(f"registry: {ref} has digest {digest}, the bundle's manifest says {image['digest']}")
-            done[ref] = digest
+            done[ref] = {"source": image["digest"], "digest": digest}
             write_if_changed(pushed, json.dumps(done, indent=2, sort_keys=True) + "\n")
-            self.progress.changed(f"registry: pushed {ref} ({digest})")
+            self.progress.changed(f"registry: pushed {ref} ({digest}, a copy of {image['name']})")
 
-    def status(self) -> dict[str, str]:
+    def status(self) -> dict[str, object]:
         """Where the registry is and what a client needs (the password stays in the 0600 file)."""
+        try:
+            pushed = json.loads((self.dir / "pushed.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pushed = {}
         return {
             "registry": self.host,
             "running": "yes" if self.pid() is not None else "no",
             "ca_file": str(self.dir / "tls" / "ca.crt"),
             "credentials_file": str(self.dir / "credentials.json"),
-            "images": sorted(json.loads((self.dir / "pushed.json").read_text(encoding="utf-8")))
-            if (self.dir / "pushed.json").is_file() else [],
+            "images": sorted(pushed),
+            "digests": {ref: entry["digest"] for ref, entry in sorted(pushed.items()) if isinstance(entry, dict)},
         }
 
     def stop(self) -> bool:

@@ -5,9 +5,11 @@
 //
 //	labregistry certs -dir D -ip A      a lab CA and a server certificate for A (kept when present)
 //	labregistry htpasswd USER           a bcrypt line for the htpasswd file; the password on stdin
-//	labregistry push -tar T -ref R -ca C -user U
+//	labregistry push -tar T -ref R -ca C -user U [-label K=V]
 //	                                    the image of an OCI layout tarball (the offline bundle's) pushed
-//	                                    as R over TLS with basic auth; the password on stdin; prints the digest
+//	                                    as R over TLS with basic auth; the password on stdin; with -label,
+//	                                    a copy with that label in its configuration (another image ID);
+//	                                    prints the digest the registry serves
 package main
 
 import (
@@ -38,7 +40,9 @@ import (
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -235,6 +239,7 @@ func push(args []string) error {
 	refText := flags.String("ref", "", "where to push it (registry/repository:tag)")
 	caPath := flags.String("ca", "", "CA of the registry's certificate")
 	user := flags.String("user", "", "user name (the password on stdin)")
+	label := flags.String("label", "", "K=V: push a copy with this label in its configuration (a different image)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -280,6 +285,11 @@ func push(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *label != "" {
+		if image, err = withLabel(image, *label); err != nil {
+			return err
+		}
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	if err := remote.Write(ref, image, remote.WithAuth(&authn.Basic{Username: *user, Password: password}),
@@ -290,5 +300,32 @@ func push(args []string) error {
 	if err != nil {
 		return err
 	}
+	// what the registry now serves under the reference, read back: the digest printed is the one a pull resolves
+	served, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: *user, Password: password}), remote.WithTransport(transport))
+	if err != nil {
+		return err
+	}
+	if served.Digest != digest {
+		return fmt.Errorf("%s: the registry serves %s after the push of %s", ref, served.Digest, digest)
+	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]string{"ref": ref.String(), "digest": digest.String()})
+}
+
+// withLabel is image with the label K=V added to its configuration: the same layers, a new configuration digest,
+// so a new image ID on the nodes that pull it.
+func withLabel(image v1.Image, label string) (v1.Image, error) {
+	key, value, ok := strings.Cut(label, "=")
+	if !ok || key == "" {
+		return nil, fmt.Errorf("-label %q: K=V expected", label)
+	}
+	config, err := image.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	config = config.DeepCopy()
+	if config.Config.Labels == nil {
+		config.Config.Labels = map[string]string{}
+	}
+	config.Config.Labels[key] = value
+	return mutate.ConfigFile(image, config)
 }
