@@ -18,6 +18,8 @@ ROLE_VARIABLES = (
     'kubeseed_microservices_defaults',
     'kubeseed_microservices_extra_objects',
     'kubeseed_microservices_registry_credentials',
+    'kubeseed_microservices_image_digests',
+    'kubeseed_microservices_registry_ca',
     'kubeseed_microservices_namespace',
     'kubeseed_microservices_set',
     'kubeseed_microservices_state',

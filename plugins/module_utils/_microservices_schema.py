@@ -56,6 +56,8 @@ ABSOLUTE_PATH = r'^/.*$'
 _DOMAIN_COMPONENT = r'(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
 _REGISTRY = r'(?:{d}(?:\.{d})+(?::[0-9]+)?|{d}:[0-9]+|localhost|\[[0-9a-fA-F:]+\](?::[0-9]+)?)'.format(d=_DOMAIN_COMPONENT)
 _PATH_COMPONENT = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
+# the keys of a mapping by registry host, with its port if any (registry.example.com:5000)
+REGISTRY_HOST_NAMES = {'pattern': r'^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$'}
 IMAGE_TAG = r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}'
 IMAGE_DIGEST = r'(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})'
 IMAGE = r'^(?:{r}/)?{p}(?:/{p})*(?::{t})?(?:@{g})?$'.format(r=_REGISTRY, p=_PATH_COMPONENT, t=IMAGE_TAG, g=IMAGE_DIGEST)
@@ -533,7 +535,7 @@ MICROSERVICES_SCHEMA: dict = {
         },
         'kubeseed_microservices_registry_credentials': {
             'type': 'object', 'default': {},
-            'propertyNames': {'pattern': r'^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$'},
+            'propertyNames': REGISTRY_HOST_NAMES,
             'additionalProperties': {'type': 'object', 'required': ['username', 'password'], 'additionalProperties': False,
                                      'properties': {'username': {'type': 'string', 'minLength': 1},
                                                     'password': {'type': 'string', 'minLength': 1}}},
@@ -542,6 +544,20 @@ MICROSERVICES_SCHEMA: dict = {
                            'with pods of the set, and every pod of the set pulls its images with it (imagePullSecrets). Never shown: '
                            'not in messages, diffs or -vvv (keep the password in Ansible Vault). Adding or removing them changes '
                            'every pod template: the services roll once and jobs run again.',
+        },
+        'kubeseed_microservices_image_digests': {
+            'type': 'boolean', 'default': False,
+            'description': 'Resolve each image tag to its digest at the registry when the run applies it (image:tag@sha256:...): the '
+                           'kubelet pulls that digest, and a tag moved at the registry reaches the pods only through a run, which '
+                           'shows it. The registry is asked from the controller; an image that cannot be resolved fails the run '
+                           'before anything is applied.',
+        },
+        'kubeseed_microservices_registry_ca': {
+            'type': 'object', 'default': {},
+            'propertyNames': REGISTRY_HOST_NAMES,
+            'additionalProperties': {'type': 'string', 'minLength': 1},
+            'description': 'CA certificates (PEM text) of registries by host[:port], trusted when kubeseed_microservices_image_digests '
+                           'asks them; other registries are checked against the controller\'s CAs.',
         },
         'kubeseed_microservices_namespace': {
             'type': 'string', 'default': 'default', 'pattern': DNS_LABEL_1123,

@@ -66,6 +66,24 @@ options:
         value are hidden).
     type: raw
     default: {}
+  image_digests:
+    description:
+      - Resolve each image's tag to its digest at the registry and apply C(image:tag@digest) (the role's
+        C(kubeseed_microservices_image_digests)). The kubelet pulls that digest, so a tag moved at the registry reaches the
+        pods only through a run, which reports it (a check run shows it in its diff) and rolls the services (and runs the jobs
+        again) whose image moved.
+      - The registry is asked from where the module runs (Docker Registry HTTP API v2, anonymous, Basic with O(registry_credentials)
+        or a Bearer token from the registry's token service). Images that name a digest are left as written.
+      - An image that cannot be resolved (registry unreachable, unknown tag, refused credentials, untrusted certificate) fails the
+        run before anything is applied, naming every such image and the fix.
+    type: bool
+    default: false
+  registry_ca:
+    description:
+      - CA certificates (PEM) to trust for registries, by registry host (with its port if any), when O(image_digests) asks them;
+        other registries are checked against the system's CAs (the role's C(kubeseed_microservices_registry_ca)).
+    type: dict
+    default: {}
   secrets:
     description:
       - "Secret values by service name, for example C({api: {DB_PASSWORD: s3cr3t}}); merged over each service's inline C(secrets)."
@@ -221,6 +239,11 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+image_digests:
+  description: With O(image_digests), each image resolved and the digest the registry serves for it (what the pods run).
+  returned: when O(image_digests) resolved an image
+  type: dict
+  sample: {"registry.example.com/shop/api:1.4.2": "sha256:3b7c..."}
 api_outages:
   description: Each time the API server failed in a way that passes and was waited out (O(retry_seconds)) - seconds from the
     first failure to the next answer, the last failure (such as V(HTTP 503)) and how many
@@ -297,6 +320,7 @@ from ansible.module_utils.common.warnings import get_deprecations, get_warnings
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_client as k8s
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_guard as guard
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_ops as ops
+from ansible_collections.kubeseed.cluster.plugins.module_utils import _image_digests as digests
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_render as render
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
 
@@ -326,6 +350,8 @@ def main() -> None:
             'extra_secrets': {'type': 'list', 'elements': 'raw', 'default': [], 'no_log': True},
             'secrets': {'type': 'dict', 'default': {}, 'no_log': True},
             'registry_credentials': {'type': 'raw', 'default': {}, 'no_log': True},
+            'image_digests': {'type': 'bool', 'default': False},
+            'registry_ca': {'type': 'dict', 'default': {}},
             'service_secrets': {'type': 'list', 'elements': 'raw', 'default': [], 'no_log': True},
             'allow_empty': {'type': 'bool', 'default': False},
             'check_variables': {'type': 'bool', 'default': False},
@@ -381,6 +407,7 @@ def main() -> None:
         problems = render.validate_services(services, params['namespace'], params['set_name'], params['secrets'], params['defaults'],
                                             extra if params['state'] == 'present' else [])
         problems += render.registry_problems(params['registry_credentials'])
+        problems += digests.ca_problems(params['registry_ca'])
     if problems:
         merged = params['defaults'] and any(p.startswith(render.ROOT + '[') for p in problems)
         note = ' (each service checked with kubeseed_microservices_defaults merged under it)' if merged else ''
@@ -391,6 +418,14 @@ def main() -> None:
     if params['retry_seconds'] < 0:
         _leave(module, True, msg='retry_seconds (kubeseed_microservices_retry_seconds): %d is negative; 0 sends each request once'
                % params['retry_seconds'], changed=False)
+    pinned = {}
+    if params['image_digests'] and services:
+        resolver = digests.Resolver(params['registry_credentials'], params['registry_ca'])
+        try:
+            services, pinned = digests.pin_services(render.with_defaults(services, params['defaults']), resolver, _image_of,
+                                                    params['workers'])
+        except digests.DigestError as exc:
+            _leave(module, True, msg=str(exc), changed=False, objects=[])
     client = None
     try:
         client = k8s.Client(params['kubeconfig'], params['context'], params['host'], params['api_key'],
@@ -412,7 +447,14 @@ def main() -> None:
     diff = result.pop('diff')
     if module._diff and diff:
         result['diff'] = diff
+    if pinned:
+        result['image_digests'] = pinned
     _leave(module, False, **dict(result, **_outages(module, client)))
+
+
+def _image_of(container: dict, svc: dict) -> str:
+    """The image a container of svc runs (the service's imageRegistry before an image that names no registry)."""
+    return render.image_reference({'image': container['image'], 'imageRegistry': svc.get('imageRegistry')})
 
 
 ETCD_LOST = ('the API server at %s reports etcd not ready (%s) after %ds: etcd has lost its quorum (more than half of its '

@@ -104,3 +104,21 @@ def test_a_registry_username_stays_visible_in_image_paths_and_the_password_is_hi
     same = _run(capsys, kubeconfig=str(tmp_path / 'nope'), validate_only=True, registry_credentials=credentials,
                 secrets={'api': {'USER': 'team'}}, services=services, **shown)
     assert same['invocation']['module_args']['services'][0]['image'] == 'registry.example.com:5443/********/api:1'
+
+
+def test_an_image_that_cannot_be_resolved_to_a_digest_fails_before_any_cluster_contact(capsys, tmp_path):
+    """image_digests: the registry (here a closed port on loopback) is asked before the cluster; a refusal fails the run
+    naming the image and its registry, with nothing applied and no password shown; a bad registry CA is a problem of
+    the validation."""
+    credentials = {'127.0.0.1:1': {'username': 'team', 'password': SECRET}}
+    services = [{'name': 'api', 'image': '127.0.0.1:1/team/api:1'}, {'name': 'web', 'image': '127.0.0.1:1/team/web@sha256:' + 'c' * 64}]
+    result = _run(capsys, kubeconfig=str(tmp_path / 'does-not-exist'), image_digests=True, registry_credentials=credentials,
+                  services=services)
+    assert result['failed'] is True and result['changed'] is False and result['objects'] == []
+    assert result['msg'].splitlines() == [
+        '1 image(s) could not be resolved to a digest (kubeseed_microservices_image_digests); nothing was applied:',
+        '- team/api:1 at 127.0.0.1:1: cannot reach the registry 127.0.0.1:1 (NewConnectionError); run again when it answers']
+    assert SECRET not in json.dumps(result)
+    bad_ca = _run(capsys, kubeconfig=str(tmp_path / 'does-not-exist'), image_digests=True, registry_ca={'127.0.0.1:1': 'not a PEM'},
+                  services=services)
+    assert bad_ca['failed'] is True and bad_ca['problems'][0].startswith("kubeseed_microservices_registry_ca['127.0.0.1:1']: ")
