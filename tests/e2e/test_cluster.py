@@ -331,7 +331,9 @@ def test_a_private_image_is_pulled_from_the_lab_registry_over_tls_with_the_sets_
     demo image as a team's private image. site.yml with kubeseed_containerd_registry_ca makes containerd trust that CA for
     that registry only (a second run changes nothing); a pull without the right password is refused by the registry
     (401); a service of that image with kubeseed_microservices_registry_credentials starts on both workers, each kubelet
-    pulling through TLS with the set's credentials (pull policy Always), and no form of the password is in -vvv output."""
+    pulling through TLS with the set's credentials (pull policy Always), pinned by kubeseed_microservices_image_digests to
+    the digest the registry serves (asked from the controller with the same CA and credentials), and no form of the
+    password is in -vvv output."""
     needs_cluster()
     started = time.monotonic()
     up = subprocess.run([*LAB, 'registry', 'up'], cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
@@ -363,6 +365,8 @@ def test_a_private_image_is_pulled_from_the_lab_registry_over_tls_with_the_sets_
         services.write_text(yaml.safe_dump({
             'kubeseed_microservices_set': 'private', 'kubeseed_microservices_namespace': 'e2e-registry',
             'kubeseed_microservices_registry_credentials': {registry: credentials},
+            'kubeseed_microservices_image_digests': True,
+            'kubeseed_microservices_registry_ca': {registry: pathlib.Path(status['ca_file']).read_text(encoding='utf-8')},
             'kubeseed_microservices': [{
                 'name': 'private', 'image': image, 'imagePullPolicy': 'Always', 'replicas': 2,
                 'spread': {'whenUnsatisfiable': 'DoNotSchedule'},
@@ -374,7 +378,9 @@ def test_a_private_image_is_pulled_from_the_lab_registry_over_tls_with_the_sets_
         assert len({p['spec']['nodeName'] for p in pods}) == 2, [p['spec']['nodeName'] for p in pods]
         for pod in pods:
             [container] = pod['status']['containerStatuses']
-            assert container['ready'] and container['image'] == image, container
+            assert container['ready'], container
+            # pinned: the tag, then the digest the registry serves for it
+            assert pod['spec']['containers'][0]['image'] == image + '@' + status['digests'][image], pod['spec']['containers']
             # the registry's copy of the demo image (a label of its own: another image ID than the bundle's preloaded
             # one, which a kubelet of 1.35+ would otherwise treat as private too); with pull policy Always a pod starts
             # only after its kubelet resolved the image at the registry, through TLS and with the set's credentials
