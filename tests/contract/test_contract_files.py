@@ -275,3 +275,11 @@ def test_requires_ansible_is_the_oldest_ansible_core_ci_tests(root):
         tested += [tuple(int(x) for x in pin.split('.')[:2]) for pin in pins]
     oldest = min(tested)
     assert runtime['requires_ansible'] == '>=%d.%d.0' % oldest, (runtime['requires_ansible'], tested)
+
+
+def test_argument_specs_hold_no_jinja(root):
+    """ansible.builtin.validate_argument_spec templates the whole spec, descriptions too: a '{{ var }}' written as an
+    example in a description fails every run of the role when var is undefined (it did, for the microservices role)."""
+    for role in _roles(root):
+        text = (role / 'meta' / 'argument_specs.yml').read_text(encoding='utf-8')
+        assert '{{' not in text and '{%' not in text, '%s/meta/argument_specs.yml holds Jinja' % role.name
