@@ -276,6 +276,21 @@ _REGISTRY_HOST = re.compile(r'^[A-Za-z0-9.-]+(:[0-9]+)?$')
 _PEM_CERTIFICATE = re.compile(r'-----BEGIN CERTIFICATE-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----')
 
 
+def registry_ca_problems(root: str, cas: dict) -> list:
+    """Each problem of a mapping of registry host[:port] to the PEM text of its CA (kubeseed_containerd_registry_ca, and
+    the microservices' kubeseed_microservices_registry_ca), with its path under root."""
+    problems = []
+    for key, value in cas.items():
+        if not isinstance(key, str) or not _REGISTRY_HOST.match(key):
+            problems.append('%s: %r is not a registry host[:port] (e.g. registry.example.com:5000, without a scheme or a path)'
+                            % (root, key))
+        if not isinstance(value, str) or not value:
+            problems.append('%s: expected the PEM text of a CA certificate (a non-empty string)' % format_path(root, [key]))
+        elif certificate_problem(value):
+            problems.append('%s: %s' % (format_path(root, [key]), certificate_problem(value)))
+    return problems
+
+
 def certificate_problem(text: str) -> str:
     """What is wrong with the PEM text of a CA certificate, '' when nothing: one or more CERTIFICATE blocks of base64
     (a private key or anything else beside them is refused: it would be written where every node can read it)."""
@@ -498,16 +513,8 @@ def _syntax(values: dict) -> dict:
     cas = values.get('kubeseed_containerd_registry_ca')
     if isinstance(cas, dict):
         # the schema's messages for this variable give way to these: its key names are checked here too
-        for key, value in cas.items():
-            if not isinstance(key, str) or not _REGISTRY_HOST.match(key):
-                add('kubeseed_containerd_registry_ca', 'kubeseed_containerd_registry_ca: %r is not a registry host[:port] '
-                    '(e.g. registry.example.com:5000, without a scheme or a path)' % (key,))
-            if not isinstance(value, str) or not value:
-                add('kubeseed_containerd_registry_ca', '%s: expected the PEM text of a CA certificate (a non-empty string)'
-                    % format_path('kubeseed_containerd_registry_ca', [key]))
-            elif certificate_problem(value):
-                add('kubeseed_containerd_registry_ca', '%s: %s' % (format_path('kubeseed_containerd_registry_ca', [key]),
-                                                                   certificate_problem(value)))
+        for problem in registry_ca_problems('kubeseed_containerd_registry_ca', cas):
+            add('kubeseed_containerd_registry_ca', problem)
     labels = values.get('kubeseed_node_labels')
     if isinstance(labels, dict):
         for key, value in labels.items():

@@ -19,7 +19,7 @@ import json
 import re
 from urllib.parse import urlencode
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_validation import certificate_problem
+from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_validation import registry_ca_problems
 
 try:
     import urllib3
@@ -40,24 +40,12 @@ DIGEST = re.compile(r'^sha256:[a-f0-9]{64}$')
 _CHALLENGE_PARAM = re.compile(r'([A-Za-z]+)="([^"]*)"')
 
 
-REGISTRY_HOST = re.compile(r'^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$')
-
-
 def ca_problems(cas: object) -> list:
     """Each problem of kubeseed_microservices_registry_ca (registry host -> PEM text of a CA certificate) with its path."""
     root = 'kubeseed_microservices_registry_ca'
     if not isinstance(cas, dict):
         return ['%s: expected a mapping of registry host[:port] to the PEM text of its CA certificate' % root]
-    problems = []
-    for host, text in sorted(cas.items(), key=lambda item: str(item[0])):
-        if not isinstance(host, str) or not REGISTRY_HOST.match(host):
-            problems.append('%s: %r is not a registry host[:port] (e.g. registry.example.com:5000, without a scheme or a path)'
-                            % (root, host))
-        elif not isinstance(text, str) or not text:
-            problems.append('%s[%r]: expected the PEM text of a CA certificate (a non-empty string)' % (root, host))
-        elif certificate_problem(text):
-            problems.append('%s[%r]: %s' % (root, host, certificate_problem(text)))
-    return problems
+    return registry_ca_problems(root, cas)
 
 
 class DigestError(Exception):
@@ -108,6 +96,8 @@ class Resolver:
         self._known = {}
 
     def _pool_manager(self, host: str):
+        if not HAS_URLLIB3:
+            raise DigestError('the Python package urllib3 (installed with the kubernetes client) is missing on the controller')
         args = {'cert_reqs': 'CERT_REQUIRED', 'timeout': urllib3.Timeout(total=self.timeout), 'retries': False}
         if self.cas.get(host):
             args['ca_cert_data'] = self.cas[host]
