@@ -19,7 +19,7 @@ import json
 import re
 from urllib.parse import urlencode
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_validation import registry_ca_problems
+from ansible_collections.kubeseed.cluster.plugins.module_utils._registry_ca import registry_ca_problems
 
 try:
     import urllib3

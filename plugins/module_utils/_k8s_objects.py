@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 import json
 
@@ -109,8 +110,10 @@ def with_applied_hash(obj: dict) -> dict:
     return dict(obj, metadata=meta)
 
 
+@functools.lru_cache(maxsize=4096)
 def _item_keys(key_json: str) -> dict | None:
-    """The keys of a 'k:{...}' entry of managedFields ({'name': 'api'}), None when it is not one."""
+    """The keys of a 'k:{...}' entry of managedFields ({'name': 'api'}), None when it is not one (cached: the same few
+    entries come back in every object of a set; callers only read the mapping)."""
     try:
         keys = json.loads(key_json[2:])
     except ValueError:

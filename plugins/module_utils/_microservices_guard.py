@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 
 ROOT = 'kubeseed_microservices'
 # Every variable the microservices role reads (roles/microservices/meta/argument_specs.yml; a contract test keeps
@@ -159,5 +160,61 @@ def occurring(values: set, output: object) -> set:
     character by character, so a value occurs in a string (or key) of output exactly when its escaped form occurs in the
     escaped text. Anything but a string is kept.
     """
-    text = json.dumps(output, ensure_ascii=False, default=str)
-    return set(v for v in values if not isinstance(v, str) or json.dumps(v, ensure_ascii=False)[1:-1] in text)
+    return occurring_in(values, json.dumps(output, ensure_ascii=False, default=str),
+                        lambda value: json.dumps(value, ensure_ascii=False)[1:-1])
+
+
+def occurring_in(values: set, text: str, form=None) -> set:
+    """The values that occur in text (each searched as form(value) when form is given); anything but a string is kept.
+
+    One pass of a regular expression over text finds them all (a search per value costs the length of the text times the
+    number of values: 0.7 s for 1,000 values in a 1 MB result). At every position a lookahead tries the values as a
+    prefix tree and captures the longest that starts there; any value occurring at that position is a prefix of that one,
+    so the values found are exactly those that occur in some capture.
+    """
+    keep = set(v for v in values if not isinstance(v, str))
+    forms = {}
+    for value in values:
+        if isinstance(value, str):
+            forms.setdefault(form(value) if form else value, []).append(value)
+    if not forms:
+        return keep
+    found = None
+    if len(forms) > 8 and not any('\x00' in f for f in forms):
+        try:
+            pattern = re.compile('(?=(%s))' % _prefix_tree_pattern(forms))
+            captured = '\x00'.join(set(match.group(1) for match in pattern.finditer(text)))
+            found = set(f for f in forms if f in captured)
+        except (RecursionError, re.error, OverflowError):  # a pathological set: a search per value below
+            found = None
+    if found is None:
+        found = set(f for f in forms if f in text)
+    return keep.union(*(forms[f] for f in found))
+
+
+def _prefix_tree_pattern(words) -> str:
+    """A regular expression matching each of words, written as their prefix tree with the longer continuations first
+    (greedy): it matches the longest word that starts at a position."""
+    tree = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[''] = {}
+
+    def pattern(node: dict) -> str:
+        branches = []
+        for char, child in sorted(node.items()):
+            if not char:
+                continue
+            text = re.escape(char)
+            while len(child) == 1 and '' not in child:  # a chain without a branch or an end: one literal
+                (char, child), = child.items()
+                text += re.escape(char)
+            branches.append(text + pattern(child))
+        if not branches:
+            return ''
+        body = branches[0] if len(branches) == 1 else '(?:%s)' % '|'.join(branches)
+        return '(?:%s)?' % body if '' in node else body
+
+    return pattern(tree)

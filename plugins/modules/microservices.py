@@ -27,6 +27,8 @@ description:
     so that object is applied again and reported. The annotation of a Secret is shown as C(<hidden>) in diffs.
   - Waits for all Deployments concurrently (O(wait), O(wait_timeout)); when one does not roll out it fails with the
     reasons of its pods (for example C(ImagePullBackOff), C(Unschedulable)) and its latest events.
+  - The result's C(invocation) (what C(-vvv) and a registered variable show of the arguments) gives a list of more than 100
+    O(services) or O(extra_objects) by its length instead of repeating it.
 author:
   - kubeseed maintainers (@kubeseed)
 options:
@@ -325,7 +327,31 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils import _microserv
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
 
 
+# what Ansible's log of an invocation writes besides the arguments
+LOG_MARKERS = ('Invoked with', 'NOT_LOGGING_PARAMETER', 'NOT_LOGGING_PASSWORD', '********')
+# The invocation (what -vvv and a registered result show of the arguments) gives a longer list of services or extra objects
+# by its length: 1,000 services would be 470 KB in every result, its -vvv output and an AWX job event, and seconds of
+# encoding, hiding and decoding for the run; they are in the inventory that was given.
+LIST_OPTIONS = ('services', 'extra_objects')
+INVOCATION_LIST_LIMIT = 100
 NO_LOG_OPTIONS = ('secrets', 'service_secrets', 'extra_secrets', 'api_key', 'registry_credentials')
+
+
+class _Module(AnsibleModule):
+    """AnsibleModule whose log of the invocation (syslog or journal) checks only the values to hide that occur in the
+    arguments: the same message, without a search of the whole text (470 KB for 1,000 services) per secret value."""
+
+    def _log_invocation(self):
+        values = self.no_log_values
+        # the arguments as logged (a no_log option's value never is: NOT_LOGGING_PARAMETER)
+        shown = ['%s=%s' % (name, value) for name, value in self.params.items() if not self.argument_spec.get(name, {}).get('no_log')]
+        logged = '\n'.join(shown + list(LOG_MARKERS))
+        # a value with a '*' could also appear where a value was replaced by ********: kept
+        self.no_log_values = guard.occurring_in(values, logged) | set(v for v in values if isinstance(v, str) and '*' in v)
+        try:
+            super()._log_invocation()
+        finally:
+            self.no_log_values = values
 
 
 def _leave(module: AnsibleModule, failed: bool, **result) -> None:
@@ -333,7 +359,11 @@ def _leave(module: AnsibleModule, failed: bool, **result) -> None:
     without seconds of remove_values for a large set: see _microservices_guard.occurring)."""
     # the no_log options as the placeholder remove_values would put in each of their values (so theirs need no search)
     hidden = dict((name, 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' if value else value) for name, value in module.params.items() if name in NO_LOG_OPTIONS)
-    result.setdefault('invocation', {'module_args': dict(module.params, **hidden)})
+    shown = dict(module.params, **hidden)
+    for name in LIST_OPTIONS:
+        if isinstance(shown.get(name), list) and len(shown[name]) > INVOCATION_LIST_LIMIT:
+            shown[name] = '%d entries (a list of more than %d is not repeated in the invocation)' % (len(shown[name]), INVOCATION_LIST_LIMIT)
+    result.setdefault('invocation', {'module_args': shown})
     module.no_log_values = guard.occurring(module.no_log_values, [result, get_warnings(), get_deprecations()])
     if failed:
         module.fail_json(**result)
@@ -342,7 +372,7 @@ def _leave(module: AnsibleModule, failed: bool, **result) -> None:
 
 def main() -> None:
     """Validate, converge, exit."""
-    module = AnsibleModule(
+    module = _Module(
         argument_spec={
             'services': {'type': 'raw', 'default': []},
             'defaults': {'type': 'raw', 'default': {}},

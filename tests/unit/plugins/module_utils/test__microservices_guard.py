@@ -3,6 +3,9 @@
 """Misspelt role variables, the empty-set guard and secret handling of the apps half."""
 from __future__ import annotations
 
+import json
+import random
+
 import pytest
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _microservices_guard as guard
@@ -83,3 +86,27 @@ def test_occurring_keeps_exactly_the_values_a_result_could_show():
     assert guard.occurring(values, result) == {'pa"ss', 'caf\u00e9-token', '4711', 's3cr3t'}
     assert guard.occurring({'line\nbreak'}, ['a line\nbreak here']) == {'line\nbreak'}
     assert guard.occurring({b'bytes'}, {}) == {b'bytes'}  # anything but a string is kept
+
+
+def test_occurring_in_finds_what_a_search_per_value_finds():
+    """The one-pass search (a prefix tree of the values as a regular expression, used from 9 values on) against a plain
+    search per value: values that are prefixes, suffixes and overlaps of one another, quotes, backslashes, newlines and
+    non-ASCII, the empty string; a chain too deep for the expression and a value with a NUL fall back to the search."""
+    rng = random.Random(20261204)
+    alphabet = 'ab"\\\n\u00e9*'
+
+    def word(length: int) -> str:
+        return ''.join(rng.choice(alphabet) for unused in range(length))
+
+    for unused in range(400):
+        values = set(word(rng.randint(0, 6)) for unused in range(rng.randint(1, 40)))
+        text = word(rng.randint(0, 60))
+        assert guard.occurring_in(values, text) == set(v for v in values if v in text), (values, text)
+        output = [text, {text[:5]: text[5:]}]
+        escaped = json.dumps(output, ensure_ascii=False)
+        assert guard.occurring(values, output) == set(v for v in values if json.dumps(v, ensure_ascii=False)[1:-1] in escaped)
+    chain = set('a' * n for n in range(1, 3000))  # every length: a prefix tree 3,000 levels deep
+    assert guard.occurring_in(chain, 'b' + 'a' * 20 + 'b') == set('a' * n for n in range(1, 21))
+    nul = set('v%d' % n for n in range(20)) | {'x\x00y'}
+    assert guard.occurring_in(nul, 'v3 x\x00y v17') == {'v3', 'v1', 'v17', 'x\x00y'}
+    assert guard.occurring_in({5, 'v'}, 'nothing') == {5}

@@ -122,3 +122,34 @@ def test_an_image_that_cannot_be_resolved_to_a_digest_fails_before_any_cluster_c
     bad_ca = _run(capsys, kubeconfig=str(tmp_path / 'does-not-exist'), image_digests=True, registry_ca={'127.0.0.1:1': 'not a PEM'},
                   services=services)
     assert bad_ca['failed'] is True and bad_ca['problems'][0].startswith("kubeseed_microservices_registry_ca['127.0.0.1:1']: ")
+
+
+def test_a_long_list_is_given_by_its_length_in_the_invocation(capsys, tmp_path):
+    """The invocation repeats the arguments in every result (-vvv, a registered variable, an AWX job event): a list of
+    more than 100 services is given by its length there, a shorter one in full."""
+    shown = {'_ansible_inject_invocation': True} if 'inject_invocation' in PASS_VARS else {}
+    for count, expected in ((100, list), (101, str)):
+        services = [{'name': 'svc-%03d' % i, 'image': 'a:1'} for i in range(count)]
+        result = _run(capsys, kubeconfig=str(tmp_path / 'nope'), validate_only=True, services=services, **shown)
+        args = result['invocation']['module_args']
+        assert isinstance(args['services'], expected), args['services']
+    assert args['services'] == '101 entries (a list of more than 100 is not repeated in the invocation)'
+    assert args['namespace'] == 'default' and args['validate_only'] is True
+
+
+def test_the_logged_invocation_is_the_one_ansible_writes(capsys, tmp_path, monkeypatch):
+    """The module's log of its invocation (syslog, journal) searches only the values to hide that occur in the arguments:
+    the message must be the very one AnsibleModule writes, secret values hidden wherever they occur."""
+    logged = []
+    monkeypatch.setattr(microservices.AnsibleModule, 'log', lambda self, msg, log_args=None: logged.append(msg))
+    services = [{'name': 'svc-%02d' % i, 'image': 'registry.example.com/team/app:%d' % i, 'env': {'NOTE': 'uses %s-%d here' % (SECRET, i)}}
+                for i in range(30)]
+    secrets = [{'TOKEN': '%s-%d' % (SECRET, i)} for i in range(30)] + [{'STAR': '** h'}, {'TEAM': 'team'}]
+    services += [{'name': 'star', 'image': 'a:1'}, {'name': 'team', 'image': 'a:1'}]
+    args = dict(kubeconfig=str(tmp_path / 'nope'), validate_only=True, services=services, service_secrets=secrets)
+    _run(capsys, **args)
+    monkeypatch.setattr(microservices._Module, '_log_invocation', microservices.AnsibleModule._log_invocation)
+    _run(capsys, **args)
+    assert len(logged) == 2 and logged[0] == logged[1], logged
+    assert 'registry.example.com/********/app:3' in logged[0] and 'uses ********' in logged[0]
+    assert SECRET not in logged[0] and '** h' not in logged[0]
