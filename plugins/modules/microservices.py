@@ -316,7 +316,7 @@ problems:
 import time
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import PASSWORD_MATCH, AnsibleModule, missing_required_lib
 from ansible.module_utils.common.warnings import get_deprecations, get_warnings
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _k8s_client as k8s
@@ -327,8 +327,6 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils import _microserv
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import HAS_JSONSCHEMA, JSONSCHEMA_IMPORT_ERROR
 
 
-# what Ansible's log of an invocation writes besides the arguments
-LOG_MARKERS = ('Invoked with', 'NOT_LOGGING_PARAMETER', 'NOT_LOGGING_PASSWORD', '********')
 # The invocation (what -vvv and a registered result show of the arguments) gives a longer list of services or extra objects
 # by its length: 1,000 services would be 470 KB in every result, its -vvv output and an AWX job event, and seconds of
 # encoding, hiding and decoding for the run; they are in the inventory that was given.
@@ -343,10 +341,18 @@ class _Module(AnsibleModule):
 
     def _log_invocation(self):
         values = self.no_log_values
-        # the arguments as logged (a no_log option's value never is: NOT_LOGGING_PARAMETER)
-        shown = ['%s=%s' % (name, value) for name, value in self.params.items() if not self.argument_spec.get(name, {}).get('no_log')]
-        logged = '\n'.join(shown + list(LOG_MARKERS))
-        # a value with a '*' could also appear where a value was replaced by ********: kept
+        # the message as AnsibleModule._log_invocation writes it, before its hiding: every argument in order after the
+        # target's log info, NOT_LOGGING_PARAMETER for a no_log option and NOT_LOGGING_PASSWORD for a name like a password's
+        shown = []
+        for name, value in self.params.items():
+            no_log = self.argument_spec.get(self.aliases.get(name, name), {}).get('no_log')
+            if no_log is None and PASSWORD_MATCH.search(name):
+                value = 'NOT_LOGGING_PASSWORD'
+            elif self.boolean(no_log):
+                value = 'NOT_LOGGING_PARAMETER'
+            shown.append('%s=%s' % (name, value))
+        logged = '%s Invoked with %s' % (getattr(self, '_target_log_info', None) or '', ' '.join(shown))
+        # a value with a '*' could also appear where the hiding put ******** (next to what was there): kept
         self.no_log_values = guard.occurring_in(values, logged) | set(v for v in values if isinstance(v, str) and '*' in v)
         try:
             super()._log_invocation()

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from ansible.module_utils import basic
 from ansible.module_utils.common.parameters import PASS_VARS
 from ansible.module_utils.testing import patch_module_args
 
@@ -140,16 +141,17 @@ def test_a_long_list_is_given_by_its_length_in_the_invocation(capsys, tmp_path):
 def test_the_logged_invocation_is_the_one_ansible_writes(capsys, tmp_path, monkeypatch):
     """The module's log of its invocation (syslog, journal) searches only the values to hide that occur in the arguments:
     the message must be the very one AnsibleModule writes, secret values hidden wherever they occur."""
-    logged = []
-    monkeypatch.setattr(microservices.AnsibleModule, 'log', lambda self, msg, log_args=None: logged.append(msg))
+    logged = []  # what reaches syslog, after AnsibleModule.log hid the values once more in the whole message
+    monkeypatch.setattr(basic, 'has_journal', False)
+    monkeypatch.setattr(microservices.AnsibleModule, '_log_to_syslog', lambda self, msg: logged.append(msg))
     services = [{'name': 'svc-%02d' % i, 'image': 'registry.example.com/team/app:%d' % i, 'env': {'NOTE': 'uses %s-%d here' % (SECRET, i)}}
                 for i in range(30)]
-    secrets = [{'TOKEN': '%s-%d' % (SECRET, i)} for i in range(30)] + [{'STAR': '** h'}, {'TEAM': 'team'}]
-    services += [{'name': 'star', 'image': 'a:1'}, {'name': 'team', 'image': 'a:1'}]
+    secrets = [{'TOKEN': '%s-%d' % (SECRET, i)} for i in range(30)] + [{'STAR': '** h'}, {'TEAM': 'team'}, {'ACROSS': 'False check_var'}]
+    services += [{'name': n, 'image': 'a:1'} for n in ('star', 'team', 'across')]
     args = dict(kubeconfig=str(tmp_path / 'nope'), validate_only=True, services=services, service_secrets=secrets)
     _run(capsys, **args)
     monkeypatch.setattr(microservices._Module, '_log_invocation', microservices.AnsibleModule._log_invocation)
     _run(capsys, **args)
     assert len(logged) == 2 and logged[0] == logged[1], logged
     assert 'registry.example.com/********/app:3' in logged[0] and 'uses ********' in logged[0]
-    assert SECRET not in logged[0] and '** h' not in logged[0]
+    assert SECRET not in logged[0] and '** h' not in logged[0] and 'False check_var' not in logged[0]
