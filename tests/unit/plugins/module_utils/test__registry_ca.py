@@ -3,13 +3,14 @@
 """The checks of a registry CA mapping shared by the cluster's and the microservices' variables."""
 from __future__ import annotations
 
-import subprocess
-import sys
+import ast
+import pathlib
 
 import pytest
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils import _registry_ca as registry_ca
 
+ROOT = pathlib.Path(__file__).resolve().parents[4]
 PEM = '-----BEGIN CERTIFICATE-----\nMIIBhDCCASugAwIBAgIPJAX13bY3' + 'A' * 36 + '\n' + 'QUJD' * 16 + '\n-----END CERTIFICATE-----\n'
 
 
@@ -37,12 +38,26 @@ def test_certificate_problem(text, start):
     assert problem.startswith(start) and bool(problem) == bool(start), problem
 
 
-def test_the_microservices_module_does_not_load_the_cluster_validation():
-    """The microservices module is shipped with what it imports (and reads it on every run): the cluster's validation and
-    what it needs (the kubeadm, API server and kubelet settings, 90 KB) are not among it."""
-    code = ('import sys; import ansible_collections.kubeseed.cluster.plugins.modules.microservices; '
-            'print(sorted(m.rsplit(".", 1)[-1] for m in sys.modules if m.startswith("ansible_collections.kubeseed.cluster.plugins.module_utils.")))')
-    loaded = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True, text=True).stdout
-    assert '_registry_ca' in loaded
-    for name in ('_cluster_validation', '_kubeadm', '_apiserver_config', '_kubelet_config'):
-        assert "'%s'" % name not in loaded, loaded
+def _shipped(path: pathlib.Path, seen: set) -> set:
+    """The collection's module_utils a file imports, and theirs (what Ansible puts in a module's zip), by name."""
+    prefix = 'ansible_collections.kubeseed.cluster.plugins.module_utils.'
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+        if isinstance(node, ast.ImportFrom) and node.module == prefix[:-1]:
+            names = [prefix + alias.name for alias in node.names]
+        names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        for name in names:
+            if name.startswith(prefix) and name[len(prefix):] not in seen:
+                seen.add(name[len(prefix):])
+                _shipped(ROOT / 'plugins' / 'module_utils' / (name[len(prefix):] + '.py'), seen)
+    return seen
+
+
+def test_the_microservices_module_does_not_ship_the_cluster_validation():
+    """The microservices module is shipped with the module_utils it imports (and compiles them on every run): the cluster's
+    validation and what it needs (the kubeadm, API server and kubelet settings, 90 KB) are not among them."""
+    shipped = _shipped(ROOT / 'plugins' / 'modules' / 'microservices.py', set())
+    assert {'_registry_ca', '_image_digests', '_microservices_render', '_k8s_client'} <= shipped, shipped
+    assert not shipped & {'_cluster_validation', '_kubeadm', '_apiserver_config', '_kubelet_config'}, shipped
+    # the cluster's validation itself does reach them (the walk follows imports)
+    assert {'_registry_ca', '_kubeadm', '_kubelet_config'} <= _shipped(ROOT / 'plugins' / 'module_utils' / '_cluster_validation.py', set())
