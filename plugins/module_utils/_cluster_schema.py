@@ -216,7 +216,20 @@ CLUSTER_SCHEMA: dict = {
         },
         'kubeseed_online_repository_base_url': {
             'type': 'string', 'format': 'url', 'default': 'https://pkgs.k8s.io/core:/stable:',
-            'description': 'Base of the Kubernetes package repositories; /v<minor>/deb/ or /v<minor>/rpm/ is appended.',
+            'description': 'Base of the Kubernetes package repositories (pkgs.k8s.io or a mirror of it laid out the same); '
+                           '/v<minor>/deb/ is appended.',
+        },
+        'kubeseed_online_repository_ca': {
+            'type': 'string', 'default': '',
+            # the PEM text is checked by _cluster_validation (a pattern refuses the newlines a PEM has)
+            'description': 'PEM of the CA that signed the certificate of the repository server at '
+                           'kubeseed_online_repository_base_url (a private mirror); apt trusts it for that host only. Empty: '
+                           'the hosts\' own CAs.',
+        },
+        'kubeseed_online_repository_key': {
+            'type': 'string', 'default': '',
+            'description': 'ASCII-armored OpenPGP public key that signs the repository (-----BEGIN PGP PUBLIC KEY BLOCK-----): '
+                           'pinned for that repository only. Empty: <repository>/Release.key is fetched once, over HTTPS.',
         },
         'kubeseed_offline_bundle_url': {
             'type': 'string', 'default': '', 'format': 'optional-url',

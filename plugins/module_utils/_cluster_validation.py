@@ -28,7 +28,7 @@ from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema i
 )
 from ansible_collections.kubeseed.cluster.plugins.module_utils._apiserver_config import extra_args_problems as apiserver_args_problems
 from ansible_collections.kubeseed.cluster.plugins.module_utils._kubelet_config import extra_problems as kubelet_extra_problems
-from ansible_collections.kubeseed.cluster.plugins.module_utils._registry_ca import registry_ca_problems
+from ansible_collections.kubeseed.cluster.plugins.module_utils._registry_ca import certificate_problem, registry_ca_problems
 from ansible_collections.kubeseed.cluster.plugins.module_utils._schema_validation import (
     format_path,
     is_cidr,
@@ -316,6 +316,22 @@ def image_repository_problem(value: str) -> str:
     return ''
 
 
+_PGP_PUBLIC_KEY = re.compile(r'^-----BEGIN PGP PUBLIC KEY BLOCK-----\n([^\n]+: [^\n]*\n)*\n[A-Za-z0-9+/=\n]+'
+                             r'-----END PGP PUBLIC KEY BLOCK-----$')
+
+
+def public_key_problem(value: str) -> str:
+    """What is wrong with the text of an ASCII-armored OpenPGP public key, '' when nothing (a secret key is refused
+    without echoing it)."""
+    hint = ('give the ASCII-armored public key, -----BEGIN PGP PUBLIC KEY BLOCK----- ... -----END PGP PUBLIC KEY BLOCK----- '
+            '(e.g. "{{ lookup(\'file\', \'Release.key\') }}"), or leave it empty to fetch <repository>/Release.key')
+    if 'PRIVATE KEY' in value or 'SECRET KEY' in value:
+        return 'holds a private key (only the public key belongs here; %s)' % hint
+    if not _PGP_PUBLIC_KEY.match(value.strip().replace('\r\n', '\n')):
+        return 'is not an ASCII-armored OpenPGP public key (%s)' % hint
+    return ''
+
+
 def label_key_problem(key: object, kind: str = 'label') -> str:
     """'' for a valid Kubernetes label key ([prefix/]name), else what is wrong (starting with 'key <key>').
 
@@ -476,6 +492,12 @@ def _syntax(values: dict) -> dict:
         # the schema's messages for this variable give way to these: its key names are checked here too
         for problem in registry_ca_problems('kubeseed_containerd_registry_ca', cas):
             add('kubeseed_containerd_registry_ca', problem)
+    repository_ca = values.get('kubeseed_online_repository_ca')
+    if isinstance(repository_ca, str) and repository_ca and certificate_problem(repository_ca):
+        add('kubeseed_online_repository_ca', 'kubeseed_online_repository_ca: %s' % certificate_problem(repository_ca))
+    repository_key = values.get('kubeseed_online_repository_key')
+    if isinstance(repository_key, str) and repository_key and public_key_problem(repository_key):
+        add('kubeseed_online_repository_key', 'kubeseed_online_repository_key: %s' % public_key_problem(repository_key))
     labels = values.get('kubeseed_node_labels')
     if isinstance(labels, dict):
         for key, value in labels.items():

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+import yaml
+
 RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
@@ -131,3 +134,38 @@ def test_a_retry_file_limit_with_localhost_in_the_inventory_still_validates_and_
     out = result.stdout + result.stderr
     assert 'TASK [kubeseed.cluster.preflight : Validate the inventory' in out, out
     assert recap(out)['cp1'][3] == 1 and 'TASK [kubeseed.cluster.node : ' in out, out
+
+
+def _support_checks(root) -> list:
+    """The preflight's operating system and architecture checks, as roles/preflight/tasks/hosts.yml has them."""
+    blocks = yaml.safe_load((root / 'roles' / 'preflight' / 'tasks' / 'hosts.yml').read_text(encoding='utf-8'))
+    tasks = [task for block in blocks for task in block.get('block', [])]
+    return [task for task in tasks if task['name'] in ('Check the operating system is supported', 'Check the CPU architecture is supported')]
+
+
+@pytest.mark.parametrize('facts, message', [
+    ({'os_family': 'Debian', 'distribution': 'Debian', 'distribution_version': '12.8', 'distribution_major_version': '12',
+      'architecture': 'x86_64'}, None),
+    ({'os_family': 'RedHat', 'distribution': 'Rocky', 'distribution_version': '9.4', 'distribution_major_version': '9',
+      'architecture': 'x86_64'}, 'Rocky 9.4 is not supported: kubeseed installs Debian-family hosts only (apt); hosts of the RedHat family are refused'),
+    ({'os_family': 'Debian', 'distribution': 'Ubuntu', 'distribution_version': '24.04', 'distribution_major_version': '24',
+      'architecture': 'x86_64'}, 'Ubuntu 24.04 is not supported: kubeseed supports {"Debian": ["12"]} (see kubeseed_preflight_supported_os)'),
+    ({'os_family': 'Debian', 'distribution': 'Debian', 'distribution_version': '12.8', 'distribution_major_version': '12',
+      'architecture': 'aarch64'}, 'architecture aarch64 is not one of x86_64'),
+])
+def test_only_the_tested_debian_family_hosts_pass_the_preflight(playbook, root, tmp_path, facts, message):
+    """Debian 12 on x86-64 passes; a RHEL-family host is refused whatever kubeseed_preflight_supported_os holds."""
+    book = [{'hosts': 'localhost', 'gather_facts': False, 'vars_files': [str(root / 'roles' / 'preflight' / 'defaults' / 'main.yml')],
+             'tasks': [{'ansible.builtin.set_fact': dict(facts, cacheable=True)}, *_support_checks(root)]}]
+    path = tmp_path / 'support.yml'
+    path.write_text(yaml.safe_dump(book), encoding='utf-8')
+    result = playbook(str(path), '-i', 'localhost,', '-c', 'local')
+    out = result.stdout + result.stderr
+    if message is None:
+        assert result.returncode == 0, out
+    else:
+        assert result.returncode != 0 and message in out, out
+    if facts['os_family'] == 'RedHat':
+        # widening the supported list does not let a host of another family in
+        result = playbook(str(path), '-i', 'localhost,', '-c', 'local', '-e', '{"kubeseed_preflight_supported_os": {"Rocky": ["9"]}}')
+        assert result.returncode != 0 and 'hosts of the RedHat family are refused' in result.stdout, result.stdout

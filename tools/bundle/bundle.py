@@ -12,6 +12,9 @@ Usage::
     python3 tools/bundle/bundle.py build  [--kubernetes-version 1.37.2]
     python3 tools/bundle/bundle.py path   [--kubernetes-version 1.37.2]
     python3 tools/bundle/bundle.py verify [--kubernetes-version 1.37.2]
+    python3 tools/bundle/bundle.py aptrepo --out DIR --gpg-home DIR [--kubernetes-version 1.37.2] [--revision 1.1]
+
+``aptrepo`` makes a signed apt repository in the official layout from the bundle's binaries (``aptrepo.py``).
 
 Cache root: ``${KUBESEED_CACHE:-$HOME/.cache/kubeseed}``.  Each expensive part
 is cached under ``parts/`` by its own key, the bundle itself under

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pathlib
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / 'tools' / 'bundle'))
 
-from kubeseed_bundle import cache, cli, debs, errors, gobuild, images, manifest, pins, shared  # noqa: E402  pylint: disable=wrong-import-position
+from kubeseed_bundle import build, cache, cli, debs, errors, gobuild, images, manifest, pins, shared  # noqa: E402  pylint: disable=wrong-import-position
 
 KUBERNETES_GOMOD = """module k8s.io/kubernetes
 
@@ -218,3 +219,15 @@ def test_go_tools_pass_their_unit_tests() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'ok  \tkubeseed.local/bundletools/cmd/approver' in proc.stdout
     assert 'ok  \tkubeseed.local/bundletools/cmd/volumehelper' in proc.stdout
+
+
+def test_the_versions_stable_name_follows_the_bundle_built_last(tmp_path: pathlib.Path) -> None:
+    first, second = tmp_path / '1.37.2-aaaaaaaaaaaa', tmp_path / '1.37.2-bbbbbbbbbbbb'
+    first.mkdir()
+    second.mkdir()
+    build.point_stable_name(first)
+    assert os.readlink(tmp_path / '1.37.2') == first.name and (tmp_path / '1.37.2').resolve() == first
+    build.point_stable_name(second)
+    assert (tmp_path / '1.37.2').resolve() == second
+    build.point_stable_name(second)  # the same: nothing left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['1.37.2', first.name, second.name]

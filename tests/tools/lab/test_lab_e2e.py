@@ -250,7 +250,10 @@ def test_inventory_groups(lab_up: str) -> None:  # pylint: disable=redefined-out
     host_vars = data["_meta"]["hostvars"]["ks-w1"]
     reported = current_bundle()
     if reported is not None and reported.parent == CACHE / "bundles":
-        assert host_vars["kubeseed_offline_bundle_url"] == f"http://{GATEWAY}:8080/{reported.name}"
+        # the version's stable name the builder keeps (bundles/1.37.2 -> 1.37.2-<recipe>): the URL outlives a builder change
+        stable = reported.parent / reported.name.rsplit("-", 1)[0]
+        assert stable.is_symlink() and stable.resolve() == reported, stable
+        assert host_vars["kubeseed_offline_bundle_url"] == f"http://{GATEWAY}:8080/{stable.name}"
     assert host_vars["ansible_host"] == HOSTS["ks-w1"]
     assert host_vars["kubeseed_package_source"] == "offline"
     assert host_vars["kubeseed_workaround_cgroup_v1"] is True
@@ -467,6 +470,81 @@ def test_registry_serves_the_bundles_app_images_over_tls_with_basic_auth(lab_up:
     assert lab("registry", "status").returncode == 1
 
 
+def run_role(tmp_path: Path, host: str, role_vars: dict, *args: str) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook of the roles node and kube_packages on one lab host, with the lab inventory and these variables
+    over its group_vars."""
+    book = tmp_path / "role.yml"
+    book.write_text(json.dumps([{"hosts": host, "gather_facts": False,
+                                 "roles": ["kubeseed.cluster.node", "kubeseed.cluster.kube_packages"]}]), encoding="utf-8")
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(role_vars), encoding="utf-8")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".ansible" / "collections"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run([ansible_bin("ansible-playbook"), "-i", str(INVENTORY), str(book), "-e", f"@{extra}", *args],
+                          check=False, text=True, capture_output=True, timeout=900, cwd=REPO, env=env)
+
+
+def recap_of(output: str, host: str) -> dict[str, int]:
+    for line in output.splitlines():
+        if line.startswith(host + " ") and "ok=" in line:
+            return {k: int(v) for k, v in (item.split("=") for item in line.split(":", 1)[1].split())}
+    raise AssertionError(f"no recap line for {host}:\n{output}")
+
+
+def test_mirror_serves_the_kubernetes_packages_the_online_role_installs(  # pylint: disable=redefined-outer-name,unused-argument
+        lab_up: str, tmp_path: Path) -> None:
+    """`mirror up` (tools/lab): the Kubernetes apt repository made from the bundle (real .debs, Release signed with the
+    lab's key) over HTTPS with the lab CA, the bundle's host packages as the hosts' Debian mirror. The roles node (the OS
+    packages from the host's Debian mirror) and kube_packages, online against it (kubeseed_online_repository_base_url,
+    _ca; the key fetched from the repository), install conntrack and the rest, then kubeadm, kubelet and kubectl on a
+    bare host with the packages' own units and scripts; a second run and --check report
+    changed=0; a CA that did not sign the server's certificate fails the run on another host, naming the URL, with
+    nothing installed there."""
+    result = lab("mirror", "up", timeout=1800)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = json.loads(result.stdout)
+    assert status["running"] == "yes" and status["minors"] == ["v1.37"], status
+    assert status["repository_base_url"] == f"https://{GATEWAY}:8443/core:/stable:"
+    ca = Path(status["ca_file"]).read_text(encoding="utf-8")
+    online = {"kubeseed_package_source": "online", "kubeseed_online_repository_base_url": status["repository_base_url"],
+              "kubeseed_online_repository_ca": ca}
+    first = run_role(tmp_path, "ks-w2", online)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert recap_of(first.stdout, "ks-w2")["changed"] > 0
+    assert ssh(HOSTS["ks-w2"], "kubeadm version -o short").stdout.strip() == "v1.37.2"
+    assert "conntrack v" in ssh(HOSTS["ks-w2"], "conntrack --version").stdout
+    versions = ssh(HOSTS["ks-w2"], "dpkg-query -W -f '${Package}=${Version} ' kubeadm kubelet kubectl cri-tools kubernetes-cni").stdout
+    assert versions.split() == ["kubeadm=1.37.2-1.1", "kubelet=1.37.2-1.1", "kubectl=1.37.2-1.1", "cri-tools=1.37.0-1.1",
+                                "kubernetes-cni=1.10.0-1.1"], versions
+    assert sorted(ssh(HOSTS["ks-w2"], "apt-mark showhold").stdout.split()) == ["kubeadm", "kubectl", "kubelet"]
+    # the packages' unit and kubeadm's drop-in, the kubelet enabled by its package (it waits for kubeadm in a restart loop)
+    assert ssh(HOSTS["ks-w2"], "systemctl is-enabled kubelet").stdout.strip() == "enabled"
+    assert ssh(HOSTS["ks-w2"], "systemctl cat kubelet").stdout.count("/usr/bin/kubelet") == 2
+    again = run_role(tmp_path, "ks-w2", online)
+    assert again.returncode == 0 and recap_of(again.stdout, "ks-w2")["changed"] == 0, again.stdout
+    check = run_role(tmp_path, "ks-w2", online, "--check", "--diff")
+    assert check.returncode == 0 and recap_of(check.stdout, "ks-w2")["changed"] == 0, check.stdout
+    # --check on a bare host predicts the CA, the key's download, the repository and the install, and changes nothing
+    fresh = run_role(tmp_path, "ks-w1", online, "--check")
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert recap_of(fresh.stdout, "ks-w1")["changed"] >= 4, fresh.stdout
+    assert "a run installs kubeadm=1.37.2-1.1 kubelet=1.37.2-1.1 kubectl=1.37.2-1.1 cri-tools kubernetes-cni" in fresh.stdout
+    assert ssh(HOSTS["ks-w1"], "ls /etc/apt/keyrings/kubernetes.asc /etc/apt/sources.list.d/kubernetes.list 2>&1 | grep -c 'No such'").stdout.strip() == "2"
+    # another CA: the key's download is refused, naming its URL; with the key given, apt's update is (apt itself only
+    # warns and exits 0): the run fails with apt's message for the repository; nothing installed
+    other_ca = next(p for p in sorted(Path("/etc/ssl/certs").glob("*.pem")) if "BEGIN CERTIFICATE" in p.read_text(encoding="utf-8"))
+    wrong_ca = dict(online, kubeseed_online_repository_ca=other_ca.read_text(encoding="utf-8"))
+    wrong = run_role(tmp_path, "ks-w1", wrong_ca)
+    assert wrong.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in wrong.stdout and f"{status['repository_base_url']}/v1.37/deb/Release.key" in wrong.stdout, wrong.stdout
+    key = Path(status["key_file"]).read_text(encoding="utf-8")  # the lab's signing key (both repositories)
+    wrong = run_role(tmp_path, "ks-w1", dict(wrong_ca, kubeseed_online_repository_key=key))
+    assert wrong.returncode != 0 and "Certificate verification failed" in wrong.stdout, wrong.stdout
+    assert f"{status['repository_base_url']}/v1.37/deb/InRelease" in wrong.stdout, wrong.stdout
+    assert ssh(HOSTS["ks-w1"], "command -v kubeadm || echo none").stdout.strip() == "none"
+    assert lab("mirror", "down").returncode == 0
+    assert lab("mirror", "status").returncode == 1
+
+
 def leftovers() -> list[str]:
     """Everything the lab could leave behind on the controller."""
     found = []
@@ -479,7 +557,8 @@ def leftovers() -> list[str]:
             continue
         if ("systemd-nspawn" in cmdline and "--machine=ks-" in cmdline) or \
                 ("http.server" in cmdline and f"--bind {GATEWAY}" in cmdline) or \
-                ("labregistry serve" in cmdline and str(LAB_DIR / "registry") in cmdline):
+                ("labregistry serve" in cmdline and str(LAB_DIR / "registry") in cmdline) or \
+                ("mirror_server.py" in cmdline and str(LAB_DIR / "mirror") in cmdline):
             found.append(f"process {proc.name}: {cmdline}")
     for line in Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines():
         point = line.split()[4]
@@ -500,7 +579,7 @@ def leftovers() -> list[str]:
     found += [f"iptables {line}" for line in rules.splitlines() if "--comment kubeseed-lab " in line + " "]
     found += [f"nspawn runtime {p}" for p in Path("/run/systemd/nspawn").glob("*/ks-*")]
     found += [f"file {p}" for p in (INVENTORY / "hosts.yml", INVENTORY / "group_vars" / "all" / "lab.yml",
-                                    LAB_DIR / "hosts", LAB_DIR / "registry", RUN_DIR) if p.exists()]
+                                    LAB_DIR / "hosts", LAB_DIR / "registry", LAB_DIR / "mirror", RUN_DIR) if p.exists()]
     return found
 
 

@@ -16,7 +16,7 @@ LAB_PY = LAB_DIR / "lab.py"
 if str(LAB_DIR) not in sys.path:
     sys.path.insert(0, str(LAB_DIR))
 
-from kubeseed_lab import base, commands, network, plan, proc  # noqa: E402  pylint: disable=wrong-import-position
+from kubeseed_lab import base, commands, mirror, network, plan, proc, registry  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def test_plan_names_and_addresses() -> None:
@@ -156,7 +156,7 @@ def test_cli_entry_runs_from_any_directory(tmp_path: Path) -> None:
                             cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: lab.py ")
-    assert "{up,down,status,registry,stop,start,isolate,reconnect}" in result.stdout
+    assert "{up,down,status,registry,mirror,stop,start,isolate,reconnect}" in result.stdout
 
 
 def test_package_finds_the_files_next_to_it() -> None:
@@ -278,3 +278,25 @@ def test_write_if_changed_creates_a_private_file_private(tmp_path: Path) -> None
     assert proc.write_if_changed(target, "{}\n", mode=0o600) is True
     assert target.stat().st_mode & 0o777 == 0o600 and not (tmp_path / "secret.json.tmp").exists()
     assert proc.write_if_changed(target, "{}\n", mode=0o600) is False
+
+
+def test_mirror_points_each_hosts_apt_at_the_labs_debian_repository_once(tmp_path: Path) -> None:
+    paths = plan.Paths(cache=tmp_path, run=tmp_path / "run", inventory=tmp_path / "inv")
+    progress = proc.Progress()
+    lab_mirror = mirror.Mirror(paths, "10.117.0.1", registry.Registry(paths, "10.117.0.1", 5443, progress), progress)
+    (lab_mirror.www / "debian").mkdir(parents=True)
+    (lab_mirror.www / "debian" / "Release.key").write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\n...\n", encoding="utf-8")
+    hosts = [plan.Host("ks-w1", "worker", "10.117.0.101"), plan.Host("ks-w2", "worker", "10.117.0.102")]
+    (paths.merged("ks-w1") / "etc" / "apt").mkdir(parents=True)  # ks-w2 is not mounted: left alone
+    lab_mirror.configure_hosts(hosts)
+    root = paths.merged("ks-w1")
+    assert (root / "etc/apt/sources.list.d/kubeseed-lab-debian.list").read_text(encoding="utf-8").splitlines()[-1] == \
+        "deb [signed-by=/etc/apt/keyrings/kubeseed-lab-mirror.asc] http://10.117.0.1:8081/debian/ /"
+    assert (root / "etc/apt/keyrings/kubeseed-lab-mirror.asc").read_text(encoding="utf-8").startswith("-----BEGIN PGP PUBLIC KEY")
+    assert not paths.merged("ks-w2").exists()
+    progress.changes.clear()
+    lab_mirror.configure_hosts(hosts)
+    assert progress.changes == []
+    status = lab_mirror.status()
+    assert status["running"] == "no" and status["repository_base_url"] == "https://10.117.0.1:8443/core:/stable:"
+    assert status["ca_file"] == str(paths.own / "registry" / "tls" / "ca.crt")

@@ -19,17 +19,37 @@ from .proc import Progress, peak_child_rss_mib
 
 
 def build(version: str) -> Path:
-    """Build the bundle for a version (a no-op when it already exists)."""
+    """Build the bundle for a version (a no-op when it already exists); the version's stable name points at it."""
     pins = pins_for(version)
     final = bundle_dir(pins)
     if (final / "manifest.json").exists():
         print(f"[bundle] up to date: {final}", flush=True)
+        point_stable_name(final)
         return final
     with build_lock():
-        if (final / "manifest.json").exists():
+        if not (final / "manifest.json").exists():
+            final = build_locked(pins, final)
+        else:
             print(f"[bundle] up to date: {final}", flush=True)
-            return final
-        return build_locked(pins, final)
+        point_stable_name(final)
+        return final
+
+
+def stable_name(final: Path) -> Path:
+    """bundles/<version>: the name that stays when the builder changes (a served bundle's URL in an inventory)."""
+    return final.with_name(final.name.rsplit("-", 1)[0])
+
+
+def point_stable_name(final: Path) -> None:
+    """bundles/<version> -> <version>-<recipe>, the bundle built last for that version (replaced atomically)."""
+    link = stable_name(final)
+    if link.is_symlink() and os.readlink(link) == final.name:
+        return
+    tmp = link.with_name(f".{link.name}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(final.name, tmp)
+    os.replace(tmp, link)
+    print(f"[bundle] {link} -> {final.name}", flush=True)
 
 
 def build_locked(pins: Pins, final: Path) -> Path:

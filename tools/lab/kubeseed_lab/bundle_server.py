@@ -92,4 +92,9 @@ class BundleServer:
         except ValueError:
             self.progress.say(f"bundle: {path} is not under the served root {root}; inventory has no bundle URL")
             return None
+        # the version's stable name (bundles/1.37.2 -> 1.37.2-<recipe>, kept by the builder): the inventory's URL stays the
+        # same when the builder changes
+        stable = path.with_name(path.name.rsplit("-", 1)[0])
+        if stable.is_symlink() and stable.resolve() == path:
+            rel = rel.with_name(stable.name)
         return f"http://{self.gateway}:{self.port}/{rel.as_posix()}"

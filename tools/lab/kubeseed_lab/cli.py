@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     registry.add_argument("action", choices=["up", "down", "status"],
                           help="up: start it and push the bundle's application images; down: stop it (its data stays "
                                "until the lab's down); status: where it is (exit 1 unless it runs)")
+    mirror = sub.add_parser("mirror", help="the lab's package mirror (Kubernetes apt repository over HTTPS, Debian packages)")
+    mirror.add_argument("action", choices=["up", "down", "status"],
+                        help="up: make the signed repositories from the bundle, serve them, point the hosts' apt at the "
+                             "Debian one; down: stop serving (its files stay until the lab's down); status: where it is")
     for verb, text in (("stop", "power a host off"), ("start", "boot a stopped host"),
                        ("isolate", "cut a host off the bridge"), ("reconnect", "put an isolated host back")):
         fault = sub.add_parser(verb, help=text)
@@ -116,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             lab.down(args.purge)
         elif args.command == "status":
             return lab.status()
-        elif args.command == "registry":
-            return lab.registry_command(args.action)
+        elif args.command in ("registry", "mirror"):
+            return lab.service_command(args.command, args.action)
         elif args.command == "start":
             lab.start(args.host)
         elif args.command == "stop":

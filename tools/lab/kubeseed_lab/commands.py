@@ -19,6 +19,7 @@ from .machines import Machines
 from .network import Network, remove_fw_rules, veth
 from .plan import GIB, Host, LabError, Paths, gateway_of, plan_hosts, render_group_vars, render_hosts_yml, vip_of
 from .proc import Progress, dir_usage, free_bytes, mounts_under, run, write_if_changed
+from .mirror import Mirror
 from .registry import DEFAULT_REGISTRY_PORT, Registry
 
 # command -> Debian package that provides it
@@ -53,6 +54,7 @@ class Lab:
         self.machines = Machines(paths, subnet, bridge, self.progress)
         self.server = BundleServer(paths, self.gateway, port, self.progress)
         self.registry = Registry(paths, self.gateway, DEFAULT_REGISTRY_PORT, self.progress)
+        self.mirror = Mirror(paths, self.gateway, self.registry, self.progress)
 
     # ---- state
 
@@ -198,7 +200,7 @@ class Lab:
         if self.paths.hosts.is_dir():
             names |= {p.name for p in self.paths.hosts.iterdir() if p.is_dir()}
         if self.paths.run.is_dir():
-            names |= {p.stem for p in self.paths.run.glob("*.pid") if p.stem not in ("http", "registry")}
+            names |= {p.stem for p in self.paths.run.glob("*.pid") if p.stem not in ("http", "registry", "mirror")}
         for name in sorted(names):
             self.machines.request_stop(name)  # all at once; each is then waited for and removed in turn
         for index, name in enumerate(sorted(names), 1):
@@ -208,6 +210,11 @@ class Lab:
             cgroups.remove_cgroup_tree(root)
         if self.server.stop_http():
             self.progress.say("bundle server: stopped")
+        if self.mirror.stop():
+            self.progress.say("mirror: stopped")
+        if self.mirror.dir.is_dir():
+            shutil.rmtree(self.mirror.dir)
+            self.progress.say(f"mirror: removed {self.mirror.dir} (its repositories and signing key)")
         if self.registry.stop():
             self.progress.say("registry: stopped")
         if self.registry.dir.is_dir():
@@ -234,18 +241,21 @@ class Lab:
             self.progress.say(f"purged {purged} ({'base images, lab key, logs' if purged == self.paths.lab else 'logs'})")
         print(f"lab down: done in {self.progress.elapsed():.1f}s", flush=True)
 
-    def registry_command(self, action: str) -> int:
-        """`registry up|down|status`: the lab's container registry on the bridge (see registry.py)."""
+    def service_command(self, name: str, action: str) -> int:
+        """`registry up|down|status` (registry.py) and `mirror up|down|status` (mirror.py): a service of the lab on its
+        bridge; up prints where it is, status too (exit 1 unless it runs)."""
+        service = self.registry if name == "registry" else self.mirror
         if action == "up":
             self.preflight(0)
             if not self.state_hosts() or not self.paths.bridge_marker.exists():
-                raise LabError(f"the lab {self.paths.name} is not up: run `lab.py up` first (the registry listens on its bridge)")
-            print(json.dumps(self.registry.up(self.server.bundle_path()), indent=2, sort_keys=True), flush=True)
+                raise LabError(f"the lab {self.paths.name} is not up: run `lab.py up` first (the {name} listens on its bridge)")
+            status = self.registry.up(self.server.bundle_path()) if name == "registry" else self.mirror.up(self.state_hosts())
+            print(json.dumps(status, indent=2, sort_keys=True), flush=True)
         elif action == "down":
-            if self.registry.stop():
-                self.progress.changed("registry: stopped")
+            if service.stop():
+                self.progress.changed(f"{name}: stopped")
         else:
-            status = self.registry.status()
+            status = service.status()
             print(json.dumps(status, indent=2, sort_keys=True), flush=True)
             return 0 if status["running"] == "yes" else 1
         return 0

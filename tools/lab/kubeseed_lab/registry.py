@@ -105,11 +105,16 @@ class Registry:
                     raise LabError(f"the registry did not answer on {self.host} ({exc}); see {log}") from exc
                 time.sleep(0.2)
 
+    def ensure_certs(self) -> Path:
+        """The lab CA and the bridge address's server certificate (made once; the lab's mirror serves with them too)."""
+        run([str(self.binary()), "certs", "-dir", str(self.dir / "tls"), "-ip", self.gateway])
+        return self.dir / "tls"
+
     def up(self, bundle: Path | None) -> dict[str, object]:
         """Start the registry (idempotent) and push the bundle's application images into it."""
         tool = self.binary()
         creds = self.credentials()
-        run([str(tool), "certs", "-dir", str(self.dir / "tls"), "-ip", self.gateway])
+        self.ensure_certs()
         # written on every up from the password file (a new bcrypt salt each time, the same password): the two never
         # disagree, and a running registry accepts the password either way
         htpasswd = run([str(tool), "htpasswd", creds["username"]], input_text=creds["password"] + "\n").stdout

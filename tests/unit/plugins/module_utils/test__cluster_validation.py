@@ -22,6 +22,8 @@ HOSTS = {
 
 PEM = '-----BEGIN CERTIFICATE-----\nMIIBhDCCASugAwIBAgIPJAX13bY3' + 'A' * 36 + '\n' + 'QUJD' * 16 + '\n-----END CERTIFICATE-----\n'
 PRIVATE_KEY = '-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n'
+PGP_KEY = ('-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEaxM9nRYJKwYBBAHaRw8BAQdAN9QbyrSxyUqagBCzVMUPrKqLoJvVxftQ4WUR\n'
+           'tA14IDx4QHguaW52YWxpZD6IkwQTFgoAOxYhBKX8zt==\n=o6Ks\n-----END PGP PUBLIC KEY BLOCK-----\n')
 
 
 def run(cluster_vars=None, groups=None, hosts=None, host_vars=None):
@@ -169,6 +171,16 @@ INVALID_VARS = [
     ('bundle-url', {'kubeseed_package_source': 'offline', 'kubeseed_offline_bundle_url': 'bundle/1.37.2'},
      'kubeseed_offline_bundle_url:', 'is not a valid http://'),
     ('online-url', {'kubeseed_online_repository_base_url': 'pkgs.k8s.io'}, 'kubeseed_online_repository_base_url:', 'is not a valid'),
+    ('repository-ca-text', {'kubeseed_online_repository_ca': 'mirror-ca.crt'}, 'kubeseed_online_repository_ca:',
+     'is not a PEM certificate (give the PEM text'),
+    ('repository-ca-key', {'kubeseed_online_repository_ca': PEM + PRIVATE_KEY}, 'kubeseed_online_repository_ca:', 'holds a private key'),
+    ('repository-ca-type', {'kubeseed_online_repository_ca': ['x']}, 'kubeseed_online_repository_ca:', 'expected a string'),
+    ('repository-key-text', {'kubeseed_online_repository_key': 'Release.key'}, 'kubeseed_online_repository_key:',
+     'is not an ASCII-armored OpenPGP public key'),
+    ('repository-key-certificate', {'kubeseed_online_repository_key': PEM}, 'kubeseed_online_repository_key:',
+     'is not an ASCII-armored OpenPGP public key'),
+    ('repository-key-secret', {'kubeseed_online_repository_key': PGP_KEY.replace('PUBLIC KEY', 'PRIVATE KEY')},
+     'kubeseed_online_repository_key:', 'holds a private key'),
     ('http-proxy', {'kubeseed_http_proxy': 'proxy:3128'}, 'kubeseed_http_proxy:', 'is not a valid http://'),
     ('no-proxy-type', {'kubeseed_no_proxy': '.example.com'}, 'kubeseed_no_proxy:', 'expected a list'),
     ('extra-sans-item', {'kubeseed_apiserver_cert_extra_sans': ['']}, 'kubeseed_apiserver_cert_extra_sans[0]:', 'should be non-empty'),
@@ -265,6 +277,9 @@ VALID = [
                               {'key': 'example.com/spot', 'value': '', 'effect': 'PreferNoSchedule'}]},
     {'kubeseed_containerd_registry_mirrors': {'docker.io': ['https://m1.example.com', 'http://m2:5000']}},
     {'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM, 'mirror.corp': PEM + PEM}},
+    {'kubeseed_online_repository_base_url': 'https://apt.corp:8443/k8s/core:/stable:', 'kubeseed_online_repository_ca': PEM,
+     'kubeseed_online_repository_key': PGP_KEY},
+    {'kubeseed_online_repository_key': PGP_KEY.replace('\n\n', '\nComment: corp mirror\n\n', 1)},
     {'kubeseed_https_proxy': 'http://proxy.example.com:3128', 'kubeseed_no_proxy': ['.corp']},
     {'kubeseed_workaround_cgroup_v1': True, 'kubeseed_workaround_no_kernel_modules': True, 'kubeseed_cni_mtu': 1400},
     {'kubeseed_control_plane_endpoint': '[fd00::1]:6443'},
