@@ -34,6 +34,13 @@ options:
         description: Octal mode as a quoted string (an unquoted 0644 is a YAML number and is refused).
         type: raw
         default: '0644'
+      hidden_lines:
+        description:
+          - A regular expression (Python C(re.search)); lines of the file's old or new content where it finds something are
+            shown as a mark in the diff, never as they are. For a file that held a secret line before (credentials that
+            were then removed): the diff of the change shows everything else.
+        type: str
+        default: ''
 notes:
   - The content is a module argument, so it is in the task's result and in C(-vvv) output. For a file that may hold
     credentials use C(no_log) on the task (it hides the diff too).

@@ -202,6 +202,19 @@ CLUSTER_SCHEMA: dict = {
                            'named in kubeseed_containerd_registry_mirrors): containerd trusts it for that host only '
                            '(/etc/containerd/certs.d/<host>/ca.crt).',
         },
+        'kubeseed_containerd_registry_credentials': {
+            'type': 'object', 'default': {},
+            'propertyNames': {'pattern': r'^[A-Za-z0-9.-]+(:[0-9]+)?$'},
+            'additionalProperties': {'type': 'object', 'required': ['username', 'password'], 'additionalProperties': False,
+                                     'properties': {'username': {'type': 'string', 'minLength': 1},
+                                                    'password': {'type': 'string', 'minLength': 1}}},
+            'description': 'Registry host[:port] -> {username, password}: containerd on every node sends them (HTTP basic) to that '
+                           'host, a private registry or a mirror named in kubeseed_containerd_registry_mirrors, for every pull, '
+                           'the kubelet\'s included (the control-plane images, add-ons, a registry.k8s.io mirror). Written only into '
+                           'that registry\'s hosts.toml (0600, by a call with no_log), never shown: not in messages, diffs or -vvv '
+                           '(keep the password in Ansible Vault). Pods of a microservices set pull with their own '
+                           'kubeseed_microservices_registry_credentials.',
+        },
         'kubeseed_image_repository': {
             'type': 'string', 'default': 'registry.k8s.io', 'minLength': 1, 'pattern': IMAGE_REPOSITORY,
             'x-hint': 'use registry[:port][/path] without scheme or tag, e.g. registry.example.com:5000/k8s',

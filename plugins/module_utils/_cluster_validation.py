@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import re
 
 from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema import (
@@ -47,6 +48,8 @@ except ImportError:  # pragma: no cover - the same sets, for use without ansible
     BOOLEANS_TRUE = frozenset(('y', 'yes', 'on', '1', 'true', 't', 1, 1.0, True))
     BOOLEANS_FALSE = frozenset(('n', 'no', 'off', '0', 'false', 'f', 0, 0.0, False))
 
+# Variables whose values are never shown in a message (a password inside): violations say where and what, not the value.
+SECRET_VARIABLES = ('kubeseed_containerd_registry_credentials',)
 CONTROL_PLANE = 'control_plane'
 WORKERS = 'workers'
 ETCD = 'etcd'
@@ -533,7 +536,7 @@ def _schema_violations(hosts: dict) -> tuple[list[str], dict]:
         effective[host] = dict(cluster_defaults(), **converted)
         checked = {name: value for name, value in effective[host].items() if name not in conversion}
         syntax = _syntax(checked)
-        messages = [m for m in validate(CLUSTER_SCHEMA, checked) if _variable_of(m) not in syntax]
+        messages = [m for m in validate(CLUSTER_SCHEMA, checked, hidden_keys=SECRET_VARIABLES) if _variable_of(m) not in syntax]
         messages += list(conversion.values()) + [m for found in syntax.values() for m in found]
         for message in messages:
             by_message.setdefault(message, []).append(host)
@@ -547,9 +550,17 @@ def _consistency(effective: dict) -> list[str]:
     for name in sorted(CLUSTER_SCHEMA['properties']):
         if name in per_host_ok:
             continue
-        values: dict[str, list[str]] = {}
+        # compared whole (show() gives a mapping by its keys only: two that differ inside would look alike)
+        groups: dict[str, tuple[str, list[str]]] = {}
         for host in sorted(effective):
-            values.setdefault(show(effective[host].get(name)), []).append(host)
+            value = effective[host].get(name)
+            groups.setdefault(json.dumps(value, sort_keys=True, default=repr), (show(value), []))[1].append(host)
+        values = dict(groups.values()) if len({shown for shown, _where in groups.values()}) == len(groups) else {}
+        if len(groups) > 1 and (name in SECRET_VARIABLES or not values):
+            why = 'its values are not shown' if name in SECRET_VARIABLES else 'the values differ inside'
+            messages.append('%s: differs between hosts (%s; %s); it is cluster-wide: set it once, e.g. in group_vars/all'
+                            % (name, '; '.join(_names(where, 3) for _shown, where in list(groups.values())[:3]), why))
+            continue
         if len(values) > 1:
             detail = '; '.join('%s on %s' % (value, _names(where, 3)) for value, where in list(values.items())[:3])
             if len(values) > 3:

@@ -22,6 +22,7 @@ ARG_SPEC = {
         'path': {'type': 'path', 'required': True},
         'content': {'type': 'str', 'required': True},
         'mode': {'type': 'raw', 'default': '0644'},
+        'hidden_lines': {'type': 'str', 'default': ''},
     }},
 }
 
@@ -34,8 +35,15 @@ def mode_problem(value, where: str) -> str:
 
 
 def mode_problems(files: list) -> list:
-    """The `mode` values of files that are not an octal mode written as a string, each with its option path and the fix."""
-    return [problem for problem in (mode_problem(spec.get('mode'), 'files[%d].mode' % index) for index, spec in enumerate(files)) if problem]
+    """The `mode` values of files that are not an octal mode written as a string, and the `hidden_lines` that are not a
+    regular expression, each with its option path and the fix."""
+    problems = [problem for problem in (mode_problem(spec.get('mode'), 'files[%d].mode' % index) for index, spec in enumerate(files)) if problem]
+    for index, spec in enumerate(files):
+        try:
+            re.compile(spec.get('hidden_lines') or '')
+        except re.error as exc:
+            problems.append('files[%d].hidden_lines: not a regular expression (%s); give a Python re pattern, e.g. ^\\s*Authorization' % (index, exc))
+    return problems
 
 
 def write_atomic(path: str, chunks, mode: int, verify=None, owner=None) -> str:
@@ -82,6 +90,13 @@ def _text(data: bytes | None) -> str:
         return '<%d bytes, not text>\n' % len(data)
 
 
+def _hide(text: str, hidden) -> str:
+    """The lines of text that the pattern hidden finds something in, replaced by a mark (their content never shown)."""
+    if hidden is None:
+        return text
+    return ''.join('<a line hidden (hidden_lines)>\n' if hidden.search(line) else line for line in text.splitlines(True))
+
+
 def converge(directories: list, files: list, dry_run: bool, directory_mode: int = 0o755) -> dict:
     """Make directories (``directory_mode`` when created; an existing one is left as it is) and files ({path, content, mode as an octal string}) as given.
 
@@ -111,7 +126,9 @@ def converge(directories: list, files: list, dry_run: bool, directory_mode: int 
             if not dry_run:
                 os.chmod(path, mode)
             continue
-        diff.append({'before_header': path, 'after_header': path, 'before': _text(before), 'after': _text(content)})
+        hidden = re.compile(spec['hidden_lines']) if spec.get('hidden_lines') else None
+        diff.append({'before_header': path, 'after_header': path, 'before': _hide(_text(before), hidden),
+                     'after': _hide(_text(content), hidden)})
         if not dry_run:
             owner = os.stat(path) if before is not None else None
             write_atomic(path, [content], mode, owner=(owner.st_uid, owner.st_gid) if owner else None)

@@ -7,6 +7,7 @@ test takes the lab down and checks nothing is left.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import importlib
@@ -470,12 +471,13 @@ def test_registry_serves_the_bundles_app_images_over_tls_with_basic_auth(lab_up:
     assert lab("registry", "status").returncode == 1
 
 
-def run_role(tmp_path: Path, host: str, role_vars: dict, *args: str) -> subprocess.CompletedProcess[str]:
-    """ansible-playbook of the roles node and kube_packages on one lab host, with the lab inventory and these variables
-    over its group_vars."""
+def run_role(tmp_path: Path, host: str, role_vars: dict, *args: str,
+             roles: tuple[str, ...] = ("node", "kube_packages")) -> subprocess.CompletedProcess[str]:
+    """ansible-playbook of roles of the collection (node and kube_packages) on one lab host, with the lab inventory and
+    these variables over its group_vars."""
     book = tmp_path / "role.yml"
-    book.write_text(json.dumps([{"hosts": host, "gather_facts": False,
-                                 "roles": ["kubeseed.cluster.node", "kubeseed.cluster.kube_packages"]}]), encoding="utf-8")
+    book.write_text(json.dumps([{"hosts": host, "gather_facts": False, "roles": [f"kubeseed.cluster.{r}" for r in roles]}]),
+                    encoding="utf-8")
     extra = tmp_path / "vars.json"
     extra.write_text(json.dumps(role_vars), encoding="utf-8")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".ansible" / "collections"), ANSIBLE_NOCOLOR="1")
@@ -545,6 +547,43 @@ def test_mirror_serves_the_kubernetes_packages_the_online_role_installs(  # pyli
     assert ssh(HOSTS["ks-w1"], "command -v kubeadm || echo none").stdout.strip() == "none"
     assert lab("mirror", "down").returncode == 0
     assert lab("mirror", "status").returncode == 1
+
+
+def test_containerd_pulls_with_node_credentials_that_no_output_shows(  # pylint: disable=redefined-outer-name,unused-argument
+        lab_up: str, tmp_path: Path) -> None:
+    """kubeseed_containerd_registry_credentials: the role containerd (from the bundle) writes the lab registry's
+    hosts.toml with an Authorization header (0600, no_log): crictl pulls the team's private image with no credentials of
+    its own; -vvv holds neither the password nor its base64; a second run and --check report changed=0. Removed from the
+    inventory: --check --diff shows the change with the old header hidden, the run writes the file without it, and the
+    pull is refused again."""
+    result = lab("registry", "up", timeout=1800)
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = json.loads(result.stdout)
+    creds = json.loads(Path(status["credentials_file"]).read_text(encoding="utf-8"))
+    secrets = [creds["password"], base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode()]
+    registry = status["registry"]
+    ca = {"kubeseed_containerd_registry_ca": {registry: Path(status["ca_file"]).read_text(encoding="utf-8")}}
+    with_creds = dict(ca, kubeseed_containerd_registry_credentials={registry: creds})
+    image = f"{registry}/team/demo:0.3.0"
+    first = run_role(tmp_path, "ks-w2", with_creds, "-vvv", roles=("containerd",))
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr
+    assert not [s for s in secrets if s in first.stdout + first.stderr]
+    assert ssh(HOSTS["ks-w2"], f"stat -c %a /etc/containerd/certs.d/{registry}/hosts.toml").stdout.strip() == "600"
+    pulled = ssh(HOSTS["ks-w2"], f"crictl pull {image}", timeout=300)
+    assert pulled.returncode == 0 and "Image is up to date" in pulled.stdout, pulled.stdout + pulled.stderr
+    for args in ((), ("--check", "--diff")):
+        again = run_role(tmp_path, "ks-w2", with_creds, *args, roles=("containerd",))
+        assert again.returncode == 0 and recap_of(again.stdout, "ks-w2")["changed"] == 0, again.stdout
+    removed = run_role(tmp_path, "ks-w2", ca, "--check", "--diff", "-vvv", roles=("containerd",))
+    assert removed.returncode == 0 and recap_of(removed.stdout, "ks-w2")["changed"] == 1, removed.stdout[-3000:]
+    assert "<a line hidden (hidden_lines)>" in removed.stdout
+    assert not [s for s in secrets if s in removed.stdout + removed.stderr]
+    removed = run_role(tmp_path, "ks-w2", ca, "--diff", roles=("containerd",))
+    assert removed.returncode == 0 and not [s for s in secrets if s in removed.stdout + removed.stderr]
+    assert ssh(HOSTS["ks-w2"], f"crictl rmi {image}").returncode == 0
+    refused = ssh(HOSTS["ks-w2"], f"crictl pull {image}", timeout=300)
+    assert refused.returncode != 0 and "no basic auth credentials" in refused.stdout + refused.stderr
+    assert lab("registry", "down").returncode == 0
 
 
 def leftovers() -> list[str]:

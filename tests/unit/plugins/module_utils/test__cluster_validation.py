@@ -498,3 +498,34 @@ def test_an_unknown_variable_is_matched_against_the_role_settings_too():
     hosts['w1'] = {'address': '10.0.0.2', 'vars': {}}
     problems = validate_cluster({'control_plane': ['cp1'], 'workers': ['w1']}, hosts, options)
     assert problems == ['kubeseed_remove_node: unknown variable; did you mean kubeseed_remove_nodes? (on cp1)']
+
+
+@pytest.mark.parametrize('credentials, fragments', [
+    ({'r.corp:5443': 'team:Hunter2-secret'}, ["kubeseed_containerd_registry_credentials['r.corp:5443']: <hidden> is a string, expected a mapping"]),
+    ({'r.corp:5443': {'username': 'team', 'pasword': 'Hunter2-secret'}},
+     ["kubeseed_containerd_registry_credentials['r.corp:5443']:", 'password']),
+    ({'r.corp:5443': {'username': 'team', 'password': ['Hunter2-secret']}},
+     ["kubeseed_containerd_registry_credentials['r.corp:5443'].password: <hidden> is a list, expected a string"]),
+    ({'https://r.corp': {'username': 'team', 'password': 'Hunter2-secret'}}, ['kubeseed_containerd_registry_credentials:']),
+])
+def test_registry_credentials_problems_never_show_the_password(credentials, fragments):
+    messages = run({'kubeseed_containerd_registry_credentials': credentials})
+    assert messages and all(fragment in ' '.join(messages) for fragment in fragments), messages
+    assert 'Hunter2' not in repr(messages)
+
+
+def test_registry_credentials_that_differ_between_hosts_are_named_without_their_values():
+    good = {'r.corp:5443': {'username': 'team', 'password': 'Hunter2-secret'}}
+    assert run({'kubeseed_containerd_registry_credentials': good}) == []
+    messages = run({'kubeseed_containerd_registry_credentials': good},
+                   host_vars={'w1': {'kubeseed_containerd_registry_credentials': {'r.corp:5443': {'username': 'team', 'password': 'Other-secret'}}}})
+    assert len(messages) == 1 and messages[0].startswith('kubeseed_containerd_registry_credentials: differs between hosts (')
+    assert 'its values are not shown' in messages[0] and 'w1' in messages[0]
+    assert 'secret' not in messages[0].replace('differs', '')
+
+
+def test_a_cluster_wide_mapping_that_differs_inside_between_hosts_is_reported():
+    messages = run({'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM}},
+                   host_vars={'w1': {'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM + PEM}}})
+    assert len(messages) == 1 and messages[0].startswith('kubeseed_containerd_registry_ca: differs between hosts ('), messages
+    assert 'the values differ inside' in messages[0] and 'w1' in messages[0]

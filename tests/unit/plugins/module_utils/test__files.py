@@ -92,3 +92,21 @@ def test_mode_problems_name_the_option_and_the_fix():
         "files[1].mode: 420 is not an octal mode as a string; quote it, e.g. '0644' (YAML reads an unquoted 0644 as the number 420)",
         "files[2].mode: '0o644' is not an octal mode as a string; quote it, e.g. '0644' (YAML reads an unquoted 0644 as the number 420)"]
     assert _files.mode_problem('0700', 'directory_mode') == '' and _files.mode_problem(448, 'directory_mode').startswith('directory_mode: 448')
+
+
+def test_hidden_lines_never_reach_the_diff_old_or_new(tmp_path):
+    """A hosts.toml that had credentials (an Authorization header) rewritten without them: the diff shows the change, and
+    the old header only as a mark."""
+    path = tmp_path / 'hosts.toml'
+    path.write_text('server = "https://r"\n\n[header]\n  Authorization = "Basic c2VjcmV0"\n')
+    files = [{'path': str(path), 'content': 'server = "https://r"\n', 'mode': '0644', 'hidden_lines': r'^\s*Authorization\s*='}]
+    diff = _files.converge([], files, dry_run=True)['diff'][0]
+    assert diff['before'] == 'server = "https://r"\n\n[header]\n<a line hidden (hidden_lines)>\n' and diff['after'] == 'server = "https://r"\n'
+    assert 'c2VjcmV0' not in repr(diff)
+    files[0]['hidden_lines'] = ''
+    assert 'c2VjcmV0' in _files.converge([], files, dry_run=True)['diff'][0]['before']  # the option is what hides it
+
+
+def test_a_hidden_lines_pattern_that_does_not_compile_is_named():
+    problems = _files.mode_problems([{'path': '/x', 'content': '', 'mode': '0644', 'hidden_lines': '('}])
+    assert len(problems) == 1 and problems[0].startswith('files[0].hidden_lines: not a regular expression')
