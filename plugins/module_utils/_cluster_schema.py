@@ -39,6 +39,11 @@ def _workaround(description: str) -> dict:
     return {'type': 'boolean', 'default': False, 'description': description}
 
 
+# One registry's credentials (kubeseed_containerd_registry_credentials, kubeseed_microservices_registry_credentials).
+REGISTRY_CREDENTIALS_ENTRY = {'type': 'object', 'required': ['username', 'password'], 'additionalProperties': False,
+                              'properties': {'username': {'type': 'string', 'minLength': 1},
+                                             'password': {'type': 'string', 'minLength': 1}}}
+
 CLUSTER_SCHEMA: dict = {
     '$schema': 'https://json-schema.org/draft/2020-12/schema',
     '$id': 'https://kubeseed.invalid/schemas/cluster.schema.json',
@@ -205,9 +210,7 @@ CLUSTER_SCHEMA: dict = {
         'kubeseed_containerd_registry_credentials': {
             'type': 'object', 'default': {},
             'propertyNames': {'pattern': r'^[A-Za-z0-9.-]+(:[0-9]+)?$'},
-            'additionalProperties': {'type': 'object', 'required': ['username', 'password'], 'additionalProperties': False,
-                                     'properties': {'username': {'type': 'string', 'minLength': 1},
-                                                    'password': {'type': 'string', 'minLength': 1}}},
+            'additionalProperties': REGISTRY_CREDENTIALS_ENTRY,
             'description': 'Registry host[:port] -> {username, password}: containerd on every node sends them (HTTP basic) to that '
                            'host, a private registry or a mirror named in kubeseed_containerd_registry_mirrors, for every pull, '
                            'the kubelet\'s included (the control-plane images, add-ons, a registry.k8s.io mirror). Written only into '

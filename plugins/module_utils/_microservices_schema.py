@@ -17,7 +17,7 @@ _microservices_render.validate_services.
 """
 from __future__ import annotations
 
-from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema import CLUSTER_SCHEMA
+from ansible_collections.kubeseed.cluster.plugins.module_utils._cluster_schema import CLUSTER_SCHEMA, REGISTRY_CREDENTIALS_ENTRY
 from ansible_collections.kubeseed.cluster.plugins.module_utils._k8s_pod_schema import AFFINITY_SCHEMA, K8S_DEFS, TOPOLOGY_SPREAD_CONSTRAINT_SCHEMA
 
 INT32_MAX = 2147483647
@@ -536,9 +536,7 @@ MICROSERVICES_SCHEMA: dict = {
         'kubeseed_microservices_registry_credentials': {
             'type': 'object', 'default': {},
             'propertyNames': REGISTRY_HOST_NAMES,
-            'additionalProperties': {'type': 'object', 'required': ['username', 'password'], 'additionalProperties': False,
-                                     'properties': {'username': {'type': 'string', 'minLength': 1},
-                                                    'password': {'type': 'string', 'minLength': 1}}},
+            'additionalProperties': REGISTRY_CREDENTIALS_ENTRY,
             'description': 'Credentials of private registries, by registry host (with its port if any): {username, password}. '
                            'They become one Secret <set>-registry-credentials (type kubernetes.io/dockerconfigjson) in each namespace '
                            'with pods of the set, and every pod of the set pulls its images with it (imagePullSecrets). Never shown: '
