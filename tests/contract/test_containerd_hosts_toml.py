@@ -59,6 +59,14 @@ def test_credentials_of_a_registry_and_of_a_mirror_become_basic_authorization_he
                    '[host."https://open.corp"]\n  capabilities = ["pull", "resolve"]\n' % basic)
 
 
+def test_a_mirror_with_a_path_is_its_api_root(playbook, root, tmp_path):
+    """A mirror URL with a path (a Harbor proxy project, a registry holding upstream names): override_path, so containerd
+    asks <url>/<name>/manifests/<tag> rather than <url>/v2/<name>/..."""
+    out = render(playbook, root, tmp_path, 'registry.k8s.io', {'registry.k8s.io': ['https://mirror.corp:5443/v2/registry.k8s.io']}, {})
+    assert out == ('# Managed by kubeseed (role containerd)\nserver = "https://registry.k8s.io"\n\n'
+                   '[host."https://mirror.corp:5443/v2/registry.k8s.io"]\n  capabilities = ["pull", "resolve"]\n  override_path = true\n')
+
+
 def test_a_mirror_with_a_ca(playbook, root, tmp_path):
     out = render(playbook, root, tmp_path, 'registry.k8s.io', {'registry.k8s.io': ['https://mirror.corp:5443']},
                  {'mirror.corp:5443': 'PEM'})

@@ -1,7 +1,8 @@
 """The lab clusters and ansible-playbook runs against them.
 
 One cluster per topology per run: the 1 control plane + 2 workers lab is shared by the whole session, and the test
-modules run in the order of MODULE_ORDER on it (the role-include examples build it from bare hosts, then the cluster
+modules run in the order of MODULE_ORDER on it (first an online install from the lab's mirrors, after which the hosts are
+made bare again; then the role-include examples build it from bare hosts, then the cluster
 checks, fault drills and demo services, then the AWX jobs, then day 2: add, remove, reset and build again); the 3 control
 plane lab comes last, from bare hosts.
 
@@ -123,7 +124,7 @@ def fresh_lab(control_planes: int, workers: int):
 
 
 # The modules that share the 1 + 2 lab, in the order they build on each other, then the one that replaces it.
-MODULE_ORDER = ('test_role_includes.py', 'test_cluster.py', 'test_awx_jobs.py', 'test_lifecycle.py', 'test_control_plane_join.py')
+MODULE_ORDER = ('test_mirror_mode.py', 'test_role_includes.py', 'test_cluster.py', 'test_awx_jobs.py', 'test_lifecycle.py', 'test_control_plane_join.py')
 
 
 def pytest_collection_modifyitems(items):

@@ -125,6 +125,8 @@ def test_apt_verifies_the_signed_repository_and_gets_the_bundle_binaries(served:
     sums = {f['path']: f['sha256'] for f in manifest['files']}
     extract = served['base'] / 'extract'
     for name, deb in debs.items():
+        listing = subprocess.run(['dpkg-deb', '-c', str(deb)], capture_output=True, text=True, check=True).stdout.splitlines()
+        assert listing[0].startswith('drwxr-xr-x root/root') and listing[0].endswith(' ./'), listing[0]  # never a 0700 root
         (extract / name).mkdir(parents=True)
         subprocess.run(['dpkg-deb', '-x', str(deb), str(extract / name)], check=True)
         subprocess.run(['dpkg-deb', '-e', str(deb), str(extract / name / 'DEBIAN')], check=True)

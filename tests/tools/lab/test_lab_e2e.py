@@ -471,6 +471,12 @@ def test_registry_serves_the_bundles_app_images_over_tls_with_basic_auth(lab_up:
     assert lab("registry", "status").returncode == 1
 
 
+def status_of(result: subprocess.CompletedProcess[str]) -> dict:
+    """The status `registry up` or `mirror up` prints as indented JSON after its progress lines."""
+    lines = result.stdout.splitlines()
+    return json.loads("\n".join(lines[lines.index("{"):]))
+
+
 def run_role(tmp_path: Path, host: str, role_vars: dict, *args: str,
              roles: tuple[str, ...] = ("node", "kube_packages")) -> subprocess.CompletedProcess[str]:
     """ansible-playbook of roles of the collection (node and kube_packages) on one lab host, with the lab inventory and
@@ -503,7 +509,7 @@ def test_mirror_serves_the_kubernetes_packages_the_online_role_installs(  # pyli
     nothing installed there."""
     result = lab("mirror", "up", timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
-    status = json.loads(result.stdout)
+    status = status_of(result)
     assert status["running"] == "yes" and status["minors"] == ["v1.37"], status
     assert status["repository_base_url"] == f"https://{GATEWAY}:8443/core:/stable:"
     ca = Path(status["ca_file"]).read_text(encoding="utf-8")
@@ -558,7 +564,7 @@ def test_containerd_pulls_with_node_credentials_that_no_output_shows(  # pylint:
     pull is refused again."""
     result = lab("registry", "up", timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
-    status = json.loads(result.stdout)
+    status = status_of(result)
     creds = json.loads(Path(status["credentials_file"]).read_text(encoding="utf-8"))
     secrets = [creds["password"], base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode()]
     registry = status["registry"]

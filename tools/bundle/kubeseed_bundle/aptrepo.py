@@ -31,7 +31,7 @@ from .proc import capture
 from .shared import parse_manifest
 
 DEFAULT_REVISION = "1.1"
-REVISION = 1  # bump to rebuild the cached packages (their contents or control files changed)
+REVISION = 2  # bump to rebuild the cached packages (their contents or control files changed)
 MAINTAINER = "kubeseed maintainers <kubeseed@kubeseed.invalid>"
 KEY_UID = "kubeseed package mirror <mirror@kubeseed.invalid>"
 # A fixed time for the files inside the packages: the same bundle gives the same .deb bytes.
@@ -149,11 +149,52 @@ def package_specs(manifest: dict, revision: str) -> list[dict]:
     ]
 
 
+CONTAINERD_SERVICE = """\
+[Unit]
+Description=containerd container runtime
+Documentation=https://containerd.io
+After=network.target local-fs.target
+
+[Service]
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=/usr/bin/containerd
+Type=notify
+Delegate=yes
+KillMode=process
+Restart=always
+RestartSec=5
+LimitNPROC=infinity
+LimitCORE=infinity
+LimitNOFILE=infinity
+TasksMax=infinity
+OOMScoreAdjust=-999
+
+[Install]
+WantedBy=multi-user.target
+"""
+# containerd.io: enabled and started on a first install, restarted when upgraded (as Docker's package does).
+CONTAINERD_POSTINST = KUBELET_POSTINST.replace("kubelet.service", "containerd.service")
+
+
+def runtime_spec(manifest: dict) -> dict:
+    """containerd.io, laid out as Docker's package of that name (what companies install containerd 2.x from on Debian):
+    the bundle's containerd, its shim, ctr and runc in /usr/bin, the unit in /lib/systemd/system."""
+    version = manifest["components"]["containerd"]
+    return {"name": "containerd.io", "version": f"{version}-1",
+            "files": [(f"runtime/{name}", f"usr/bin/{name}", 0o755) for name in ("containerd", "containerd-shim-runc-v2", "ctr", "runc")]
+            + [(CONTAINERD_SERVICE, "lib/systemd/system/containerd.service", 0o644)],
+            "depends": "", "conflicts": "containerd, runc",
+            "description": "An open and reliable container runtime\n containerd and runc (the bundle's builds).",
+            "scripts": {"postinst": CONTAINERD_POSTINST}}
+
+
 def control_text(spec: dict, installed_kib: int) -> str:
     lines = [f"Package: {spec['name']}", f"Version: {spec['version']}", f"Architecture: {ARCH}",
              f"Maintainer: {MAINTAINER}", f"Installed-Size: {installed_kib}"]
     if spec["depends"]:
         lines.append(f"Depends: {spec['depends']}")
+    if spec.get("conflicts"):
+        lines += [f"Conflicts: {spec['conflicts']}", f"Replaces: {spec['conflicts']}"]
     lines += ["Section: admin", "Priority: optional", "Homepage: https://kubernetes.io", f"Description: {spec['description']}"]
     return "\n".join(lines) + "\n"
 
@@ -162,6 +203,7 @@ def build_deb(bundle: Path, spec: dict, out: Path) -> None:
     """One .deb with dpkg-deb (owned by root, fixed timestamps)."""
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".deb-") as tmp:
         root = Path(tmp)
+        root.chmod(0o755)  # the package's ./ (a temporary directory is 0700)
         size = 0
         for source, dest, mode in spec["files"]:
             target = root / dest
@@ -186,9 +228,9 @@ def build_deb(bundle: Path, spec: dict, out: Path) -> None:
         tmp_deb.replace(out)
 
 
-def cached_debs(bundle: Path, manifest: dict, revision: str, say=print) -> list[Path]:
+def cached_debs(bundle: Path, manifest: dict, revision: str, say=print, specs: list | None = None) -> list[Path]:
     """The packages of one bundle, built once (cached by the sha256 of the files they hold and this builder)."""
-    specs = package_specs(manifest, revision)
+    specs = package_specs(manifest, revision) if specs is None else specs
     sums = {f["path"]: f["sha256"] for f in manifest["files"]}
     builder = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     contents = [(s["name"], s["version"], [(sums.get(src, src), dst, mode) for src, dst, mode in s["files"]]) for s in specs]
@@ -279,14 +321,16 @@ def link_into(repo: Path, debs: list[Path]) -> None:
 
 
 def make_host_repository(bundle: Path, out: Path, gpg_home: Path, say=print) -> Path:
-    """<out>/debian/: a flat repository of the bundle's host packages (conntrack, socat, ..., and the package sets), signed
-    with the same key: the Debian mirror a company's hosts already have, for a lab whose hosts reach no Debian mirror."""
+    """<out>/debian/: a flat repository of the bundle's host packages (conntrack, socat, ..., and the package sets) and of
+    containerd.io (its runtime, packaged as Docker's repository does), signed with the same key: the Debian (and Docker)
+    mirror a company's hosts already have, for a lab whose hosts reach no mirror."""
     try:
         manifest = parse_manifest((bundle / MANIFEST).read_text(encoding="utf-8"), str(bundle))
     except OSError as exc:
         raise BundleError(f"cannot read the bundle's manifest in {bundle}: {exc}") from exc
     repo = out / "debian"
-    link_into(repo, [bundle / f["path"] for f in manifest["files"] if f["kind"] == "deb" or f["kind"].startswith("deb-")])
+    link_into(repo, [bundle / f["path"] for f in manifest["files"] if f["kind"] == "deb" or f["kind"].startswith("deb-")]
+              + cached_debs(bundle, manifest, "", say, specs=[runtime_spec(manifest)]))
     write_indices(repo, ensure_key(gpg_home), gpg_home)
     say(f"repository {repo}: {len(list((repo / ARCH).glob('*.deb')))} host packages")
     return repo

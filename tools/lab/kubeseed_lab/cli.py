@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     registry.add_argument("action", choices=["up", "down", "status"],
                           help="up: start it and push the bundle's application images; down: stop it (its data stays "
                                "until the lab's down); status: where it is (exit 1 unless it runs)")
+    registry.add_argument("--upstream-images", action="store_true",
+                          help="up: also push the cluster's images under their upstream names (<registry>/registry.k8s.io/...): "
+                               "a mirror of registry.k8s.io for online installs")
     mirror = sub.add_parser("mirror", help="the lab's package mirror (Kubernetes apt repository over HTTPS, Debian packages)")
     mirror.add_argument("action", choices=["up", "down", "status"],
                         help="up: make the signed repositories from the bundle, serve them, point the hosts' apt at the "
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             return lab.status()
         elif args.command in ("registry", "mirror"):
-            return lab.service_command(args.command, args.action)
+            return lab.service_command(args.command, args.action, getattr(args, "upstream_images", False))
         elif args.command == "start":
             lab.start(args.host)
         elif args.command == "stop":

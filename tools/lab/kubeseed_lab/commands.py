@@ -241,7 +241,7 @@ class Lab:
             self.progress.say(f"purged {purged} ({'base images, lab key, logs' if purged == self.paths.lab else 'logs'})")
         print(f"lab down: done in {self.progress.elapsed():.1f}s", flush=True)
 
-    def service_command(self, name: str, action: str) -> int:
+    def service_command(self, name: str, action: str, upstream: bool = False) -> int:
         """`registry up|down|status` (registry.py) and `mirror up|down|status` (mirror.py): a service of the lab on its
         bridge; up prints where it is, status too (exit 1 unless it runs)."""
         service = self.registry if name == "registry" else self.mirror
@@ -249,7 +249,7 @@ class Lab:
             self.preflight(0)
             if not self.state_hosts() or not self.paths.bridge_marker.exists():
                 raise LabError(f"the lab {self.paths.name} is not up: run `lab.py up` first (the {name} listens on its bridge)")
-            status = self.registry.up(self.server.bundle_path()) if name == "registry" else self.mirror.up(self.state_hosts())
+            status = self.registry.up(self.server.bundle_path(), upstream) if name == "registry" else self.mirror.up(self.state_hosts())
             print(json.dumps(status, indent=2, sort_keys=True), flush=True)
         elif action == "down":
             if service.stop():

@@ -110,8 +110,10 @@ class Registry:
         run([str(self.binary()), "certs", "-dir", str(self.dir / "tls"), "-ip", self.gateway])
         return self.dir / "tls"
 
-    def up(self, bundle: Path | None) -> dict[str, object]:
-        """Start the registry (idempotent) and push the bundle's application images into it."""
+    def up(self, bundle: Path | None, upstream: bool = False) -> dict[str, object]:
+        """Start the registry (idempotent) and push the bundle's application images into it; with upstream, also the
+        cluster's images under their upstream names (<host>/registry.k8s.io/kube-apiserver:v1.37.2, <host>/kubeseed.local/...):
+        a company's mirror of registry.k8s.io, for online installs (a containerd mirror with that path)."""
         tool = self.binary()
         creds = self.credentials()
         self.ensure_certs()
@@ -138,10 +140,10 @@ class Registry:
         if proc is not None:
             self.progress.changed(f"registry: https://{self.host} (pid {proc.pid}, data {self.dir / 'data'})")
         if bundle is not None:
-            self.push(tool, creds, bundle)
+            self.push(tool, creds, bundle, upstream)
         return self.status()
 
-    def push(self, tool: Path, creds: dict[str, str], bundle: Path) -> None:
+    def push(self, tool: Path, creds: dict[str, str], bundle: Path, upstream: bool = False) -> None:
         try:
             manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -151,6 +153,15 @@ class Registry:
             done = json.loads(pushed.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             done = {}
+        for image in manifest.get("images", []) + manifest.get("addon_images", []) + manifest.get("app_images", []) if upstream else []:
+            ref = f"{self.host}/{image['name']}"
+            if isinstance(done.get(ref), dict) and done[ref].get("source") == image["digest"]:
+                continue
+            out = run([str(tool), "push", "-tar", str(bundle / image["file"]), "-ref", ref, "-ca", str(self.dir / "tls" / "ca.crt"),
+                       "-user", creds["username"]], input_text=creds["password"] + "\n", timeout=900)
+            done[ref] = {"source": image["digest"], "digest": json.loads(out.stdout)["digest"]}
+            write_if_changed(pushed, json.dumps(done, indent=2, sort_keys=True) + "\n")
+            self.progress.changed(f"registry: pushed {ref} (the bundle's {image['name']})")
         for image in manifest.get("app_images", []):
             ref = f"{self.host}/team/{image['name'].rsplit('/', 1)[-1]}"
             if isinstance(done.get(ref), dict) and done[ref].get("source") == image["digest"]:
