@@ -38,7 +38,7 @@ options:
         description:
           - A regular expression (Python C(re.search)); lines of the file's old or new content where it finds something are
             shown as a mark in the diff, never as they are. For a file that held a secret line before (credentials that
-            were then removed): the diff of the change shows everything else.
+            were then removed), the diff of the change shows everything else.
         type: str
         default: ''
 notes:
