@@ -543,6 +543,14 @@ def _schema_violations(hosts: dict) -> tuple[list[str], dict]:
     return _merged(by_message, len(hosts)), effective
 
 
+def _whole(value: object) -> str:
+    """A value as one comparable text (mappings by sorted keys; keys of mixed types, which cannot be sorted, as repr)."""
+    try:
+        return json.dumps(value, sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def _consistency(effective: dict) -> list[str]:
     """Cluster-wide variables must have one value on every host."""
     messages = []
@@ -554,7 +562,7 @@ def _consistency(effective: dict) -> list[str]:
         groups: dict[str, tuple[str, list[str]]] = {}
         for host in sorted(effective):
             value = effective[host].get(name)
-            groups.setdefault(json.dumps(value, sort_keys=True, default=repr), (show(value), []))[1].append(host)
+            groups.setdefault(_whole(value), (show(value), []))[1].append(host)
         values = dict(groups.values()) if len({shown for shown, _where in groups.values()}) == len(groups) else {}
         if len(groups) > 1 and (name in SECRET_VARIABLES or not values):
             why = 'its values are not shown' if name in SECRET_VARIABLES else 'the values differ inside'

@@ -529,3 +529,10 @@ def test_a_cluster_wide_mapping_that_differs_inside_between_hosts_is_reported():
                    host_vars={'w1': {'kubeseed_containerd_registry_ca': {'r.corp:5443': PEM + PEM}}})
     assert len(messages) == 1 and messages[0].startswith('kubeseed_containerd_registry_ca: differs between hosts ('), messages
     assert 'the values differ inside' in messages[0] and 'w1' in messages[0]
+
+
+def test_a_mapping_with_keys_of_mixed_types_on_some_hosts_is_compared_without_raising():
+    """Keys that cannot be sorted together (an int from a YAML typo beside names) still compare: named, never a traceback."""
+    messages = run({'kubeseed_kubelet_config': {}}, host_vars={'w1': {'kubeseed_kubelet_config': {1: 'x', 'maxPods': 5}}})
+    assert any(m.startswith('kubeseed_kubelet_config: differs between hosts (') for m in messages), messages
+    assert any('1 is not a KubeletConfiguration field name' in m for m in messages), messages
