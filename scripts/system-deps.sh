@@ -7,6 +7,8 @@ packages=(
   debootstrap systemd-container iproute2 iptables
   # the offline bundle (tools/bundle): .deb downloads and checks; runc's cgo build with libseccomp linked in statically
   dpkg-dev gcc libc6-dev libseccomp-dev pkg-config file
+  # its apt repository (bundle.py aptrepo, the lab's mirror): the signing key and signatures
+  gpg
   # AWX-style jobs (tools/awx): python3-venv for .venv-ee
   python3-venv
 )
